@@ -1,0 +1,75 @@
+// The built package works for both `import` and `require` users, and its
+// tarball holds only what a user needs.
+import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { beforeAll, describe, expect, it } from "vitest";
+import { VERSION } from "../src/index.js";
+
+const run = promisify(execFile);
+const root = fileURLToPath(new URL("..", import.meta.url));
+const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
+  version: string;
+  name: string;
+};
+
+// What both module systems must see, read through the package's own name.
+const probe = `
+  const m = MOD;
+  const out = {
+    version: m.VERSION,
+    outcomeTrue: m.Outcome.TRUE,
+    jobCanceled: m.JobStatus.CANCELED,
+    evaluate: m.GatewayService.method.evaluate.methodKind,
+    labels: m.LabelsService.typeName,
+    schema: m.EvaluateRequestSchema.typeName,
+  };
+  console.log(JSON.stringify(out));
+`;
+const expected = {
+  version: pkg.version,
+  outcomeTrue: 2,
+  jobCanceled: 5,
+  evaluate: "server_streaming",
+  labels: "clavata.gateway.v1.LabelsService",
+  schema: "clavata.gateway.v1.EvaluateRequest",
+};
+
+describe("the built package", () => {
+  beforeAll(async () => {
+    await run("npm", ["run", "build"], { cwd: root });
+  }, 180_000);
+
+  it("has VERSION equal to package.json's version", () => {
+    expect(VERSION).toBe(pkg.version);
+  });
+
+  it("loads with require()", async () => {
+    const script = probe.replace("MOD", `require(${JSON.stringify(pkg.name)})`);
+    const { stdout } = await run(process.execPath, ["-e", script], { cwd: root });
+    expect(JSON.parse(stdout)).toEqual(expected);
+  });
+
+  it("loads with import", async () => {
+    const script = probe.replace("MOD", `await import(${JSON.stringify(pkg.name)})`);
+    const { stdout } = await run(process.execPath, ["--input-type=module", "-e", script], { cwd: root });
+    expect(JSON.parse(stdout)).toEqual(expected);
+  });
+
+  it("packs only what a user needs", async () => {
+    const { stdout } = await run("npm", ["pack", "--dry-run", "--json", "--ignore-scripts"], { cwd: root });
+    const files = (JSON.parse(stdout) as [{ files: { path: string }[] }])[0].files.map((f) => f.path);
+    expect(files).toContain("package.json");
+    expect(files).toContain("README.md");
+    expect(files).toContain("dist/esm/src/index.js");
+    expect(files).toContain("dist/esm/src/index.d.ts");
+    expect(files).toContain("dist/cjs/src/index.js");
+    expect(files).toContain("dist/cjs/src/index.d.ts");
+    expect(files).toContain("dist/cjs/package.json");
+    expect(files).toContain("proto/clavata/gateway/v1/gateway.proto");
+    const allowed = /^(package\.json|README\.md|LICENSE|dist\/(esm|cjs)\/.+|proto\/.+\.proto)$/;
+    expect(files.filter((f) => !allowed.test(f))).toEqual([]);
+    expect(files.some((f) => f.startsWith("test/") || f.startsWith("src/") || f.startsWith("gen/"))).toBe(false);
+  });
+});
