@@ -95,3 +95,6 @@ export {
 
 // The status message that carries refusal details in `grpc-status-details-bin`.
 export { type Status as RpcStatus, StatusSchema as RpcStatusSchema } from "../gen/google/rpc/status_pb.js";
+
+// The standard hint of how long to wait before retrying, sent with RESOURCE_EXHAUSTED.
+export { type RetryInfo, RetryInfoSchema } from "../gen/google/rpc/error_details_pb.js";
