@@ -1,0 +1,198 @@
+import * as http2 from "node:http2";
+import type { AddressInfo } from "node:net";
+import { createContextValues } from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { GatewayService } from "../../gen/clavata/gateway/v1/gateway_pb.js";
+import { LabelsService } from "../../gen/clavata/gateway/v1/labels_pb.js";
+import { PolicyEngine } from "./engine.js";
+import { EMULATOR_METHODS, FaultState, type EmulatorMethod, type FaultInjector, type FaultRule } from "./faults.js";
+import { authInterceptor, faultInterceptor, kHttp2Stream, type KeyCheck } from "./interceptors.js";
+import { JobStore } from "./jobs.js";
+import { loadPolicyFile, type Policy } from "./policy.js";
+import { RateLimiter, type RateLimit } from "./rate-limit.js";
+import { SAMPLE_POLICIES } from "./sample-policies.js";
+import { gatewayService, labelsService, runJob } from "./service.js";
+import { WebhookDispatcher, type WebhookDelivery, type WebhookDispatcherOptions } from "./webhook-dispatcher.js";
+
+/** How to start the emulator. Every option has a default that suits tests. */
+export interface EmulatorOptions {
+  /** The address to listen on. Default "127.0.0.1". */
+  host?: string;
+  /** The port; 0 (the default) picks a free ephemeral port. */
+  port?: number;
+  /** Serve HTTP/2 over TLS with this certificate and key (PEM) instead of plain HTTP/2 (h2c). */
+  tls?: { cert: string | Buffer; key: string | Buffer };
+  /** The accepted API keys. Default: any non-empty key is accepted ("open mode", logged at start). */
+  apiKeys?: readonly string[];
+  /** The policies to serve, or the path of a policy file. Default: the built-in sample policies. */
+  policies?: readonly Policy[] | string;
+  /** Content hashes ("fnv1a128::…") that are refused as CSAM matches (PRECHECK_FAILURE_TYPE_NCMEC). */
+  blockedHashes?: readonly string[];
+  /** How long a new job stays PENDING, then RUNNING, in milliseconds. Default 50. */
+  jobDelayMs?: number;
+  /** The most an Evaluate answer is held back, so answers arrive out of input order. Default 5 ms; 0 keeps input order. */
+  evaluateJitterMs?: number;
+  /** The largest request accepted, in bytes of content. Default 32 MiB; larger requests get INVALID_ARGUMENT. */
+  maxMessageBytes?: number;
+  /** A per-API-key rate limit. Default: none. */
+  rateLimit?: RateLimit;
+  /** Faults armed at start. */
+  faults?: readonly FaultRule[];
+  /** Webhook delivery: attempts, backoff and timeout. */
+  webhooks?: Omit<WebhookDispatcherOptions, "logger">;
+  /** Where log lines go. Default: standard error, prefixed "[emulator]". `false` silences the emulator. */
+  logger?: ((line: string) => void) | false;
+}
+
+/** A running emulator. */
+export interface Emulator {
+  /** The base URL to point a client at, such as "http://127.0.0.1:40123" ("https://…" with TLS). */
+  readonly url: string;
+  /** The address it listens on. */
+  readonly host: string;
+  /** The port it listens on. */
+  readonly port: number;
+  /** Faults to arm at run time. */
+  readonly faults: FaultInjector;
+  /** Calls received per method, counted after authentication and rate limiting. */
+  readonly calls: Readonly<Record<EmulatorMethod, number>>;
+  /** Every webhook delivery attempt so far. */
+  readonly deliveries: readonly WebhookDelivery[];
+  /** The policy engine, for adding blocked hashes at run time. */
+  readonly engine: PolicyEngine;
+  /** How many HTTP/2 sessions (client connections) are open now. */
+  openSessions(): number;
+  /** Sets or removes (undefined) the per-key rate limit. */
+  setRateLimit(limit: RateLimit | undefined): void;
+  /** Resolves with the final delivery of a job's webhook; rejects after `timeoutMs` (default 5000). */
+  waitForDelivery(jobUuid: string, timeoutMs?: number): Promise<WebhookDelivery>;
+  /** Stops the server: ends every session and background job. Idempotent. */
+  close(): Promise<void>;
+  /** The same as `close()`, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+const MiB = 1024 * 1024;
+
+/**
+ * Starts a local stand-in for the Clavata gateway: GatewayService and LabelsService over HTTP/2, speaking the gRPC,
+ * gRPC-Web and Connect protocols, with a deterministic policy engine, background jobs, webhooks, a rate limit and
+ * fault injection. It never contacts an address outside the loopback range.
+ *
+ * @throws Error when the policy file cannot be read or is invalid, or the port cannot be bound.
+ */
+export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
+  const host = options.host ?? "127.0.0.1";
+  const log = options.logger === false ? () => {} : (options.logger ?? ((line: string) => console.error(`[emulator] ${line}`)));
+  const policies =
+    typeof options.policies === "string" ? await loadPolicyFile(options.policies) : (options.policies ?? SAMPLE_POLICIES);
+  const maxMessageBytes = options.maxMessageBytes ?? 32 * MiB;
+
+  const engine = new PolicyEngine({ policies, blockedHashes: options.blockedHashes ?? [] });
+  const webhooks = new WebhookDispatcher({ ...options.webhooks, logger: log });
+  const jobs = new JobStore({
+    delayMs: options.jobDelayMs ?? 50,
+    run: (job) => runJob(engine, job),
+    onFinished: (job, webhook, reason) => {
+      if (reason !== undefined) log(`job ${job.jobUuid} failed: ${reason}`);
+      if (webhook) void webhooks.deliver(job, webhook);
+    },
+  });
+
+  const keys: KeyCheck =
+    options.apiKeys === undefined ? { open: true } : { open: false, keys: new Set(options.apiKeys.filter((k) => k !== "")) };
+  let limiter = options.rateLimit ? new RateLimiter(options.rateLimit) : undefined;
+  const calls = Object.fromEntries(EMULATOR_METHODS.map((m) => [m, 0])) as Record<EmulatorMethod, number>;
+  const sessions = new Set<http2.ServerHttp2Session>();
+  const faults = new FaultState(() => {
+    for (const session of sessions) {
+      session.goaway(http2.constants.NGHTTP2_NO_ERROR);
+      session.close();
+    }
+  });
+  const shutdown = new AbortController();
+  const deps = { engine, jobs, maxMessageBytes, evaluateJitterMs: options.evaluateJitterMs ?? 5 };
+
+  const handler = connectNodeAdapter({
+    routes: (router) => {
+      router.service(GatewayService, gatewayService(deps));
+      router.service(LabelsService, labelsService(deps));
+    },
+    grpc: true,
+    grpcWeb: true,
+    connect: true,
+    // The content check in the handlers gives the clear INVALID_ARGUMENT; this is only a hard ceiling.
+    readMaxBytes: maxMessageBytes * 2 + MiB,
+    shutdownSignal: shutdown.signal,
+    // Interceptors run last-to-first: authentication first, then rate limit and faults.
+    interceptors: [authInterceptor(keys), faultInterceptor(faults, () => limiter, calls)],
+    contextValues: (req) =>
+      createContextValues().set(kHttp2Stream, "stream" in req ? (req.stream as http2.ServerHttp2Stream) : undefined),
+  });
+
+  const server = options.tls
+    ? http2.createSecureServer({ cert: options.tls.cert, key: options.tls.key, allowHTTP1: true }, handler)
+    : http2.createServer(handler);
+  server.on("session", (session) => {
+    sessions.add(session);
+    session.on("close", () => sessions.delete(session));
+    // A client that misbehaves at the HTTP/2 level must not crash the emulator.
+    session.on("error", (err) => log(`session error: ${err.message}`));
+  });
+  server.on("sessionError", (err) => log(`session error: ${err.message}`));
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  server.on("error", (err) => log(`server error: ${err.message}`));
+  for (const rule of options.faults ?? []) faults.arm(rule);
+
+  const port = (server.address() as AddressInfo).port;
+  const url = `${options.tls ? "https" : "http"}://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  log(`listening on ${url} (gRPC, gRPC-Web and Connect over HTTP/2${options.tls ? " with TLS" : ", plaintext h2c"})`);
+  log(keys.open ? "open mode: any non-empty API key is accepted" : `${keys.keys.size} API key(s) accepted`);
+  log(`policies: ${policies.map((p) => p.id).join(", ")}`);
+
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= (async () => {
+      shutdown.abort();
+      jobs.close();
+      webhooks.close();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      const sessionsClosed = [...sessions].map((session) => new Promise((resolve) => session.once("close", resolve)));
+      for (const session of sessions) session.close();
+      // Sessions with calls still open get a moment to finish, then are cut.
+      const grace = setTimeout(() => {
+        for (const session of sessions) session.destroy();
+      }, 1000);
+      await Promise.all([closed, ...sessionsClosed]);
+      clearTimeout(grace);
+      log("stopped");
+    })();
+    return closing;
+  };
+
+  return {
+    url,
+    host,
+    port,
+    faults,
+    calls,
+    get deliveries() {
+      return webhooks.deliveries;
+    },
+    engine,
+    openSessions: () => sessions.size,
+    setRateLimit(limit) {
+      limiter = limit ? new RateLimiter(limit) : undefined;
+    },
+    waitForDelivery: (jobUuid, timeoutMs) => webhooks.waitForDelivery(jobUuid, timeoutMs),
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}

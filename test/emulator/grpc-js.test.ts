@@ -1,0 +1,108 @@
+// A client that is not Connect-based (@grpc/grpc-js, as the official SDKs use) against the emulator: Evaluate,
+// CreateJob, and a refusal decoded by hand from the grpc-status-details-bin trailer.
+import * as grpc from "@grpc/grpc-js";
+import { fromBinary, toBinary, type DescMessage, type MessageInitShape, type MessageShape, create } from "@bufbuild/protobuf";
+import { anyUnpack } from "@bufbuild/protobuf/wkt";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  CreateJobRequestSchema,
+  CreateJobResponseSchema,
+  EvaluateRequestSchema,
+  EvaluateResponseSchema,
+  JobStatus,
+  Outcome,
+  PrecheckFailureSchema,
+  PrecheckFailureType,
+  RpcStatusSchema,
+  type EvaluateResponse,
+} from "../../src/index.js";
+import { SAMPLE_POLICY_IDS, startEmulator, type Emulator } from "../../src/emulator/index.js";
+
+function method<I extends DescMessage, O extends DescMessage>(name: string, input: I, output: O, responseStream: boolean) {
+  return {
+    path: `/clavata.gateway.v1.GatewayService/${name}`,
+    requestStream: false,
+    responseStream,
+    requestSerialize: (m: MessageShape<I>) => Buffer.from(toBinary(input, m)),
+    requestDeserialize: (b: Buffer) => fromBinary(input, b),
+    responseSerialize: (m: MessageShape<O>) => Buffer.from(toBinary(output, m)),
+    responseDeserialize: (b: Buffer) => fromBinary(output, b),
+  };
+}
+
+const GatewayClient = grpc.makeGenericClientConstructor(
+  {
+    Evaluate: method("Evaluate", EvaluateRequestSchema, EvaluateResponseSchema, true),
+    CreateJob: method("CreateJob", CreateJobRequestSchema, CreateJobResponseSchema, false),
+  },
+  "GatewayService",
+);
+
+describe("@grpc/grpc-js against the emulator", () => {
+  let emulator: Emulator;
+  let client: grpc.Client & Record<string, (...args: unknown[]) => unknown>;
+  const metadata = new grpc.Metadata();
+  metadata.set("authorization", "Bearer grpc-js-key");
+
+  beforeAll(async () => {
+    emulator = await startEmulator({ logger: false });
+    client = new GatewayClient(`127.0.0.1:${emulator.port}`, grpc.credentials.createInsecure()) as typeof client;
+  });
+  afterAll(async () => {
+    client.close();
+    await emulator.close();
+  });
+
+  function evaluate(init: MessageInitShape<typeof EvaluateRequestSchema>): Promise<{ results: EvaluateResponse[]; error?: grpc.ServiceError }> {
+    return new Promise((resolve) => {
+      const results: EvaluateResponse[] = [];
+      const call = client["Evaluate"]!(create(EvaluateRequestSchema, init), metadata) as grpc.ClientReadableStream<EvaluateResponse>;
+      call.on("data", (r: EvaluateResponse) => results.push(r));
+      call.on("error", (error: grpc.ServiceError) => resolve({ results, error }));
+      call.on("end", () => resolve({ results }));
+    });
+  }
+
+  it("streams Evaluate results", async () => {
+    const { results, error } = await evaluate({
+      policyId: SAMPLE_POLICY_IDS.violence,
+      contentData: [
+        { content: { case: "text", value: "I will kill you" } },
+        { content: { case: "text", value: "lovely weather" } },
+      ],
+    });
+    expect(error).toBeUndefined();
+    expect(results.map((r) => r.policyEvaluationReport?.reviewResult?.outcome).sort()).toEqual([Outcome.FALSE, Outcome.TRUE]);
+  });
+
+  it("creates a job", async () => {
+    const res = await new Promise<MessageShape<typeof CreateJobResponseSchema>>((resolve, reject) => {
+      client["CreateJob"]!(
+        create(CreateJobRequestSchema, { policyId: SAMPLE_POLICY_IDS.violence, contentData: [{ content: { case: "text", value: "hi" } }] }),
+        metadata,
+        (err: grpc.ServiceError | null, r: MessageShape<typeof CreateJobResponseSchema>) => (err ? reject(err) : resolve(r)),
+      );
+    });
+    expect(res.job?.status).toBe(JobStatus.PENDING);
+    expect(res.job?.jobUuid).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it("decodes a refusal from the grpc-status-details-bin trailer", async () => {
+    const gif = new Uint8Array([...Buffer.from("GIF89a"), 1, 0, 1, 0, 0, 0, 0, 0x3b]);
+    const { error } = await evaluate({
+      policyId: SAMPLE_POLICY_IDS.violence,
+      contentData: [{ content: { case: "image", value: gif } }, { content: { case: "image", value: gif.subarray(0, 8) } }],
+    });
+    expect(error?.code).toBe(grpc.status.CANCELLED);
+    const [bin] = error!.metadata.get("grpc-status-details-bin") as Buffer[];
+    expect(bin).toBeInstanceOf(Buffer);
+    const status = fromBinary(RpcStatusSchema, bin!);
+    expect(status.code).toBe(grpc.status.CANCELLED);
+    const failures = status.details.map((d) => anyUnpack(d, PrecheckFailureSchema)!);
+    expect(failures.map((f) => f.type)).toEqual([
+      PrecheckFailureType.UNSUPPORTED_IMAGE_FORMAT,
+      PrecheckFailureType.UNSUPPORTED_IMAGE_FORMAT,
+    ]);
+    expect(failures[0]?.details?.kind.case).toBe("stringValue");
+  });
+});
