@@ -98,3 +98,55 @@ export { type Status as RpcStatus, StatusSchema as RpcStatusSchema } from "../ge
 
 // The standard hint of how long to wait before retrying, sent with RESOURCE_EXHAUSTED.
 export { type RetryInfo, RetryInfoSchema } from "../gen/google/rpc/error_details_pb.js";
+
+// ---------------------------------------------------------------------------
+// The client (issue 4): ClavataClient, its options, errors, refusals, content
+// helpers, the job query builder and the webhook request helper.
+// ---------------------------------------------------------------------------
+
+export { ClavataClient, type WaitForJobOptions, type ListAllJobsOptions } from "./client.js";
+export {
+  API_KEY_ENV,
+  DEFAULT_HOST,
+  DEFAULT_PORT,
+  DEFAULT_TIMEOUT_MS,
+  type CallOptions,
+  type ClavataClientOptions,
+  type ClavataKeepaliveOptions,
+  type ClavataRetryBackoffOptions,
+  type ClavataTlsOptions,
+} from "./client-options.js";
+export {
+  ClavataError,
+  AuthenticationError,
+  PermissionDeniedError,
+  InvalidRequestError,
+  NotFoundError,
+  RateLimitError,
+  TimeoutError,
+  ConnectionError,
+  AbortedError,
+  ServerError,
+  EvaluationRefusedError,
+  toClavataError,
+  grpcCodeName,
+  type ClavataErrorInit,
+  type ErrorContext,
+} from "./errors.js";
+export { RefusalReason, type RefusedContent, refusalReasonOf, refusalsOf } from "./refusals.js";
+export { textContent, imageContent, imageUrlContent, type ContentDataInit, type ContentOptions } from "./content.js";
+export { JobQueryBuilder, jobQuery, type JobQueryInit, type DateInput, type TimeSpanOptions } from "./job-query.js";
+export {
+  MAX_LABEL_VERSION_IDS,
+  MAX_PAGE_SIZE,
+  type EvaluateRequestInit,
+  type EvaluateOneRequestInit,
+  type CreateJobRequestInit,
+  type ListJobsRequestInit,
+  type EvaluateLabelsRequestInit,
+} from "./requests.js";
+export { addWebhook, createWebhook, WEBHOOK_HEADER_PREFIX, type WebhookInit } from "./webhooks/request.js";
+export { backoffDelayMs, retryDelayHintMs, DEFAULT_RETRY_OPTIONS } from "./retry.js";
+export { CLIENT_ID, USER_AGENT } from "./interceptors.js";
+export type { ClavataLogger, LogLevel } from "./logging.js";
+export { Code } from "@connectrpc/connect";

@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import * as http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import { createContextValues } from "@connectrpc/connect";
@@ -111,6 +112,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     }
   });
   const shutdown = new AbortController();
+  // Every call in flight listens for shutdown; many concurrent calls are normal here, not a leak.
+  setMaxListeners(Number.POSITIVE_INFINITY, shutdown.signal);
   const deps = { engine, jobs, maxMessageBytes, evaluateJitterMs: options.evaluateJitterMs ?? 5 };
 
   const handler = connectNodeAdapter({

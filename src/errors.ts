@@ -1,0 +1,318 @@
+// The SDK's errors. Every failure a ClavataClient surfaces is a ClavataError
+// subclass named by what it means, and every one of them is made by
+// toClavataError() below, the one place where Connect errors are mapped.
+
+import { Code, ConnectError } from "@connectrpc/connect";
+import {
+  mostCommonRefusalReason,
+  refusalsOf,
+  refusedContentHashes,
+  topRefusalReason,
+  type RefusalReason,
+  type RefusedContent,
+} from "./refusals.js";
+import { retryDelayHintMs } from "./retry.js";
+
+/** What `new Headers()` accepts (the DOM lib type, which this package does not load). */
+type HeadersInit_ = ConstructorParameters<typeof Headers>[0];
+
+const grpcCodeNames: Record<Code, string> = {
+  [Code.Canceled]: "CANCELLED",
+  [Code.Unknown]: "UNKNOWN",
+  [Code.InvalidArgument]: "INVALID_ARGUMENT",
+  [Code.DeadlineExceeded]: "DEADLINE_EXCEEDED",
+  [Code.NotFound]: "NOT_FOUND",
+  [Code.AlreadyExists]: "ALREADY_EXISTS",
+  [Code.PermissionDenied]: "PERMISSION_DENIED",
+  [Code.ResourceExhausted]: "RESOURCE_EXHAUSTED",
+  [Code.FailedPrecondition]: "FAILED_PRECONDITION",
+  [Code.Aborted]: "ABORTED",
+  [Code.OutOfRange]: "OUT_OF_RANGE",
+  [Code.Unimplemented]: "UNIMPLEMENTED",
+  [Code.Internal]: "INTERNAL",
+  [Code.Unavailable]: "UNAVAILABLE",
+  [Code.DataLoss]: "DATA_LOSS",
+  [Code.Unauthenticated]: "UNAUTHENTICATED",
+};
+
+/** The gRPC name of a status code, such as "RESOURCE_EXHAUSTED" for `Code.ResourceExhausted`. */
+export function grpcCodeName(code: Code): string {
+  return grpcCodeNames[code] ?? `CODE_${String(code)}`;
+}
+
+/** What every ClavataError carries besides its message. */
+export interface ClavataErrorInit {
+  /** The gRPC status code. */
+  code: Code;
+  /** The gateway's own message; "" when the error arose in the SDK. */
+  rawMessage?: string;
+  /** The response headers and trailers of the failed call. */
+  metadata?: HeadersInit_;
+  /** The underlying error, usually a ConnectError. */
+  cause?: unknown;
+}
+
+/**
+ * The base class of every error the SDK throws. Catch it to handle any failure; catch a subclass to handle one
+ * kind (`RateLimitError`, `EvaluationRefusedError`, …).
+ */
+export class ClavataError extends Error {
+  override readonly name: string = "ClavataError";
+  /** The gRPC status code (`Code` from @connectrpc/connect). */
+  readonly code: Code;
+  /** The gRPC name of the code, such as "NOT_FOUND". */
+  readonly codeName: string;
+  /** The gateway's own message, without the SDK's explanation; "" when the error arose in the SDK. */
+  readonly rawMessage: string;
+  /** The response headers and trailers of the failed call (empty when nothing was received). */
+  readonly metadata: Headers;
+
+  /** Makes an error; the SDK makes these for you, through the one mapping from Connect errors. */
+  constructor(message: string, init: ClavataErrorInit) {
+    super(message, init.cause === undefined ? undefined : { cause: init.cause });
+    Object.setPrototypeOf(this, new.target.prototype);
+    this.code = init.code;
+    this.codeName = grpcCodeName(init.code);
+    this.rawMessage = init.rawMessage ?? "";
+    this.metadata = new Headers(init.metadata ?? {});
+  }
+}
+
+/** The gateway did not accept the API key (UNAUTHENTICATED). */
+export class AuthenticationError extends ClavataError {
+  override readonly name: string = "AuthenticationError";
+}
+
+/** The API key may not do this, for example use this policy (PERMISSION_DENIED). */
+export class PermissionDeniedError extends ClavataError {
+  override readonly name: string = "PermissionDeniedError";
+}
+
+/**
+ * The request is malformed: found by the SDK before anything was sent (then `field` names the part to fix), or
+ * rejected by the gateway (INVALID_ARGUMENT, FAILED_PRECONDITION, OUT_OF_RANGE, ALREADY_EXISTS).
+ */
+export class InvalidRequestError extends ClavataError {
+  override readonly name: string = "InvalidRequestError";
+  /** The path of the offending part of the request, such as "contentData[1].content", when the SDK found it. */
+  readonly field: string | undefined;
+
+  /** Makes an error; `field` names the part of the request to fix. */
+  constructor(message: string, init: ClavataErrorInit & { field?: string }) {
+    super(message, init);
+    this.field = init.field;
+  }
+}
+
+/** A policy, job or label version that does not exist, or that this API key cannot see (NOT_FOUND). */
+export class NotFoundError extends ClavataError {
+  override readonly name: string = "NotFoundError";
+}
+
+/** The gateway is rate limiting this API key (RESOURCE_EXHAUSTED), after any retries the client made. */
+export class RateLimitError extends ClavataError {
+  override readonly name: string = "RateLimitError";
+  /** How long the gateway asked the caller to wait before retrying (google.rpc.RetryInfo), when it said. */
+  readonly retryDelayMs: number | undefined;
+
+  /** Makes an error with the gateway's retry delay hint, if any. */
+  constructor(message: string, init: ClavataErrorInit & { retryDelayMs?: number }) {
+    super(message, init);
+    this.retryDelayMs = init.retryDelayMs;
+  }
+}
+
+/** The call did not finish in time: its `timeoutMs`, or the gateway's deadline (DEADLINE_EXCEEDED). */
+export class TimeoutError extends ClavataError {
+  override readonly name: string = "TimeoutError";
+}
+
+/**
+ * The gateway could not be reached or the connection broke (UNAVAILABLE, a reset stream, a lost connection),
+ * after any retries the client made. Also thrown by a call on a closed client.
+ */
+export class ConnectionError extends ClavataError {
+  override readonly name: string = "ConnectionError";
+}
+
+/** The caller stopped the call: its AbortSignal fired, or the client was closed while the call ran. */
+export class AbortedError extends ClavataError {
+  override readonly name: string = "AbortedError";
+}
+
+/** The gateway failed (INTERNAL, UNKNOWN, UNIMPLEMENTED, DATA_LOSS), or answered in a way the SDK cannot use. */
+export class ServerError extends ClavataError {
+  override readonly name: string = "ServerError";
+}
+
+/**
+ * The gateway refused to evaluate some content (a precheck failure): a known CSAM hash, an unsupported image
+ * format, or a corrupt image. Recognised by the PrecheckFailure details of the status, whatever its code. One
+ * refused item ends the whole call: no item of it was evaluated.
+ */
+export class EvaluationRefusedError extends ClavataError {
+  override readonly name: string = "EvaluationRefusedError";
+  /** One entry per PrecheckFailure detail, all of them, in the order the gateway sent them. */
+  readonly refusals: readonly RefusedContent[];
+
+  /** Makes an error from the refusals; `refusals` must not be empty. */
+  constructor(message: string, init: ClavataErrorInit & { refusals: readonly RefusedContent[] }) {
+    super(message, init);
+    this.refusals = Object.freeze([...init.refusals]);
+  }
+
+  /** The most severe reason: CSAM > UNSUPPORTED_FORMAT > INVALID_CONTENT > UNKNOWN. */
+  get topReason(): RefusalReason {
+    return topRefusalReason(this.refusals);
+  }
+
+  /** The reason that occurs most often (a tie goes to the more severe reason). */
+  get mostCommonReason(): RefusalReason {
+    return mostCommonRefusalReason(this.refusals);
+  }
+
+  /** The reason of the first refusal the gateway sent. */
+  get firstReason(): RefusalReason {
+    return this.refusals[0]!.reason;
+  }
+
+  /** The refused items' content hashes, deduplicated, in first-seen order. */
+  get refusedContentHashes(): string[] {
+    return refusedContentHashes(this.refusals);
+  }
+}
+
+/** What the client knows about a failed call, to map its error precisely. */
+export interface ErrorContext {
+  /** The method, such as "Evaluate", named in the message. */
+  method?: string;
+  /** The caller's own AbortSignal: an error after it fired is an AbortedError (or a TimeoutError for AbortSignal.timeout). */
+  signal?: AbortSignal | undefined;
+  /** Whether the client was closed: an in-flight call it ended is an AbortedError. */
+  clientClosed?: boolean;
+  /** The call's overall timeout, named in a TimeoutError's message. */
+  timeoutMs?: number | undefined;
+  /** Removes secrets (the API key) from any text that goes into the error. */
+  redact?: (text: string) => string;
+}
+
+/**
+ * The one mapping from any failure to a ClavataError. A ClavataError passes through unchanged; anything else goes
+ * through `ConnectError.from` and is classified: refusal details first (whatever the code), then the caller's own
+ * abort, then the status code. Text that contains the API key (per `context.redact`) is scrubbed, also in `cause`.
+ */
+export function toClavataError(reason: unknown, context: ErrorContext = {}): ClavataError {
+  if (reason instanceof ClavataError) return reason;
+  const redact = context.redact ?? ((text: string) => text);
+  const original = ConnectError.from(reason);
+  const cause = scrubbed(original, redact);
+  const rawMessage = cause.rawMessage;
+  const init: ClavataErrorInit = { code: cause.code, rawMessage, metadata: cause.metadata, cause };
+  const what = context.method ? `${context.method} failed` : "the call failed";
+  const status = rawMessage ? `${grpcCodeName(cause.code)}: ${rawMessage}` : grpcCodeName(cause.code);
+
+  const refusals = refusalsOf(original);
+  if (refusals.length > 0) {
+    const counts = new Map<RefusalReason, number>();
+    for (const r of refusals) counts.set(r.reason, (counts.get(r.reason) ?? 0) + 1);
+    const summary = [...counts].map(([reasonName, n]) => `${reasonName}: ${String(n)}`).join(", ");
+    const items = refusals.length === 1 ? "1 content item" : `${String(refusals.length)} content items`;
+    return new EvaluationRefusedError(
+      `${what}: the gateway refused ${items} (${summary}) and evaluated none of the request; ` +
+        `see .refusals for the content hashes (${status})`,
+      { ...init, refusals },
+    );
+  }
+
+  const signal = context.signal;
+  if (signal?.aborted && (cause.code === Code.Canceled || reason === signal.reason)) {
+    const signalReason: unknown = signal.reason;
+    if (signalReason instanceof Error && signalReason.name === "TimeoutError") {
+      return new TimeoutError(`${what}: your AbortSignal timed out (${redact(signalReason.message)})`, init);
+    }
+    return new AbortedError(`${what}: aborted by your AbortSignal`, init);
+  }
+  if (context.clientClosed) {
+    return new AbortedError(`${what}: the client was closed while the call was running`, init);
+  }
+
+  const tls = tlsFailure(original);
+  if (tls !== undefined) {
+    return new ConnectionError(
+      `${what}: the TLS connection failed (${tls}); if the gateway uses a private CA, pass it as tls.ca`,
+      init,
+    );
+  }
+
+  switch (cause.code) {
+    case Code.Unauthenticated:
+      return new AuthenticationError(
+        `${what}: the gateway did not accept the API key (${status}); check the apiKey option or CLAVATA_API_KEY`,
+        init,
+      );
+    case Code.PermissionDenied:
+      return new PermissionDeniedError(`${what}: this API key may not do that (${status})`, init);
+    case Code.InvalidArgument:
+    case Code.FailedPrecondition:
+    case Code.OutOfRange:
+    case Code.AlreadyExists:
+      return new InvalidRequestError(`${what}: the gateway rejected the request (${status})`, init);
+    case Code.NotFound:
+      return new NotFoundError(
+        `${what}: not found (${status}); check the policy id, job id or label version id`,
+        init,
+      );
+    case Code.ResourceExhausted: {
+      const retryDelayMs = retryDelayHintMs(original);
+      const hint =
+        retryDelayMs === undefined
+          ? "slow down, or raise maxRetries"
+          : `the gateway asks to retry after ${String(retryDelayMs)} ms`;
+      return new RateLimitError(`${what}: rate limited (${status}); ${hint}`, { ...init, retryDelayMs });
+    }
+    case Code.DeadlineExceeded: {
+      const limit = context.timeoutMs === undefined ? "" : ` within timeoutMs (${String(context.timeoutMs)} ms)`;
+      return new TimeoutError(`${what}: it did not finish${limit} (${status}); raise timeoutMs if the call needs longer`, init);
+    }
+    case Code.Unavailable:
+      return new ConnectionError(
+        `${what}: could not reach the gateway (${status}); check the host, the port and the network`,
+        init,
+      );
+    case Code.Canceled:
+    case Code.Aborted:
+      // Not the caller's doing (handled above): a stream reset by the server or a proxy, or a lost connection.
+      return new ConnectionError(`${what}: the connection or stream was ended by the other side (${status})`, init);
+    default:
+      return new ServerError(`${what}: the gateway failed (${status})`, init);
+  }
+}
+
+/** The error itself, or a copy with every occurrence of a secret removed from its message and metadata. */
+function scrubbed(error: ConnectError, redact: (text: string) => string): ConnectError {
+  let dirty = redact(error.rawMessage) !== error.rawMessage;
+  const metadata = new Headers();
+  error.metadata.forEach((value, key) => {
+    const clean = redact(value);
+    if (clean !== value) dirty = true;
+    metadata.append(key, clean);
+  });
+  if (!dirty) return error;
+  // The cause chain (a Node.js socket error at most) never holds request headers, so it is safe to drop.
+  const copy = new ConnectError(redact(error.rawMessage), error.code, metadata);
+  copy.details = error.details;
+  return copy;
+}
+
+/** The Node.js TLS error code in the error's cause chain (an untrusted or mismatched certificate), if any. */
+function tlsFailure(error: unknown): string | undefined {
+  const seen = new Set<unknown>();
+  let current: unknown = error;
+  while (current instanceof Error && !seen.has(current)) {
+    seen.add(current);
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === "string" && /CERT|TLS|SSL|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME/.test(code)) return code;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}

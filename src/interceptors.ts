@@ -1,0 +1,182 @@
+// The client's Connect interceptors, outermost first: retry (with backoff,
+// per-attempt deadlines and abort), logging, identification, auth. Each
+// attempt of a call passes through all but the first.
+
+import { Code, ConnectError, createContextKey, type Interceptor, type StreamResponse } from "@connectrpc/connect";
+import { createAsyncIterable } from "@connectrpc/connect/protocol";
+import { grpcCodeName } from "./errors.js";
+import type { Log } from "./logging.js";
+import { decideRetry, sleep, type ResolvedRetryOptions } from "./retry.js";
+import { VERSION } from "./version.js";
+
+/** How one call retries and times out; the client puts it in the call's context values. @private */
+export interface CallSettings {
+  /** Retries and backoff. */
+  readonly retry: ResolvedRetryOptions;
+  /** The time limit of one attempt, in ms (undefined: none). */
+  readonly attemptTimeoutMs: number | undefined;
+  /** When the call's overall deadline passes (Date.now() scale), Infinity for none. */
+  readonly deadlineAt: number;
+  /** Whether the method may be repeated once a request may have reached the server. */
+  readonly idempotent: boolean;
+  /** The attempt in progress, 1-based; advanced by the retry interceptor. */
+  attempt: number;
+}
+
+/** The context key of a call's CallSettings; the default retries nothing. @private */
+export const kCallSettings = createContextKey<CallSettings>(
+  { retry: { maxRetries: 0, initialDelayMs: 0, maxDelayMs: 0 }, attemptTimeoutMs: undefined, deadlineAt: Infinity, idempotent: false, attempt: 1 },
+  { description: "clavata call settings" },
+);
+
+/**
+ * The time limit to give the attempt starting now: the attempt timeout, capped by what is left of the overall
+ * deadline; undefined when neither applies. Throws DEADLINE_EXCEEDED when the deadline has already passed.
+ * @private
+ */
+export function attemptTimeoutMs(settings: CallSettings, now = Date.now()): number | undefined {
+  const left = settings.deadlineAt - now;
+  if (left <= 0) throw new ConnectError("the operation timed out", Code.DeadlineExceeded);
+  const limit = Math.min(left, settings.attemptTimeoutMs ?? Infinity);
+  // Connect reads 0 as "no timeout", so never round down to it.
+  return Number.isFinite(limit) ? Math.max(1, Math.ceil(limit)) : undefined;
+}
+
+/** The `x-clavata-client` value: this SDK and its version. */
+export const CLIENT_ID = `clavata-connect:${VERSION}`;
+
+/** The `user-agent` product token of this SDK. */
+export const USER_AGENT = `clavata-connect/${VERSION} node/${process.versions.node}`;
+
+/** Sends `authorization: Bearer <key>` on every attempt. The key lives only in this closure. @private */
+export function authInterceptor(apiKey: string): Interceptor {
+  const value = `Bearer ${apiKey}`;
+  return (next) => (req) => {
+    req.header.set("authorization", value);
+    return next(req);
+  };
+}
+
+/** Sends `x-clavata-client: clavata-connect:<version>` and a user-agent that names the SDK version. @private */
+export function identifyInterceptor(): Interceptor {
+  return (next) => (req) => {
+    req.header.set("x-clavata-client", CLIENT_ID);
+    const theirs = req.header.get("user-agent");
+    req.header.set("user-agent", theirs && !theirs.startsWith("connect-es/") ? `${USER_AGENT} ${theirs}` : USER_AGENT);
+    return next(req);
+  };
+}
+
+function outcome(error: unknown): string {
+  const e = ConnectError.from(error);
+  return e.rawMessage ? `${grpcCodeName(e.code)} (${e.rawMessage})` : grpcCodeName(e.code);
+}
+
+/**
+ * Logs each attempt at debug level: its start, its outcome and its duration, and for a stream how many messages
+ * it delivered. Never logs headers or message contents. @private
+ */
+export function loggingInterceptor(log: Log): Interceptor {
+  return (next) => async (req) => {
+    const name = req.method.name;
+    const attempt = req.contextValues.get(kCallSettings).attempt;
+    const started = Date.now();
+    const ms = () => `${String(Date.now() - started)} ms`;
+    log.debug(`${name}: attempt ${String(attempt)} started`);
+    let res;
+    try {
+      res = await next(req);
+    } catch (error) {
+      log.debug(`${name}: attempt ${String(attempt)} failed after ${ms()}: ${outcome(error)}`);
+      throw error;
+    }
+    if (!res.stream) {
+      log.debug(`${name}: attempt ${String(attempt)} OK in ${ms()}`);
+      return res;
+    }
+    log.debug(`${name}: attempt ${String(attempt)} stream open after ${ms()}`);
+    const messages = res.message;
+    async function* counted() {
+      let count = 0;
+      try {
+        for await (const m of messages) {
+          count++;
+          yield m;
+        }
+      } catch (error) {
+        log.debug(`${name}: stream failed after ${String(count)} messages, ${ms()}: ${outcome(error)}`);
+        throw error;
+      }
+      log.debug(`${name}: stream ended OK after ${String(count)} messages, ${ms()}`);
+    }
+    return { ...res, message: counted() } as typeof res;
+  };
+}
+
+/**
+ * Retries an attempt that failed with RESOURCE_EXHAUSTED or UNAVAILABLE, or ran out of its attempt timeout, as
+ * `decideRetry` allows, waiting between attempts (aborted at once by the call's signal). A stream counts as failed
+ * only before its first message: the interceptor reads that message before handing the stream on, and never retries
+ * after it. @private
+ */
+export function retryInterceptor(log: Log): Interceptor {
+  return (next) => async (req) => {
+    const settings = req.contextValues.get(kCallSettings);
+    const name = req.method.name;
+    // A stream's requests must be replayable: a server-streaming call has exactly one, so keep it.
+    const requests = req.stream ? await collect(req.message) : undefined;
+    for (;;) {
+      const header = new Headers(req.header);
+      try {
+        if (!req.stream) return await next({ ...req, header });
+        const res = await next({ ...req, header, message: createAsyncIterable(requests!) });
+        return await withFirstMessage(res as StreamResponse);
+      } catch (error) {
+        const e = ConnectError.from(error);
+        if (req.signal.aborted) throw error;
+        const verdict = decideRetry({
+          error: e,
+          attempts: settings.attempt,
+          retry: settings.retry,
+          idempotent: settings.idempotent,
+          attemptTimedOut: e.code === Code.DeadlineExceeded,
+          remainingMs: settings.deadlineAt - Date.now(),
+        });
+        if (!verdict.retry) {
+          if (settings.attempt > 1 || verdict.why !== "not a retryable status") {
+            log.debug(`${name}: not retrying ${outcome(e)}: ${verdict.why}`);
+          }
+          throw error;
+        }
+        log.info(
+          `${name}: ${outcome(e)}; retry ${String(settings.attempt)} of ${String(settings.retry.maxRetries)} in ` +
+            `${String(verdict.delayMs)} ms${verdict.hinted ? " (as the server asked)" : ""}`,
+        );
+        await sleep(verdict.delayMs, req.signal);
+        settings.attempt++;
+      }
+    }
+  };
+}
+
+async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
+  const items: T[] = [];
+  for await (const item of iterable) items.push(item);
+  return items;
+}
+
+/** Reads the stream's first message (so that a failure before it can be retried), then hands the stream on whole. */
+async function withFirstMessage(res: StreamResponse): Promise<StreamResponse> {
+  const it = res.message[Symbol.asyncIterator]();
+  const first = await it.next();
+  async function* replay() {
+    if (first.done === true) return;
+    yield first.value;
+    for (;;) {
+      const r = await it.next();
+      if (r.done === true) return;
+      yield r.value;
+    }
+  }
+  return { ...res, message: replay() };
+}

@@ -1,0 +1,128 @@
+// The client's transport: gRPC over one pooled HTTP/2 session, and the layer
+// that runs the client's interceptors in front of any Connect transport (its
+// own or one the caller passed in).
+
+import type { DescMessage, DescMethodStreaming, DescMethodUnary, MessageInitShape } from "@bufbuild/protobuf";
+import {
+  createContextValues,
+  type ContextValues,
+  type Interceptor,
+  type StreamResponse,
+  type Transport,
+  type UnaryResponse,
+} from "@connectrpc/connect";
+import { createMethodUrl, runStreamingCall, runUnaryCall } from "@connectrpc/connect/protocol";
+import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import type { SecureClientSessionOptions } from "node:http2";
+import type { ResolvedClientOptions } from "./client-options.js";
+import { attemptTimeoutMs, kCallSettings } from "./interceptors.js";
+
+/** What `new Headers()` accepts (the DOM lib type, which this package does not load). */
+type HeadersInit_ = ConstructorParameters<typeof Headers>[0];
+
+/** A transport the client made, with the session manager that owns its one HTTP/2 connection. @private */
+export interface OwnedTransport {
+  readonly transport: Transport;
+  readonly sessionManager: Http2SessionManager;
+}
+
+/**
+ * Makes the client's own transport: the gRPC protocol over one HTTP/2 session (TLS unless `insecure`), kept alive
+ * with PINGs as configured. Nothing connects until the first call. @private
+ */
+export function createOwnedTransport(options: ResolvedClientOptions): OwnedTransport {
+  const nodeOptions: SecureClientSessionOptions = {};
+  if (options.tls?.ca !== undefined) nodeOptions.ca = options.tls.ca;
+  if (options.tls?.cert !== undefined) nodeOptions.cert = options.tls.cert;
+  if (options.tls?.key !== undefined) nodeOptions.key = options.tls.key;
+  if (options.tls?.servername !== undefined) nodeOptions.servername = options.tls.servername;
+  const sessionManager = new Http2SessionManager(
+    options.baseUrl,
+    {
+      pingIntervalMs: options.keepalive.pingIntervalMs,
+      pingTimeoutMs: options.keepalive.pingTimeoutMs,
+      pingIdleConnection: options.keepalive.pingIdleConnection,
+      idleConnectionTimeoutMs: options.keepalive.idleConnectionTimeoutMs,
+    },
+    nodeOptions,
+  );
+  const transport = createGrpcTransport({ baseUrl: options.baseUrl, sessionManager });
+  return { transport, sessionManager };
+}
+
+/**
+ * Wraps a transport so that every call runs through `interceptors` first (outermost first), then through the
+ * transport. The transport is called once per attempt, with that attempt's time limit (see attemptTimeoutMs), so
+ * its own deadline and `grpc-timeout` header cover one attempt while the wrapper's cover the whole call.
+ * @private
+ */
+export function withInterceptors(inner: Transport, interceptors: Interceptor[], baseUrl: string): Transport {
+  return {
+    unary<I extends DescMessage, O extends DescMessage>(
+      method: DescMethodUnary<I, O>,
+      signal: AbortSignal | undefined,
+      timeoutMs: number | undefined,
+      header: HeadersInit_ | undefined,
+      input: MessageInitShape<I>,
+      contextValues?: ContextValues,
+    ): Promise<UnaryResponse<I, O>> {
+      return runUnaryCall<I, O>({
+        interceptors,
+        signal,
+        timeoutMs,
+        req: {
+          stream: false,
+          service: method.parent,
+          method,
+          requestMethod: "POST",
+          url: createMethodUrl(baseUrl, method),
+          header: new Headers(header),
+          contextValues: contextValues ?? createContextValues(),
+          message: input,
+        },
+        next: async (req) =>
+          inner.unary(
+            req.method,
+            req.signal,
+            attemptTimeoutMs(req.contextValues.get(kCallSettings)),
+            req.header,
+            req.message,
+            req.contextValues,
+          ),
+      });
+    },
+    stream<I extends DescMessage, O extends DescMessage>(
+      method: DescMethodStreaming<I, O>,
+      signal: AbortSignal | undefined,
+      timeoutMs: number | undefined,
+      header: HeadersInit_ | undefined,
+      input: AsyncIterable<MessageInitShape<I>>,
+      contextValues?: ContextValues,
+    ): Promise<StreamResponse<I, O>> {
+      return runStreamingCall<I, O>({
+        interceptors,
+        signal,
+        timeoutMs,
+        req: {
+          stream: true,
+          service: method.parent,
+          method,
+          requestMethod: "POST",
+          url: createMethodUrl(baseUrl, method),
+          header: new Headers(header),
+          contextValues: contextValues ?? createContextValues(),
+          message: input,
+        },
+        next: async (req) =>
+          inner.stream(
+            req.method,
+            req.signal,
+            attemptTimeoutMs(req.contextValues.get(kCallSettings)),
+            req.header,
+            req.message,
+            req.contextValues,
+          ),
+      });
+    },
+  };
+}

@@ -1,0 +1,160 @@
+// Building a ClavataClient: defaults, the API key, the plaintext guard, and
+// option checks. Nothing here touches the network.
+import { inspect } from "node:util";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import {
+  AuthenticationError,
+  ClavataClient,
+  InvalidRequestError,
+  type ClavataClientOptions,
+  type ClavataLogger,
+} from "../../src/index.js";
+import { resolveClientOptions } from "../../src/client-options.js";
+
+const KEY = "sk-test-opt-5d1c0b9a8e7f6a5b4c3d2e1f";
+let savedKey: string | undefined;
+
+beforeEach(() => {
+  savedKey = process.env["CLAVATA_API_KEY"];
+  delete process.env["CLAVATA_API_KEY"];
+});
+afterEach(() => {
+  if (savedKey === undefined) delete process.env["CLAVATA_API_KEY"];
+  else process.env["CLAVATA_API_KEY"] = savedKey;
+});
+
+function build(options: ClavataClientOptions): ClavataClient {
+  return new ClavataClient({ apiKey: KEY, ...options });
+}
+
+function rejected(options: ClavataClientOptions): InvalidRequestError {
+  try {
+    build(options);
+  } catch (error) {
+    expect(error).toBeInstanceOf(InvalidRequestError);
+    return error as InvalidRequestError;
+  }
+  throw new Error("expected the options to be refused");
+}
+
+describe("the API key", () => {
+  it("is required, and the error names the option and the variable", () => {
+    for (const make of [() => new ClavataClient(), () => ClavataClient.create({}), () => new ClavataClient({ apiKey: "  " })]) {
+      expect(make).toThrow(AuthenticationError);
+      expect(make).toThrow(/apiKey.*CLAVATA_API_KEY/);
+    }
+  });
+
+  it("comes from CLAVATA_API_KEY when the option is not given", () => {
+    process.env["CLAVATA_API_KEY"] = KEY;
+    expect(() => new ClavataClient()).not.toThrow();
+    expect(resolveClientOptions({}).apiKey).toBe(KEY);
+    expect(resolveClientOptions({ apiKey: "other" }).apiKey).toBe("other");
+    expect(resolveClientOptions({}, { CLAVATA_API_KEY: ` ${KEY}\n` }).apiKey).toBe(KEY);
+  });
+
+  it("with line breaks or spaces inside is refused without repeating it", () => {
+    const bad = "sk-abc\r\ninjected: 1";
+    try {
+      new ClavataClient({ apiKey: bad });
+      expect.unreachable();
+    } catch (error) {
+      expect(error).toBeInstanceOf(AuthenticationError);
+      expect(String(error)).toMatch(/line breaks/);
+      expect(inspect(error)).not.toContain("sk-abc");
+    }
+  });
+
+  it("is not in the client's string forms or its resolved options", () => {
+    const client = build({ host: "gateway.example.com" });
+    for (const out of [JSON.stringify(client), inspect(client, { depth: Infinity, showHidden: true }), String(client), `${inspect(client)}`]) {
+      expect(out).not.toContain(KEY);
+    }
+    expect(inspect(client)).toBe('ClavataClient { baseUrl: "https://gateway.example.com", closed: false }');
+    expect(JSON.parse(JSON.stringify(client))).toEqual({ baseUrl: "https://gateway.example.com", closed: false });
+    const { resolved } = resolveClientOptions({ apiKey: KEY, headers: { "x-a": "b" } });
+    expect(JSON.stringify(resolved)).not.toContain(KEY);
+    expect(inspect(resolved, { depth: Infinity })).not.toContain(KEY);
+  });
+});
+
+describe("where the client connects", () => {
+  it("defaults to the gateway over TLS", () => {
+    expect(build({}).baseUrl).toBe("https://gateway.app.clavata.ai");
+    expect(build({ host: "gw.internal", port: 8443 }).baseUrl).toBe("https://gw.internal:8443");
+    expect(build({ host: "::1", port: 50051, insecure: true }).baseUrl).toBe("http://[::1]:50051");
+  });
+
+  it("takes a baseUrl over host and port", () => {
+    expect(build({ baseUrl: "https://gw.example.com:9443/", host: "ignored", port: 1 }).baseUrl).toBe("https://gw.example.com:9443");
+    expect(build({ baseUrl: "http://127.0.0.1:50051", insecure: true }).baseUrl).toBe("http://127.0.0.1:50051");
+  });
+
+  it("speaks plaintext only when asked, and only to loopback unless also allowed", () => {
+    expect(rejected({ baseUrl: "http://127.0.0.1:50051" }).message).toMatch(/insecure: true/);
+    const remote = rejected({ baseUrl: "http://gw.example.com:80", insecure: true });
+    expect(remote.message).toMatch(/plaintext to gw\.example\.com.*allowInsecureRemote: true/);
+    expect(remote.field).toBe("options.insecure");
+    rejected({ host: "10.1.2.3", insecure: true });
+    for (const host of ["localhost", "127.0.0.1", "127.8.9.10", "::1", "app.localhost"]) {
+      expect(() => build({ host, port: 1234, insecure: true })).not.toThrow();
+    }
+    const lines: string[] = [];
+    const logger: ClavataLogger = { debug: () => {}, info: () => {}, warn: (l) => void lines.push(l), error: () => {} };
+    build({ baseUrl: "http://gw.internal:8080", insecure: true, allowInsecureRemote: true, logger });
+    expect(lines).toEqual([
+      "[clavata] plaintext connection to http://gw.internal:8080: the API key travels unencrypted (allowInsecureRemote)",
+    ]);
+    expect(rejected({ baseUrl: "https://127.0.0.1:1", insecure: true }).message).toMatch(/needs an http:\/\/ baseUrl/);
+  });
+
+  it("refuses malformed addresses and contradictory TLS settings", () => {
+    rejected({ baseUrl: "gateway.example.com" });
+    rejected({ baseUrl: "ftp://gateway.example.com" });
+    rejected({ baseUrl: "https://user:pw@gateway.example.com" });
+    rejected({ host: "https://gateway.example.com" });
+    rejected({ host: "" });
+    rejected({ port: 0 });
+    rejected({ port: 70000 });
+    rejected({ port: 44.5 });
+    expect(rejected({ tls: { cert: "c" } }).message).toMatch(/go together/);
+    rejected({ host: "localhost", insecure: true, tls: { ca: "x" } });
+  });
+});
+
+describe("other options", () => {
+  it("are checked", () => {
+    for (const options of [
+      { timeoutMs: 0 },
+      { timeoutMs: -5 },
+      { timeoutMs: Number.NaN },
+      { attemptTimeoutMs: 0 },
+      { maxRetries: -1 },
+      { maxRetries: 1.5 },
+      { maxRetries: Infinity },
+      { retryBackoff: { initialDelayMs: -1 } },
+      { keepalive: { pingIntervalMs: 0 } },
+      { keepalive: { pingTimeoutMs: Infinity } },
+      { headers: { "bad header": "x" } },
+      { headers: { "grpc-timeout": "1S" } },
+      { headers: { "x-a": "line\nbreak" } },
+      { logLevel: "loud" as never },
+    ] as ClavataClientOptions[]) {
+      rejected(options);
+    }
+    expect(rejected({ headers: { Authorization: "Bearer x" } }).message).toMatch(/apiKey option/);
+  });
+
+  it("have documented defaults", () => {
+    const { resolved } = resolveClientOptions({ apiKey: KEY });
+    expect(resolved).toMatchObject({
+      timeoutMs: 60_000,
+      attemptTimeoutMs: undefined,
+      retry: { maxRetries: 2, initialDelayMs: 250, maxDelayMs: 10_000 },
+      keepalive: { pingIntervalMs: 300_000, pingTimeoutMs: 20_000, pingIdleConnection: false, idleConnectionTimeoutMs: 900_000 },
+      logLevel: "info",
+      insecure: false,
+    });
+    expect(() => build({ timeoutMs: Infinity, attemptTimeoutMs: Infinity, maxRetries: 0 })).not.toThrow();
+  });
+});

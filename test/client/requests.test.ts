@@ -1,0 +1,199 @@
+// Content helpers and the checks every request passes before it is sent.
+// (That nothing reaches the network on bad input is checked over the wire in
+// client-wire.test.ts and emulator.test.ts.)
+import { toBinary } from "@bufbuild/protobuf";
+import { Code } from "@connectrpc/connect";
+import { describe, expect, it } from "vitest";
+import {
+  EvaluateLabelsRequestSchema,
+  EvaluateRequestSchema,
+  InvalidRequestError,
+  JobStatus,
+  imageContent,
+  imageUrlContent,
+  jobQuery,
+  textContent,
+} from "../../src/index.js";
+import {
+  createJobRequest,
+  evaluateLabelsRequest,
+  evaluateOneRequest,
+  evaluateRequest,
+  getJobRequest,
+  listJobsRequest,
+} from "../../src/requests.js";
+
+/** Runs `fn`, expects an InvalidRequestError, and returns it. */
+function invalid(fn: () => unknown): InvalidRequestError {
+  try {
+    fn();
+  } catch (error) {
+    expect(error).toBeInstanceOf(InvalidRequestError);
+    expect((error as InvalidRequestError).code).toBe(Code.InvalidArgument);
+    return error as InvalidRequestError;
+  }
+  throw new Error("expected an InvalidRequestError");
+}
+
+describe("content helpers", () => {
+  it("textContent builds a text item with metadata and title", () => {
+    expect(textContent("hi", { metadata: { id: "1" }, title: "t" })).toEqual({
+      content: { case: "text", value: "hi" },
+      metadata: { id: "1" },
+      title: "t",
+    });
+    expect(textContent("hi")).toEqual({ content: { case: "text", value: "hi" } });
+  });
+
+  it("imageContent takes a Uint8Array, a Buffer or an ArrayBuffer, without copying", () => {
+    const png = new Uint8Array([0x89, 0x50, 0x4e, 0x47]);
+    const fromBuffer = imageContent(Buffer.from(png)).content as { case: string; value: Uint8Array };
+    expect(fromBuffer.case).toBe("image");
+    expect(fromBuffer.value.constructor).toBe(Uint8Array);
+    expect([...fromBuffer.value]).toEqual([...png]);
+    const fromArrayBuffer = imageContent(png.buffer).content as { value: Uint8Array };
+    expect(fromArrayBuffer.value.buffer).toBe(png.buffer);
+    expect(imageContent(png, { metadata: { k: "v" } }).metadata).toEqual({ k: "v" });
+  });
+
+  it("imageUrlContent takes a string or a URL", () => {
+    expect(imageUrlContent(new URL("https://example.com/a.jpg")).content).toEqual({
+      case: "imageUrl",
+      value: "https://example.com/a.jpg",
+    });
+  });
+
+  it("encodes like the golden vector", () => {
+    const bytes = toBinary(
+      EvaluateRequestSchema,
+      evaluateRequest({
+        contentData: [textContent("hello", { metadata: { id: "1" } })],
+        policyId: "p1",
+        threshold: 0.5,
+        options: { options: { expedited: "true" } },
+      }),
+    );
+    expect(Buffer.from(bytes).toString("hex")).toBe(
+      "0a10120568656c6c6f4a070a0269641201311202703121000000000000e03f32130a110a09657870656469746564120474727565",
+    );
+  });
+
+  it("refuse bad content at once, saying what to fix", () => {
+    expect(invalid(() => textContent("")).message).toMatch(/empty text/);
+    expect(invalid(() => textContent(42 as unknown as string)).message).toMatch(/empty text/);
+    expect(invalid(() => imageContent(new Uint8Array())).message).toMatch(/no image bytes/);
+    expect(invalid(() => imageUrlContent("ftp://x/y.png")).message).toMatch(/not an http or https URL/);
+    expect(invalid(() => imageUrlContent("not a url")).message).toMatch(/not an http or https URL/);
+    const meta = invalid(() => textContent("x", { metadata: { n: 1 as unknown as string } }));
+    expect(meta.message).toMatch(/metadata\["n"\] is a number/);
+  });
+});
+
+describe("request checks", () => {
+  const ok = { policyId: "p", contentData: [textContent("x")] };
+
+  it("needs content", () => {
+    const e = invalid(() => evaluateRequest({ policyId: "p", contentData: [] }));
+    expect(e.field).toBe("contentData");
+    expect(e.message).toMatch(/contentData is empty/);
+    invalid(() => evaluateRequest({ policyId: "p" }));
+    invalid(() => createJobRequest({ policyId: "p", contentData: [] }));
+  });
+
+  it("needs exactly one kind of content per item", () => {
+    const none = invalid(() => evaluateRequest({ policyId: "p", contentData: [textContent("a"), { metadata: { a: "b" } }] }));
+    expect(none.field).toBe("contentData[1].content");
+    expect(none.message).toMatch(/contentData\[1\] has no content/);
+    const two = invalid(() =>
+      evaluateRequest({
+        policyId: "p",
+        contentData: [{ content: { case: "text", value: "a" }, imageUrl: "https://x/y.png" } as never],
+      }),
+    );
+    expect(two.message).toMatch(/contentData\[0\] has 2 kinds of content \(text, imageUrl\)/);
+    const twoJson = invalid(() =>
+      evaluateRequest({ policyId: "p", contentData: [{ text: "a", image: new Uint8Array([1]) } as never] }),
+    );
+    expect(twoJson.message).toMatch(/2 kinds of content/);
+    const jsonForm = invalid(() => evaluateRequest({ policyId: "p", contentData: [{ text: "a" } as never] }));
+    expect(jsonForm.message).toMatch(/JSON form.*textContent/);
+    invalid(() => evaluateRequest({ policyId: "p", contentData: [null as never] }));
+  });
+
+  it("needs a policy id", () => {
+    for (const policyId of ["", "   ", undefined]) {
+      const e = invalid(() => evaluateRequest({ ...ok, policyId: policyId as string }));
+      expect(e.field).toBe("policyId");
+      invalid(() => createJobRequest({ ...ok, policyId: policyId as string }));
+    }
+  });
+
+  it("needs a threshold in [0, 1]", () => {
+    for (const threshold of [-0.1, 1.01, Number.NaN, Infinity, "0.5" as unknown as number]) {
+      expect(invalid(() => evaluateRequest({ ...ok, threshold })).field).toBe("threshold");
+      invalid(() => createJobRequest({ ...ok, threshold }));
+      invalid(() => evaluateLabelsRequest({ contentData: textContent("x"), labelVersionIds: ["l"], threshold }));
+      invalid(() =>
+        evaluateLabelsRequest({ contentData: textContent("x"), labelVersionIds: ["l"], labelEvalOptions: { threshold } }),
+      );
+    }
+    expect(evaluateRequest({ ...ok, threshold: 0 }).threshold).toBe(0);
+    expect(evaluateRequest({ ...ok, threshold: 1 }).threshold).toBe(1);
+  });
+
+  it("checks free-form options", () => {
+    invalid(() => evaluateRequest({ ...ok, options: { options: { expedited: true as unknown as string } } }));
+  });
+
+  it("evaluateOne takes a single item", () => {
+    expect(evaluateOneRequest({ policyId: "p", contentData: textContent("x") }).contentData).toHaveLength(1);
+    expect(invalid(() => evaluateOneRequest({ policyId: "p", contentData: [textContent("x")] as never })).message).toMatch(
+      /use evaluate\(\)/,
+    );
+    invalid(() => evaluateOneRequest({ policyId: "p" } as never));
+    invalid(() => evaluateOneRequest({ policyId: "", contentData: textContent("x") }));
+  });
+
+  it("checks a webhook on CreateJob", () => {
+    const e = invalid(() => createJobRequest({ ...ok, webhook: { url: "http://example.com/hook" } }));
+    expect(e.field).toBe("webhook.url");
+    invalid(() => createJobRequest({ ...ok, webhook: { url: "https://x/y", extraHeaders: { "X-Webhook-Secret": "s" } } }));
+    expect(createJobRequest({ ...ok, webhook: { url: "https://x/y", extraHeaders: { Secret: "s" } } }).webhook?.url).toBe(
+      "https://x/y",
+    );
+  });
+
+  it("needs a job id", () => {
+    expect(invalid(() => getJobRequest("")).field).toBe("jobUuid");
+    expect(getJobRequest("abc").jobUuid).toBe("abc");
+  });
+
+  it("checks the page size and the query of ListJobs", () => {
+    for (const pageSize of [-1, 1001, 1.5]) expect(invalid(() => listJobsRequest({ pageSize })).field).toBe("pageSize");
+    expect(listJobsRequest({ pageSize: 1000 }).pageSize).toBe(1000);
+    expect(listJobsRequest().pageSize).toBe(0);
+    const built = listJobsRequest({ query: jobQuery().status(JobStatus.COMPLETED).policy("p"), pageToken: "t" });
+    expect(built.query?.status).toBe(JobStatus.COMPLETED);
+    expect(built.query?.policyId).toBe("p");
+    expect(built.pageToken).toBe("t");
+    const backwards = invalid(() =>
+      listJobsRequest({ query: { createdTimeRange: { start: { seconds: 10n }, end: { seconds: 5n } } } }),
+    );
+    expect(backwards.message).toMatch(/starts after it ends/);
+    invalid(() => listJobsRequest({ query: { status: 42 as JobStatus } }));
+    invalid(() => listJobsRequest({ query: { policyId: "" } }));
+  });
+
+  it("takes 1 to 10 label version ids", () => {
+    const content = textContent("x");
+    const ids = (n: number) => Array.from({ length: n }, (_, i) => `label-${String(i)}`);
+    const request = evaluateLabelsRequest({ contentData: content, labelVersionIds: ids(10) });
+    expect(toBinary(EvaluateLabelsRequestSchema, request).length).toBeGreaterThan(0);
+    const eleven = invalid(() => evaluateLabelsRequest({ contentData: content, labelVersionIds: ids(11) }));
+    expect(eleven.message).toMatch(/11 ids but a call takes at most 10/);
+    invalid(() => evaluateLabelsRequest({ contentData: content, labelVersionIds: [] }));
+    invalid(() => evaluateLabelsRequest({ contentData: content, labelVersionIds: ["ok", ""] }));
+    invalid(() => evaluateLabelsRequest({ labelVersionIds: ["l"] }));
+    invalid(() => evaluateLabelsRequest({ contentData: {}, labelVersionIds: ["l"] }));
+  });
+});
