@@ -139,8 +139,12 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   server.on("session", (session) => {
     sessions.add(session);
     session.on("close", () => sessions.delete(session));
-    // A client that misbehaves at the HTTP/2 level must not crash the emulator.
-    session.on("error", (err) => log(`session error: ${err.message}`));
+    // A client that misbehaves at the HTTP/2 level must not crash the emulator. A client that closes its connection
+    // with CANCEL (as Connect's session manager does on close) is no error worth a log line.
+    session.on("error", (err: Error & { code?: string }) => {
+      if (err.code === "ERR_HTTP2_SESSION_ERROR" && err.message.endsWith(`code ${http2.constants.NGHTTP2_CANCEL}`)) return;
+      log(`session error: ${err.message}`);
+    });
   });
   server.on("sessionError", (err) => log(`session error: ${err.message}`));
 
