@@ -1,0 +1,183 @@
+// The bench server: the gateway's GatewayService over gRPC on plaintext HTTP/2
+// (h2c) on 127.0.0.1, answering with precomputed, pre-encoded messages so that
+// the figures measure the clients, not a policy engine or the server's own
+// serialisation. Both clients speak to it unchanged: ours with `insecure: true`
+// and an http:// base URL, the official one with `insecure: true`.
+//
+// Run by itself (`node dist-bench/bench/server.js [--port N] [--precompute N]`) it prints its URL
+// and serves until interrupted; forked by run.ts it reports its URL and CPU
+// time over IPC.
+
+import * as http2 from "node:http2";
+import type { AddressInfo } from "node:net";
+import { pathToFileURL } from "node:url";
+import { toBinary } from "@bufbuild/protobuf";
+import type { HandlerContext } from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import {
+  CreateJobResponseSchema,
+  EvaluateResponseSchema,
+  GatewayService,
+  GetJobResponseSchema,
+  type EvaluateRequest,
+  type EvaluateResponse,
+} from "../gen/clavata/gateway/v1/gateway_pb.js";
+import {
+  BENCH_JOB_UUID,
+  HOLD_POLICY_ID,
+  completedJobResponse,
+  evaluateResponse,
+  pendingJobResponse,
+  preEncoded,
+} from "./responses.js";
+
+/** How to start the bench server. */
+export interface BenchServerOptions {
+  /** The port on 127.0.0.1; 0 (the default) picks a free ephemeral port. */
+  port?: number;
+  /**
+   * Encode the Evaluate answers for the metadata ids "0" to "n-1" before listening, so that no measurement pays
+   * for a first encoding. Default 0 (each answer is encoded when first asked for, then cached).
+   */
+  precompute?: number;
+}
+
+/** A running bench server. */
+export interface BenchServer {
+  /** "http://127.0.0.1:<port>". */
+  readonly url: string;
+  readonly port: number;
+  /** Stops listening and ends every open session. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** The HTTP/2 flow-control windows the server grants, as a gateway that has grown its windows would. */
+const STREAM_WINDOW_BYTES = 4 * 1024 * 1024;
+const SESSION_WINDOW_BYTES = 16 * 1024 * 1024;
+
+/** Evaluate answers are cached by the item's metadata id; more distinct ids than this are encoded afresh. */
+const MAX_CACHED_ANSWERS = 100_000;
+
+function whenAborted(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener("abort", () => resolve(), { once: true });
+  });
+}
+
+/**
+ * Starts the bench server on 127.0.0.1. Evaluate answers each item with a full report echoing the item's metadata
+ * (policy id HOLD_POLICY_ID: answers the first item, then holds the stream open until the client cancels it);
+ * GetJob answers every uuid with a completed job of JOB_RESULTS results; CreateJob with a new PENDING job.
+ * ListJobs is not served. Rejects if the port cannot be bound.
+ */
+export async function startBenchServer(options: BenchServerOptions = {}): Promise<BenchServer> {
+  const answers = new Map<string, EvaluateResponse>();
+  const answerFor = (metadata: Record<string, string>): EvaluateResponse => {
+    const key = metadata.id ?? "";
+    let answer = answers.get(key);
+    if (answer === undefined) {
+      const full = evaluateResponse(metadata, BENCH_JOB_UUID);
+      answer = preEncoded(EvaluateResponseSchema, toBinary(EvaluateResponseSchema, full));
+      if (answers.size < MAX_CACHED_ANSWERS) answers.set(key, answer);
+    }
+    return answer;
+  };
+  for (let i = 0; i < (options.precompute ?? 0); i++) answerFor({ id: String(i) });
+  const getJob = preEncoded(GetJobResponseSchema, toBinary(GetJobResponseSchema, completedJobResponse()));
+  const createJob = preEncoded(CreateJobResponseSchema, toBinary(CreateJobResponseSchema, pendingJobResponse()));
+
+  const handler = connectNodeAdapter({
+    grpc: true,
+    grpcWeb: false,
+    connect: false,
+    // Both clients offer gzip, and connect-node would compress every answer over 1 KiB; a gateway compresses
+    // nothing unless configured to, and compression would put zlib, not the clients, in the figures.
+    acceptCompression: [],
+    routes(router) {
+      router.service(GatewayService, {
+        async *evaluate(request: EvaluateRequest, context: HandlerContext) {
+          if (request.policyId === HOLD_POLICY_ID) {
+            const first = request.contentData[0];
+            if (first !== undefined) yield answerFor(first.metadata);
+            await whenAborted(context.signal);
+            return;
+          }
+          for (const item of request.contentData) yield answerFor(item.metadata);
+        },
+        getJob: () => getJob,
+        createJob: () => createJob,
+      });
+    },
+  });
+
+  const sessions = new Set<http2.ServerHttp2Session>();
+  const server = http2.createServer({ settings: { initialWindowSize: STREAM_WINDOW_BYTES } }, handler);
+  server.on("session", (session) => {
+    sessions.add(session);
+    session.once("close", () => sessions.delete(session));
+    session.setLocalWindowSize(SESSION_WINDOW_BYTES);
+    // Without a listener a client that vanishes (a child process that exits) would crash the server.
+    session.on("error", () => {});
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, "127.0.0.1", () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://127.0.0.1:${String(port)}`,
+    port,
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const session of sessions) session.destroy();
+      });
+      return closing;
+    },
+  };
+}
+
+/** A message from run.ts to a forked bench server. @private */
+export type ServerCommand = { type: "cpu"; id: number } | { type: "close" };
+
+/** A message from a forked bench server to run.ts. @private */
+export type ServerReport =
+  | { type: "ready"; url: string; port: number }
+  | { type: "cpu"; id: number; user: number; system: number };
+
+async function main(): Promise<void> {
+  const arg = (name: string) => {
+    const at = process.argv.indexOf(name);
+    return at >= 0 ? Number(process.argv[at + 1]) : 0;
+  };
+  const server = await startBenchServer({ port: arg("--port"), precompute: arg("--precompute") });
+  const send = process.send?.bind(process);
+  if (send === undefined) {
+    process.stdout.write(`bench server listening on ${server.url}\n`);
+    process.once("SIGINT", () => void server.close().then(() => process.exit(0)));
+    return;
+  }
+  process.on("message", (command: ServerCommand) => {
+    if (command.type === "cpu") {
+      const { user, system } = process.cpuUsage();
+      send({ type: "cpu", id: command.id, user, system } satisfies ServerReport);
+    } else {
+      void server.close().then(() => process.exit(0));
+    }
+  });
+  // The parent going away ends the server too, so no stray process survives a crashed run.
+  process.once("disconnect", () => void server.close().then(() => process.exit(0)));
+  send({ type: "ready", url: server.url, port: server.port } satisfies ServerReport);
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((error: unknown) => {
+    process.stderr.write(`bench server failed: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+  });
+}
