@@ -33,7 +33,7 @@ import {
   type CallSettings,
 } from "./interceptors.js";
 import { JobQueryBuilder, type JobQueryInit } from "./job-query.js";
-import { createLog, createRedactor, type Log } from "./logging.js";
+import { createLog, createRedactor, silentLog, type Log } from "./logging.js";
 import { isLoopbackHost } from "./loopback.js";
 import {
   createJobRequest,
@@ -66,6 +66,9 @@ export interface ListAllJobsOptions extends CallOptions {
   /** Jobs per page, 1 to 1000. Default 100. */
   pageSize?: number;
 }
+
+/** The abort reason of a call that is over; one shared instance, since it is never thrown to the caller. */
+const CALL_OVER = new ConnectError("the call is over", Code.Canceled);
 
 /** The job statuses after which a job does not change any more. */
 const finalStatuses: ReadonlySet<JobStatus> = new Set([JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELED]);
@@ -112,24 +115,24 @@ export class ClavataClient implements AsyncDisposable {
     this.#options = resolved;
     this.#redact = createRedactor(apiKey);
     this.#log = createLog(options.logger, resolved.logLevel, this.#redact);
-    let transport;
-    if (options.transport !== undefined) {
-      transport = options.transport;
-    } else {
-      const owned = createOwnedTransport(resolved);
-      transport = owned.transport;
-      this.#sessionManager = owned.sessionManager;
-    }
     const interceptors = [
       retryInterceptor(this.#log),
-      loggingInterceptor(this.#log),
+      // Per-attempt logging only costs when someone reads it.
+      ...(this.#log !== silentLog && resolved.logLevel === "debug" ? [loggingInterceptor(this.#log)] : []),
       identifyInterceptor(),
       authInterceptor(apiKey!),
       ...(options.interceptors ?? []),
     ];
-    const wrapped = withInterceptors(transport, interceptors, resolved.baseUrl);
-    this.#gateway = createClient(GatewayService, wrapped);
-    this.#labels = createClient(LabelsService, wrapped);
+    let transport;
+    if (options.transport !== undefined) {
+      transport = withInterceptors(options.transport, interceptors, resolved.baseUrl);
+    } else {
+      const owned = createOwnedTransport(resolved, interceptors);
+      transport = owned.transport;
+      this.#sessionManager = owned.sessionManager;
+    }
+    this.#gateway = createClient(GatewayService, transport);
+    this.#labels = createClient(LabelsService, transport);
     if (resolved.insecure && !isLoopbackHost(new URL(resolved.baseUrl).hostname)) {
       this.#log.warn(`plaintext connection to ${resolved.baseUrl}: the API key travels unencrypted (allowInsecureRemote)`);
     }
@@ -363,6 +366,11 @@ export class ClavataClient implements AsyncDisposable {
     const onAbort = () => controller.abort(signal!.reason);
     if (signal?.aborted) controller.abort(signal.reason);
     else signal?.addEventListener("abort", onAbort, { once: true });
+    // The client owns the call's deadline (Connect is given none), so that the timer always ends with the call,
+    // also when a stream is abandoned half-read.
+    const deadline = Number.isFinite(timeoutMs)
+      ? setTimeout(() => controller.abort(new ConnectError("the operation timed out", Code.DeadlineExceeded)), timeoutMs)
+      : undefined;
     this.#calls.add(controller);
     const settings: CallSettings = {
       retry: { ...this.#options.retry, maxRetries: options?.maxRetries ?? this.#options.retry.maxRetries },
@@ -375,18 +383,17 @@ export class ClavataClient implements AsyncDisposable {
     return {
       connect: {
         signal: controller.signal,
-        timeoutMs: Number.isFinite(timeoutMs) ? timeoutMs : undefined,
         headers,
         contextValues: createContextValues().set(kCallSettings, settings),
       },
       timeoutMs,
       signal,
       dispose: () => {
+        clearTimeout(deadline);
         signal?.removeEventListener("abort", onAbort);
         this.#calls.delete(controller);
-        if (!controller.signal.aborted) {
-          controller.abort(new ConnectError("the call is over", Code.Canceled));
-        }
+        // Cancels a stream left half-read on the wire; after a finished call it only releases listeners.
+        if (!controller.signal.aborted) controller.abort(CALL_OVER);
       },
     };
   }

@@ -115,9 +115,10 @@ export function loggingInterceptor(log: Log): Interceptor {
 
 /**
  * Retries an attempt that failed with RESOURCE_EXHAUSTED or UNAVAILABLE, or ran out of its attempt timeout, as
- * `decideRetry` allows, waiting between attempts (aborted at once by the call's signal). A stream counts as failed
- * only before its first message: the interceptor reads that message before handing the stream on, and never retries
- * after it. @private
+ * `decideRetry` allows, waiting between attempts (aborted at once by the call's signal). Each attempt gets its own
+ * time limit (see attemptTimeoutMs), enforced here and sent to the server as `grpc-timeout`. A stream counts as
+ * failed only before its first message: the interceptor reads that message before handing the stream on, and never
+ * retries after it. @private
  */
 export function retryInterceptor(log: Log): Interceptor {
   return (next) => async (req) => {
@@ -126,12 +127,22 @@ export function retryInterceptor(log: Log): Interceptor {
     // A stream's requests must be replayable: a server-streaming call has exactly one, so keep it.
     const requests = req.stream ? await collect(req.message) : undefined;
     for (;;) {
-      const header = new Headers(req.header);
+      const limitMs = attemptTimeoutMs(settings);
+      if (limitMs !== undefined) req.header.set("grpc-timeout", grpcTimeout(limitMs));
+      // The call's own deadline timer already covers an attempt that may run as long as the call.
+      const attempt = startAttempt(req.signal, settings.attemptTimeoutMs === undefined ? undefined : limitMs);
       try {
-        if (!req.stream) return await next({ ...req, header });
-        const res = await next({ ...req, header, message: createAsyncIterable(requests!) });
-        return await withFirstMessage(res as StreamResponse);
+        if (!req.stream) {
+          try {
+            return await next({ ...req, signal: attempt.signal });
+          } finally {
+            attempt.end();
+          }
+        }
+        const res = await next({ ...req, signal: attempt.signal, message: createAsyncIterable(requests!) });
+        return await withFirstMessage(res as StreamResponse, attempt.end);
       } catch (error) {
+        attempt.end();
         const e = ConnectError.from(error);
         if (req.signal.aborted) throw error;
         const verdict = decideRetry({
@@ -159,24 +170,68 @@ export function retryInterceptor(log: Log): Interceptor {
   };
 }
 
+/** One attempt's signal: aborted by the call's signal, or with DEADLINE_EXCEEDED when its time limit passes. */
+interface Attempt {
+  readonly signal: AbortSignal;
+  /** Stops the timer and unlinks from the call's signal; idempotent. */
+  end(): void;
+}
+
+function startAttempt(callSignal: AbortSignal, limitMs: number | undefined): Attempt {
+  // Without a time limit the call's own signal is all an attempt needs.
+  if (limitMs === undefined) return { signal: callSignal, end() {} };
+  const controller = new AbortController();
+  const onCallAbort = () => controller.abort(callSignal.reason);
+  const timer = setTimeout(() => controller.abort(new ConnectError("the attempt timed out", Code.DeadlineExceeded)), limitMs);
+  if (callSignal.aborted) onCallAbort();
+  else callSignal.addEventListener("abort", onCallAbort, { once: true });
+  return {
+    signal: controller.signal,
+    end() {
+      clearTimeout(timer);
+      callSignal.removeEventListener("abort", onCallAbort);
+    },
+  };
+}
+
+/** The `grpc-timeout` header value for a limit in ms (at most 8 digits, in ms or else whole seconds). */
+function grpcTimeout(ms: number): string {
+  return ms < 1e8 ? `${String(ms)}m` : `${String(Math.ceil(ms / 1000))}S`;
+}
+
 async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
   const items: T[] = [];
   for await (const item of iterable) items.push(item);
   return items;
 }
 
-/** Reads the stream's first message (so that a failure before it can be retried), then hands the stream on whole. */
-async function withFirstMessage(res: StreamResponse): Promise<StreamResponse> {
+/**
+ * Reads the stream's first message (so that a failure before it can be retried), then hands the stream on whole.
+ * `end` runs once the stream is over: read to the end, failed, or abandoned by the reader.
+ */
+async function withFirstMessage(res: StreamResponse, end: () => void): Promise<StreamResponse> {
   const it = res.message[Symbol.asyncIterator]();
-  const first = await it.next();
-  async function* replay() {
-    if (first.done === true) return;
-    yield first.value;
-    for (;;) {
-      const r = await it.next();
-      if (r.done === true) return;
-      yield r.value;
-    }
-  }
-  return { ...res, message: replay() };
+  let first: IteratorResult<unknown> | undefined = await it.next();
+  const finish = <T>(r: IteratorResult<T>): IteratorResult<T> => {
+    if (r.done === true) end();
+    return r;
+  };
+  const iterator: AsyncIterator<unknown> = {
+    next() {
+      if (first !== undefined) {
+        const r = first;
+        first = undefined;
+        return Promise.resolve(finish(r));
+      }
+      return it.next().then(finish, (error: unknown) => {
+        end();
+        throw error;
+      });
+    },
+    return(value?: unknown) {
+      end();
+      return it.return ? it.return(value).then(() => ({ done: true as const, value })) : Promise.resolve({ done: true as const, value });
+    },
+  };
+  return { ...res, message: { [Symbol.asyncIterator]: () => iterator } } as StreamResponse;
 }

@@ -15,7 +15,6 @@ import { createMethodUrl, runStreamingCall, runUnaryCall } from "@connectrpc/con
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import type { SecureClientSessionOptions } from "node:http2";
 import type { ResolvedClientOptions } from "./client-options.js";
-import { attemptTimeoutMs, kCallSettings } from "./interceptors.js";
 
 /** What `new Headers()` accepts (the DOM lib type, which this package does not load). */
 type HeadersInit_ = ConstructorParameters<typeof Headers>[0];
@@ -30,7 +29,7 @@ export interface OwnedTransport {
  * Makes the client's own transport: the gRPC protocol over one HTTP/2 session (TLS unless `insecure`), kept alive
  * with PINGs as configured. Nothing connects until the first call. @private
  */
-export function createOwnedTransport(options: ResolvedClientOptions): OwnedTransport {
+export function createOwnedTransport(options: ResolvedClientOptions, interceptors: Interceptor[]): OwnedTransport {
   const nodeOptions: SecureClientSessionOptions = {};
   if (options.tls?.ca !== undefined) nodeOptions.ca = options.tls.ca;
   if (options.tls?.cert !== undefined) nodeOptions.cert = options.tls.cert;
@@ -46,14 +45,15 @@ export function createOwnedTransport(options: ResolvedClientOptions): OwnedTrans
     },
     nodeOptions,
   );
-  const transport = createGrpcTransport({ baseUrl: options.baseUrl, sessionManager });
+  // The interceptors run inside the transport's own call, so a call costs one pass through Connect's machinery.
+  const transport = createGrpcTransport({ baseUrl: options.baseUrl, sessionManager, interceptors });
   return { transport, sessionManager };
 }
 
 /**
- * Wraps a transport so that every call runs through `interceptors` first (outermost first), then through the
- * transport. The transport is called once per attempt, with that attempt's time limit (see attemptTimeoutMs), so
- * its own deadline and `grpc-timeout` header cover one attempt while the wrapper's cover the whole call.
+ * Wraps a transport the caller supplied so that every call runs through `interceptors` first (outermost first),
+ * then through the transport, once per attempt. Deadlines are the interceptors' business (the retry interceptor
+ * times each attempt and sends `grpc-timeout`), so the transport is given none.
  * @private
  */
 export function withInterceptors(inner: Transport, interceptors: Interceptor[], baseUrl: string): Transport {
@@ -84,7 +84,7 @@ export function withInterceptors(inner: Transport, interceptors: Interceptor[], 
           inner.unary(
             req.method,
             req.signal,
-            attemptTimeoutMs(req.contextValues.get(kCallSettings)),
+            undefined,
             req.header,
             req.message,
             req.contextValues,
@@ -117,7 +117,7 @@ export function withInterceptors(inner: Transport, interceptors: Interceptor[], 
           inner.stream(
             req.method,
             req.signal,
-            attemptTimeoutMs(req.contextValues.get(kCallSettings)),
+            undefined,
             req.header,
             req.message,
             req.contextValues,

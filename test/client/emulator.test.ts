@@ -422,6 +422,24 @@ describe("streams and sessions", () => {
     await client.listJobs();
   });
 
+  it("leaving a stream half-read leaves no timer behind, whatever the call's timeoutMs", async () => {
+    const { client } = await setup({ evaluateJitterMs: 0 });
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === "Timeout").length;
+    await client.listJobs();
+    const before = timers();
+    for (const options of [{ timeoutMs: 600_000 }, { timeoutMs: 600_000, attemptTimeoutMs: 300_000 }]) {
+      const texts = ["a", "b", "c"].map((t) => textContent(t));
+      for await (const r of client.evaluate({ policyId: SAMPLE_POLICY_IDS.spam, contentData: texts }, options)) {
+        expect(r.contentHash).toMatch(/^fnv1a128::/);
+        break;
+      }
+      await client.getJob("3fa85f64-5717-4562-b3fc-2c963f66afa6", options).catch(() => undefined);
+    }
+    // HTTP/2 keeps a short-lived timer of its own after a cancelled stream; the call's 10-minute timers must not stay.
+    for (let i = 0; i < 60 && timers() > before; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(timers()).toBeLessThanOrEqual(before);
+  });
+
   it("100 concurrent streams share one HTTP/2 session", async () => {
     const { client, emu } = await setup();
     const streams = Array.from({ length: 100 }, (_, i) =>
