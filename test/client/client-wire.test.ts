@@ -33,6 +33,7 @@ import {
   type ClavataLogger,
 } from "../../src/index.js";
 import { freePort, startTestServer, type TestServer } from "../support/test-server.js";
+import { drain, thrown } from "../support/calls.js";
 
 const KEY = "sk-test-7f3a9c2e5b1d4f6a8c0e2b4d6f8a0c2e";
 const JOB = "3fa85f64-5717-4562-b3fc-2c963f66afa6";
@@ -67,21 +68,6 @@ function recordingLogger(): ClavataLogger & { lines: string[] } {
   return { lines, debug: keep, info: keep, warn: keep, error: keep };
 }
 
-async function thrown(promise: Promise<unknown>): Promise<ClavataError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(ClavataError);
-    return error as ClavataError;
-  }
-  throw new Error("expected the call to throw");
-}
-
-async function drain<T>(iterable: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const item of iterable) out.push(item);
-  return out;
-}
 
 /** Resolves when the handler's call is cancelled by the client. */
 function onCancel(ctx: HandlerContext): Promise<void> {

@@ -33,6 +33,7 @@ import {
   type ClavataClientOptions,
   type EvaluateResponse,
 } from "../../src/index.js";
+import { drain, thrown } from "../support/calls.js";
 
 const KEY = "sk-emulator-test-1a2b3c4d5e6f7a8b9c0d";
 const GIF = new Uint8Array([...Buffer.from("GIF89a"), 1, 0, 1, 0, 0, 0, 0, 0x3b]);
@@ -59,21 +60,6 @@ async function setup(
   return { emu, client };
 }
 
-async function thrown(promise: Promise<unknown>): Promise<ClavataError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(ClavataError);
-    return error as ClavataError;
-  }
-  throw new Error("expected the call to throw");
-}
-
-async function drain<T>(iterable: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const item of iterable) out.push(item);
-  return out;
-}
 
 const hashOf = (text: string) => contentHash(new TextEncoder().encode(text));
 

@@ -12,18 +12,10 @@ import {
   verifyWebhook,
 } from "../../src/webhooks/index.js";
 import { sampleJob } from "./servers.js";
+import { rejection } from "./servers.js";
 
 const SECRET = "whsec-payload-tests-0123456789";
 
-function rejection(fn: () => unknown): WebhookVerificationError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(WebhookVerificationError);
-    return error as WebhookVerificationError;
-  }
-  throw new Error("expected a WebhookVerificationError, but nothing was thrown");
-}
 
 describe("parseWebhookJob", () => {
   const job = sampleJob();

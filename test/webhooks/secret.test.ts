@@ -9,19 +9,11 @@ import {
   webhookWithSecret,
 } from "../../src/webhooks/index.js";
 import { SecretCheck } from "../../src/webhooks/secret.js";
+import { rejection } from "./servers.js";
 
 const SECRET = "whsec-correct-horse-battery-staple";
 const OLD_SECRET = "whsec-the-one-before-rotation-0001";
 
-function rejection(fn: () => unknown): WebhookVerificationError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(WebhookVerificationError);
-    return error as WebhookVerificationError;
-  }
-  throw new Error("expected a WebhookVerificationError, but nothing was thrown");
-}
 
 function thrown(fn: () => unknown): Error {
   try {

@@ -5,8 +5,15 @@ import { createServer, type IncomingMessage, type RequestListener, type ServerRe
 import type { AddressInfo, Socket } from "node:net";
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { expect } from "vitest";
 import { JobSchema, JobStatus, Outcome, type Job } from "../../src/index.js";
-import { createFetchWebhookHandler, createNodeWebhookHandler, createWebhookMiddleware, type WebhookHandlerOptions } from "../../src/webhooks/index.js";
+import {
+  createFetchWebhookHandler,
+  createNodeWebhookHandler,
+  createWebhookMiddleware,
+  WebhookVerificationError,
+  type WebhookHandlerOptions,
+} from "../../src/webhooks/index.js";
 import type { FastifyReplyLike } from "../../src/webhooks/middleware.js";
 
 export interface Loopback {
@@ -211,4 +218,15 @@ export function sampleJob(jobUuid = "5f0c6d3e-8a51-4c36-9e1b-2f7c1d9a0b44"): Job
       },
     ],
   });
+}
+
+/** The WebhookVerificationError a check threw; fails the test if it threw nothing or something else. */
+export function rejection(fn: () => unknown): WebhookVerificationError {
+  try {
+    fn();
+  } catch (error) {
+    expect(error).toBeInstanceOf(WebhookVerificationError);
+    return error as WebhookVerificationError;
+  }
+  throw new Error("expected a WebhookVerificationError, but nothing was thrown");
 }

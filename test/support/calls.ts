@@ -1,0 +1,21 @@
+// What the client tests do with a call's outcome: take the ClavataError it threw, or every message of a stream.
+import { expect } from "vitest";
+import { ClavataError } from "../../src/index.js";
+
+/** The ClavataError a call rejected with; fails the test if it resolved or threw anything else. */
+export async function thrown(promise: Promise<unknown>): Promise<ClavataError> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error).toBeInstanceOf(ClavataError);
+    return error as ClavataError;
+  }
+  throw new Error("expected the call to throw");
+}
+
+/** Every message of a stream, in the order they came. */
+export async function drain<T>(iterable: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const item of iterable) out.push(item);
+  return out;
+}
