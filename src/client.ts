@@ -33,6 +33,7 @@ import {
   type CallSettings,
 } from "./interceptors.js";
 import { JobQueryBuilder, type JobQueryInit } from "./job-query.js";
+import { Deadlines } from "./deadlines.js";
 import { createLog, createRedactor, silentLog, type Log } from "./logging.js";
 import { isLoopbackHost } from "./loopback.js";
 import {
@@ -103,6 +104,7 @@ export class ClavataClient implements AsyncDisposable {
   readonly #log: Log;
   readonly #redact: (text: string) => string;
   readonly #calls = new Set<AbortController>();
+  readonly #deadlines = new Deadlines();
   #closed = false;
 
   /**
@@ -313,6 +315,7 @@ export class ClavataClient implements AsyncDisposable {
       controller.abort(new ConnectError("the client was closed", Code.Canceled));
     }
     this.#calls.clear();
+    this.#deadlines.clear();
     this.#sessionManager?.abort(new ConnectError("the client was closed", Code.Canceled));
     // Let the session's close events run, so the socket is gone when the promise resolves.
     await new Promise((resolve) => setImmediate(resolve));
@@ -366,10 +369,12 @@ export class ClavataClient implements AsyncDisposable {
     const onAbort = () => controller.abort(signal!.reason);
     if (signal?.aborted) controller.abort(signal.reason);
     else signal?.addEventListener("abort", onAbort, { once: true });
-    // The client owns the call's deadline (Connect is given none), so that the timer always ends with the call,
-    // also when a stream is abandoned half-read.
-    const deadline = Number.isFinite(timeoutMs)
-      ? setTimeout(() => controller.abort(new ConnectError("the operation timed out", Code.DeadlineExceeded)), timeoutMs)
+    // The client owns the call's deadline (Connect is given none), so that it always ends with the call, also when
+    // a stream is abandoned half-read.
+    const forgetDeadline = Number.isFinite(timeoutMs)
+      ? this.#deadlines.add(Date.now() + timeoutMs, () =>
+          controller.abort(new ConnectError("the operation timed out", Code.DeadlineExceeded)),
+        )
       : undefined;
     this.#calls.add(controller);
     const settings: CallSettings = {
@@ -389,7 +394,7 @@ export class ClavataClient implements AsyncDisposable {
       timeoutMs,
       signal,
       dispose: () => {
-        clearTimeout(deadline);
+        forgetDeadline?.();
         signal?.removeEventListener("abort", onAbort);
         this.#calls.delete(controller);
         // Cancels a stream left half-read on the wire; after a finished call it only releases listeners.
