@@ -30,6 +30,7 @@ import { LabelEvaluationSchema, type LabelEvaluation } from "../../gen/clavata/g
 import { contentHash, isContentHash } from "./content-hash.js";
 import { inspectImage, type ImageFormat, type ImageInspection } from "./image.js";
 import type { ImageMatcher, Policy, PolicyAssertion, PolicySection } from "./policy.js";
+import { isLoopbackHost } from "./webhook-dispatcher.js";
 
 /** The threshold used when a request leaves it unset or sends 0. */
 export const DEFAULT_THRESHOLD = 0.5;
@@ -82,13 +83,14 @@ export type PreparedContent = {
 /**
  * Resolves a request's threshold: unset or 0 means {@link DEFAULT_THRESHOLD} (0.5).
  *
+ * @param field the request field, for the error message. Default "threshold".
  * @throws ConnectError with Code.InvalidArgument when the threshold is not a number from 0 to 1.
  */
-export function effectiveThreshold(threshold: number | undefined): number {
+export function effectiveThreshold(threshold: number | undefined, field = "threshold"): number {
   if (threshold === undefined || threshold === 0) return DEFAULT_THRESHOLD;
   if (!Number.isFinite(threshold) || threshold < 0 || threshold > 1) {
     throw new ConnectError(
-      `threshold must be a number from 0 to 1 (0 or unset means ${DEFAULT_THRESHOLD}); got ${threshold}`,
+      `${field} must be between 0 and 1 (0 or unset means the default ${DEFAULT_THRESHOLD}), got ${threshold}`,
       Code.InvalidArgument,
     );
   }
@@ -100,8 +102,8 @@ export function effectiveThreshold(threshold: number | undefined): number {
  * an IPv4 address in 127.0.0.0/8 or `[::1]` (after the WHATWG URL parser's normalization, so `127.1` counts).
  */
 export function isLoopbackUrl(url: URL): boolean {
-  const host = url.hostname;
-  return host === "localhost" || host === "[::1]" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+  // The same rule as for webhooks: the emulator contacts nothing beyond these hosts.
+  return isLoopbackHost(url.hostname);
 }
 
 /**

@@ -20,7 +20,7 @@ import {
   type LabelResult,
 } from "../../gen/clavata/gateway/v1/labels_pb.js";
 import { type ContentData, type Job, JobResultSchema, type JobResult } from "../../gen/clavata/shared/v1/public_pb.js";
-import { DEFAULT_THRESHOLD, type ContentVerdict, type PolicyEngine, type PreparedContent } from "./engine.js";
+import { DEFAULT_THRESHOLD, effectiveThreshold, type ContentVerdict, type PolicyEngine, type PreparedContent } from "./engine.js";
 import type { JobStore } from "./jobs.js";
 import type { Policy } from "./policy.js";
 import { WebhookDispatcher } from "./webhook-dispatcher.js";
@@ -173,16 +173,10 @@ function requirePolicy(engine: PolicyEngine, policyId: string): Policy {
   return policy;
 }
 
-/** Returns the threshold to use (undefined for the default) or throws when it is outside [0, 1]. */
+/** Returns the threshold to pass on (undefined for the default) or throws when it is outside [0, 1]. */
 function checkThreshold(threshold: number | undefined, field: string): number | undefined {
-  if (threshold === undefined) return undefined;
-  if (!Number.isFinite(threshold) || threshold < 0 || threshold > 1) {
-    throw new ConnectError(
-      `${field} must be between 0 and 1 (0 or unset means the default ${DEFAULT_THRESHOLD}), got ${threshold}`,
-      Code.InvalidArgument,
-    );
-  }
-  return threshold === 0 ? undefined : threshold;
+  if (threshold === undefined || threshold === 0) return undefined;
+  return effectiveThreshold(threshold, field);
 }
 
 /** Checks every item and the request's size, then resolves each item's content once (fetching loopback URLs). */
