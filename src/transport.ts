@@ -13,6 +13,7 @@ import {
 } from "@connectrpc/connect";
 import { createMethodUrl, runStreamingCall, runUnaryCall } from "@connectrpc/connect/protocol";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import { EventEmitter } from "node:events";
 import type { SecureClientSessionOptions } from "node:http2";
 import type { ResolvedClientOptions } from "./client-options.js";
 
@@ -45,10 +46,40 @@ export function createOwnedTransport(options: ResolvedClientOptions, interceptor
     },
     nodeOptions,
   );
+  guardSessionErrors(sessionManager);
   // The interceptors run inside the transport's own call, so a call costs one pass through Connect's machinery.
   const transport = createGrpcTransport({ baseUrl: options.baseUrl, sessionManager, interceptors });
   return { transport, sessionManager };
 }
+
+/** What the guard needs of the session manager's private state machine. */
+interface SessionStateMachine {
+  setState(state: { t: string; conn?: unknown }): void;
+}
+
+/**
+ * Keeps an `'error'` listener on every HTTP/2 session the manager makes ready, for the session's whole life.
+ *
+ * Connect-node's manager removes its own listener when it moves on from a session, for example when the next call
+ * finds the session broken and opens a new one. Node can emit that old session's last `'error'` after that (a peer
+ * that is not HTTP/2, random bytes, a CONTINUATION flood), and an `'error'` event with no listener throws and ends
+ * the host process. The failure itself still reaches the calls through their streams, so the listener only keeps
+ * the process alive.
+ */
+function guardSessionErrors(sessionManager: Http2SessionManager): void {
+  const machine = sessionManager as unknown as SessionStateMachine;
+  const setState = machine.setState;
+  if (typeof setState !== "function") return; // a newer connect-node; test/client/crash.test.ts would notice
+  machine.setState = function (this: SessionStateMachine, state) {
+    const session = state.t === "ready" ? state.conn : undefined;
+    if (session instanceof EventEmitter && session.listeners("error").indexOf(ignoreSessionError) < 0) {
+      session.on("error", ignoreSessionError);
+    }
+    setState.call(this, state);
+  };
+}
+
+function ignoreSessionError(): void {}
 
 /**
  * Wraps a transport the caller supplied so that every call runs through `interceptors` first (outermost first),
