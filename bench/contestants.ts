@@ -76,7 +76,11 @@ const BENCH_API_KEY = "bench-api-key";
 
 /** Our client, speaking gRPC over plaintext HTTP/2 to `port` on 127.0.0.1. */
 function createOurs(port: number, { ClavataClient, imageContent, Outcome, textContent }: OurModule): Contestant {
-  const client = new ClavataClient({ apiKey: BENCH_API_KEY, baseUrl: `http://127.0.0.1:${String(port)}`, insecure: true });
+  const client = new ClavataClient({
+    apiKey: BENCH_API_KEY,
+    baseUrl: `http://127.0.0.1:${String(port)}`,
+    insecure: true,
+  });
   const items = (p: PreparedItems) => p.items as ContentDataInit[];
   return {
     name: "ours",
@@ -117,7 +121,8 @@ function createTheirs(port: number, { default: OfficialClient, StreamError }: Of
     name: "theirs",
     prepare(list) {
       const prepared: OfficialItem[] = list.map((item) => ({
-        content: item.image !== undefined ? { $case: "image", value: item.image } : { $case: "text", value: item.text ?? "" },
+        content:
+          item.image !== undefined ? { $case: "image", value: item.image } : { $case: "text", value: item.text ?? "" },
         contentType: item.image !== undefined ? "image/png" : "text",
         metadata: { id: item.id },
       }));
@@ -168,7 +173,8 @@ function createBareConnect(
     name: "connect",
     prepare(list) {
       const prepared: ContentDataInit[] = list.map((item) => ({
-        content: item.image !== undefined ? { case: "image", value: item.image } : { case: "text", value: item.text ?? "" },
+        content:
+          item.image !== undefined ? { case: "image", value: item.image } : { case: "text", value: item.text ?? "" },
         metadata: { id: item.id },
       }));
       return { items: prepared };

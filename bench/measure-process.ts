@@ -9,7 +9,7 @@
 
 import { writeFile } from "node:fs/promises";
 import { Session } from "node:inspector/promises";
-import { runMeasurement, type MeasureJob } from "./scenarios.js";
+import { type MeasureJob, runMeasurement } from "./scenarios.js";
 
 /** A message from a measurement process to run.ts. @private */
 export type MeasureReport =

@@ -71,10 +71,20 @@ function main(): void {
     `${label.padEnd(34)}${values.map((v) => (v / per).toFixed(1).padStart(width + 2)).join("")}`;
   const unit = per === 1 ? "µs" : "µs per op";
   process.stdout.write(`${"".padEnd(34)}${columns.map((c) => c.name.padStart(width + 2)).join("")}\n`);
-  process.stdout.write(`${line(`busy (${unit})`, columns.map((c) => c.busyUs))}\n`);
+  process.stdout.write(
+    `${line(
+      `busy (${unit})`,
+      columns.map((c) => c.busyUs),
+    )}\n`,
+  );
   for (const bucket of buckets) {
     if (largest(bucket) / per < 0.5) continue;
-    process.stdout.write(`${line(bucket, columns.map((c) => c.byBucket.get(bucket) ?? 0))}\n`);
+    process.stdout.write(
+      `${line(
+        bucket,
+        columns.map((c) => c.byBucket.get(bucket) ?? 0),
+      )}\n`,
+    );
   }
 }
 

@@ -116,7 +116,9 @@ export function summarise(
     const of = (name: ContestantName) => records.filter((r) => r.scenario === scenario.id && r.contestant === name);
     const metrics = scenario.metrics.map((metric): MetricSummary => {
       const figure = (name: ContestantName): ContestantFigure =>
-        scenario.only !== undefined && scenario.only.contestant !== name ? { unsupported: scenario.only.why } : figureOf(of(name), metric.key);
+        scenario.only !== undefined && scenario.only.contestant !== name
+          ? { unsupported: scenario.only.why }
+          : figureOf(of(name), metric.key);
       const ours = figure("ours");
       const theirs = figure("theirs");
       let ratio: number | null = null;
@@ -144,7 +146,10 @@ export function summarise(
       const values = of(name).flatMap((r) => (r.serverCpuShare === null ? [] : [r.serverCpuShare]));
       return values.length > 0 ? median(values) : null;
     };
-    const serverCpuShare: Partial<Record<ContestantName, number | null>> = { ours: share("ours"), theirs: share("theirs") };
+    const serverCpuShare: Partial<Record<ContestantName, number | null>> = {
+      ours: share("ours"),
+      theirs: share("theirs"),
+    };
     if (withConnect) serverCpuShare.connect = share("connect");
     return { id: scenario.id, title: scenario.title, metrics, serverCpuShare };
   });
@@ -187,7 +192,12 @@ function cell(figure: ContestantFigure): string {
 
 function verdictText(m: MetricSummary): string {
   if (m.ratio === null) {
-    const reason = "unsupported" in m.theirs ? m.theirs.unsupported : "unsupported" in m.ours ? m.ours.unsupported : "a figure is not positive";
+    const reason =
+      "unsupported" in m.theirs
+        ? m.theirs.unsupported
+        : "unsupported" in m.ours
+          ? m.ours.unsupported
+          : "a figure is not positive";
     return `n/a: ${reason}`;
   }
   // The change from theirs to ours, signed: "-28%" throughput is worse, "+27%" CPU is worse.
@@ -200,7 +210,12 @@ function verdictText(m: MetricSummary): string {
 function table(rows: string[][], rightAligned: ReadonlySet<number>): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
   return rows
-    .map((r) => r.map((c, i) => (rightAligned.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join("  ").trimEnd())
+    .map((r) =>
+      r
+        .map((c, i) => (rightAligned.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+        .join("  ")
+        .trimEnd(),
+    )
     .join("\n");
 }
 
@@ -241,7 +256,9 @@ export function renderReport(report: BenchReport): string {
     `clavata-connect vs @clavata/sdk ${report.versions["@clavata/sdk"] ?? ""}: median of ${String(report.settings.rounds)} rounds` +
       `${report.settings.scale !== 1 ? ` at scale ${String(report.settings.scale)}` : ""}, ${report.settings.order}`,
     ...(report.settings.jobs > 1
-      ? [`WARNING: ${String(report.settings.jobs)} measurements ran at once (--jobs): these figures only show that the bench runs`]
+      ? [
+          `WARNING: ${String(report.settings.jobs)} measurements ran at once (--jobs): these figures only show that the bench runs`,
+        ]
       : []),
     ...(report.settings.inProcess
       ? ["WARNING: server and clients shared one process (--in-process): these figures only show that the bench runs"]
@@ -270,11 +287,21 @@ export function renderReport(report: BenchReport): string {
     lines.push("", `took ${report.durationSec.toFixed(0)} s`);
     return lines.join("\n");
   }
-  lines.push("", "Bench server CPU over the timed part (share of one core; near 1.00 means the server, not the client, set the pace):");
-  const serverRows = [["scenario", CONTESTANT_LABELS.ours, CONTESTANT_LABELS.theirs, ...(withConnect ? [CONTESTANT_LABELS.connect] : [])]];
+  lines.push(
+    "",
+    "Bench server CPU over the timed part (share of one core; near 1.00 means the server, not the client, set the pace):",
+  );
+  const serverRows = [
+    ["scenario", CONTESTANT_LABELS.ours, CONTESTANT_LABELS.theirs, ...(withConnect ? [CONTESTANT_LABELS.connect] : [])],
+  ];
   const f = (v: number | null | undefined) => (v === null || v === undefined ? "n/a" : v.toFixed(2));
   for (const s of shares) {
-    serverRows.push([s.id, f(s.serverCpuShare.ours), f(s.serverCpuShare.theirs), ...(withConnect ? [f(s.serverCpuShare.connect)] : [])]);
+    serverRows.push([
+      s.id,
+      f(s.serverCpuShare.ours),
+      f(s.serverCpuShare.theirs),
+      ...(withConnect ? [f(s.serverCpuShare.connect)] : []),
+    ]);
   }
   lines.push(table(serverRows, new Set([1, 2, 3])));
   lines.push("", `took ${report.durationSec.toFixed(0)} s`);

@@ -4,22 +4,29 @@
 // job. The server sends them pre-encoded, and the decode floor decodes exactly
 // these bytes, so both measure the same messages.
 
-import { create, fromBinary, toBinary, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
+import {
+  create,
+  type DescMessage,
+  fromBinary,
+  type MessageInitShape,
+  type MessageShape,
+  toBinary,
+} from "@bufbuild/protobuf";
 import { EmptySchema, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import {
-  CreateJobResponseSchema,
-  EvaluateResponseSchema,
-  GetJobResponseSchema,
   type CreateJobResponse,
+  CreateJobResponseSchema,
   type EvaluateResponse,
+  EvaluateResponseSchema,
   type GetJobResponse,
+  GetJobResponseSchema,
 } from "../gen/clavata/gateway/v1/gateway_pb.js";
 import {
   JobStatus,
   JobType,
   Outcome,
-  PolicyEvaluationReportSchema,
   type PolicyEvaluationReport,
+  PolicyEvaluationReportSchema,
 } from "../gen/clavata/shared/v1/public_pb.js";
 
 /** The policy id the bench sends; any policy id gets the same report. */
@@ -42,7 +49,11 @@ const created = new Date("2025-06-02T09:14:07.123Z");
 type ReportInit = MessageInitShape<typeof PolicyEvaluationReportSchema>;
 type SectionInit = NonNullable<ReportInit["sectionEvaluationReports"]>[number];
 
-function assertion(message: string, score: number, line: number): NonNullable<SectionInit["assertionEvaluationReports"]>[number] {
+function assertion(
+  message: string,
+  score: number,
+  line: number,
+): NonNullable<SectionInit["assertionEvaluationReports"]>[number] {
   return {
     result: score >= 0.5 ? Outcome.TRUE : Outcome.FALSE,
     message,
@@ -74,10 +85,7 @@ const sections: Array<{ name: string; score: number; assertions: string[]; unles
   {
     name: "Self-harm",
     score: 0.02,
-    assertions: [
-      "The content encourages or instructs self-harm or suicide",
-      "The content glorifies self-harm",
-    ],
+    assertions: ["The content encourages or instructs self-harm or suicide", "The content glorifies self-harm"],
     unless: ["The content seeks help or shares recovery resources"],
   },
   {
@@ -91,10 +99,7 @@ const sections: Array<{ name: string; score: number; assertions: string[]; unles
   {
     name: "Sexual content",
     score: 0.05,
-    assertions: [
-      "The content describes sexual activity in explicit detail",
-      "The content solicits sexual contact",
-    ],
+    assertions: ["The content describes sexual activity in explicit detail", "The content solicits sexual contact"],
   },
   {
     name: "Spam and scams",

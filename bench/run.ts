@@ -6,7 +6,7 @@
 //
 //   node dist-bench/bench/run.js [--json] [--rounds N] [--scale X] [--only id,id] [--profile DIR] [--jobs N] [--in-process] [--with-connect]
 
-import { fork, type ChildProcess } from "node:child_process";
+import { type ChildProcess, fork } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import * as os from "node:os";
@@ -14,9 +14,16 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ContestantName } from "./contestants.js";
 import type { MeasureAck, MeasureReport } from "./measure-process.js";
-import { floorComparisons, formatNumber, renderReport, summarise, type BenchReport, type MeasurementRecord } from "./report.js";
-import { MAX_STREAM_ITEMS, SCENARIOS, runMeasurement, type MeasureJob, type ScenarioSpec } from "./scenarios.js";
-import { startBenchServer, type ServerCommand, type ServerReport } from "./server.js";
+import {
+  type BenchReport,
+  floorComparisons,
+  formatNumber,
+  type MeasurementRecord,
+  renderReport,
+  summarise,
+} from "./report.js";
+import { MAX_STREAM_ITEMS, type MeasureJob, runMeasurement, SCENARIOS, type ScenarioSpec } from "./scenarios.js";
+import { type ServerCommand, type ServerReport, startBenchServer } from "./server.js";
 
 /** The command-line settings of a bench run. */
 export interface RunSettings {
@@ -72,15 +79,20 @@ export function parseSettings(argv: readonly string[]): RunSettings {
     if (arg === "--json") settings.json = true;
     else if (arg === "--rounds") settings.rounds = Number(value());
     else if (arg === "--scale") settings.scale = Number(value());
-    else if (arg === "--only") settings.only = value().split(",").filter((s) => s !== "");
+    else if (arg === "--only")
+      settings.only = value()
+        .split(",")
+        .filter((s) => s !== "");
     else if (arg === "--profile") settings.profileDir = resolve(value());
     else if (arg === "--jobs") settings.jobs = Number(value());
     else if (arg === "--in-process") settings.inProcess = true;
     else if (arg === "--with-connect") settings.withConnect = true;
     else throw new Error(`unknown argument "${arg}"\n${USAGE}`);
   }
-  if (!Number.isInteger(settings.rounds) || settings.rounds < 1) throw new Error(`--rounds must be a whole number ≥ 1\n${USAGE}`);
-  if (!Number.isInteger(settings.jobs) || settings.jobs < 1) throw new Error(`--jobs must be a whole number ≥ 1\n${USAGE}`);
+  if (!Number.isInteger(settings.rounds) || settings.rounds < 1)
+    throw new Error(`--rounds must be a whole number ≥ 1\n${USAGE}`);
+  if (!Number.isInteger(settings.jobs) || settings.jobs < 1)
+    throw new Error(`--jobs must be a whole number ≥ 1\n${USAGE}`);
   if (!(settings.scale > 0 && settings.scale <= 10)) throw new Error(`--scale must be a number in (0, 10]\n${USAGE}`);
   for (const id of settings.only ?? []) {
     if (!SCENARIOS.some((s) => s.id === id)) throw new Error(`unknown scenario "${id}"\n${USAGE}`);
@@ -109,7 +121,9 @@ async function startServerProcess(precompute: number): Promise<ServerProcess> {
   let nextId = 0;
   const port = await new Promise<number>((resolveReady, reject) => {
     child.once("error", reject);
-    child.once("exit", (code) => reject(new Error(`the bench server exited with code ${String(code)} before it was ready`)));
+    child.once("exit", (code) =>
+      reject(new Error(`the bench server exited with code ${String(code)} before it was ready`)),
+    );
     child.on("message", (report: ServerReport) => {
       if (report.type === "ready") resolveReady(report.port);
       else waiting.get(report.id)?.(report.user + report.system);
@@ -195,7 +209,12 @@ function measure(
     child.once("exit", (code) => {
       clearTimeout(hung);
       if (record !== undefined && code === 0) resolveRecord(record);
-      else reject(new Error(`${job.scenario} (${job.contestant}, round ${String(round)}) failed: ${failure ?? `exit code ${String(code)}`}`));
+      else
+        reject(
+          new Error(
+            `${job.scenario} (${job.contestant}, round ${String(round)}) failed: ${failure ?? `exit code ${String(code)}`}`,
+          ),
+        );
     });
   });
 }
@@ -257,7 +276,9 @@ export async function runBench(
     while (next < plan.length) {
       const i = next++;
       const job = plan[i]!;
-      const record = settings.inProcess ? await measureHere(job, rounds[i]!) : await measure(server, job, settings, rounds[i]!);
+      const record = settings.inProcess
+        ? await measureHere(job, rounds[i]!)
+        : await measure(server, job, settings, rounds[i]!);
       records[i] = record;
       done++;
       const scenario = scenarios.find((s) => s.id === job.scenario)!;
@@ -289,7 +310,9 @@ export async function runBench(
       node: process.versions.node,
     },
     versions: Object.fromEntries(
-      ["@clavata/sdk", "@grpc/grpc-js", "@connectrpc/connect", "@connectrpc/connect-node", "@bufbuild/protobuf"].map((n) => [n, packageVersion(n)]),
+      ["@clavata/sdk", "@grpc/grpc-js", "@connectrpc/connect", "@connectrpc/connect-node", "@bufbuild/protobuf"].map(
+        (n) => [n, packageVersion(n)],
+      ),
     ),
     settings: {
       rounds: settings.rounds,

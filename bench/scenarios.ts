@@ -4,9 +4,19 @@
 // read the server's CPU time over exactly that window) and returns its figures.
 
 import { fromBinary } from "@bufbuild/protobuf";
-import { CreateJobResponseSchema, EvaluateResponseSchema, GetJobResponseSchema } from "../gen/clavata/gateway/v1/gateway_pb.js";
-import { createContestant, type BenchItem, type Contestant, type ContestantName, type PreparedItems } from "./contestants.js";
-import { BENCH_JOB_UUID, HOLD_POLICY_ID, JOB_RESULTS, REPORT_SECTIONS, encodedResponses } from "./responses.js";
+import {
+  CreateJobResponseSchema,
+  EvaluateResponseSchema,
+  GetJobResponseSchema,
+} from "../gen/clavata/gateway/v1/gateway_pb.js";
+import {
+  type BenchItem,
+  type Contestant,
+  type ContestantName,
+  createContestant,
+  type PreparedItems,
+} from "./contestants.js";
+import { BENCH_JOB_UUID, encodedResponses, HOLD_POLICY_ID, JOB_RESULTS, REPORT_SECTIONS } from "./responses.js";
 
 /** Whether a larger or a smaller figure is better. */
 export type Better = "higher" | "lower";
@@ -79,7 +89,9 @@ async function checkAnswers(c: Contestant): Promise<void> {
   for await (const result of c.evaluate(items)) {
     const { id, sections } = c.describeResult(result);
     if (id === undefined || sections !== REPORT_SECTIONS) {
-      throw new Error(`${c.name}: Evaluate answered with id ${String(id)} and ${String(sections)} sections; expected ${String(REPORT_SECTIONS)}`);
+      throw new Error(
+        `${c.name}: Evaluate answered with id ${String(id)} and ${String(sections)} sections; expected ${String(REPORT_SECTIONS)}`,
+      );
     }
     ids.add(id);
   }
@@ -131,14 +143,21 @@ function streamScenario(id: string, title: string, streams: number, itemsPerStre
       const ms = performance.now() - started;
       const cpuUs = cpuMicros(process.cpuUsage(cpu));
       await mark("end");
-      if (count !== streams * perStream) throw new Error(`${c.name}: ${String(count)} of ${String(streams * perStream)} results arrived`);
+      if (count !== streams * perStream)
+        throw new Error(`${c.name}: ${String(count)} of ${String(streams * perStream)} results arrived`);
       await c.close();
       return { resultsPerSec: (count / ms) * 1000, cpuUsPerResult: cpuUs / count };
     },
   };
 }
 
-function unaryScenario(id: string, title: string, method: "getJob" | "createJob", concurrency: number, calls: number): ScenarioSpec {
+function unaryScenario(
+  id: string,
+  title: string,
+  method: "getJob" | "createJob",
+  concurrency: number,
+  calls: number,
+): ScenarioSpec {
   return {
     id,
     title,
@@ -310,7 +329,9 @@ const floorScenario: ScenarioSpec = {
     await mark("start");
     const figures = {
       evaluateDecodeUs: decodeMicros(n, bytes.evaluate, (b) => fromBinary(EvaluateResponseSchema, b)),
-      getJobDecodeUs: decodeMicros(Math.ceil(n / JOB_RESULTS), bytes.getJob, (b) => fromBinary(GetJobResponseSchema, b)),
+      getJobDecodeUs: decodeMicros(Math.ceil(n / JOB_RESULTS), bytes.getJob, (b) =>
+        fromBinary(GetJobResponseSchema, b),
+      ),
       createJobDecodeUs: decodeMicros(n, bytes.createJob, (b) => fromBinary(CreateJobResponseSchema, b)),
     };
     await mark("end");

@@ -16,17 +16,17 @@ import type { HandlerContext } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import {
   CreateJobResponseSchema,
+  type EvaluateRequest,
+  type EvaluateResponse,
   EvaluateResponseSchema,
   GatewayService,
   GetJobResponseSchema,
-  type EvaluateRequest,
-  type EvaluateResponse,
 } from "../gen/clavata/gateway/v1/gateway_pb.js";
 import {
   BENCH_JOB_UUID,
-  HOLD_POLICY_ID,
   completedJobResponse,
   evaluateResponse,
+  HOLD_POLICY_ID,
   pendingJobResponse,
   preEncoded,
 } from "./responses.js";

@@ -228,7 +228,8 @@ export function resolveClientOptions(
   }
 
   checkNumber(options.port, "port", { min: 1, integer: true });
-  if (options.port !== undefined && options.port > 65535) throw invalidOption(`port ${String(options.port)} is above 65535`, "port");
+  if (options.port !== undefined && options.port > 65535)
+    throw invalidOption(`port ${String(options.port)} is above 65535`, "port");
   checkNumber(options.timeoutMs, "timeoutMs", { min: 1, infinite: true });
   checkNumber(options.attemptTimeoutMs, "attemptTimeoutMs", { min: 1, infinite: true });
   checkNumber(options.maxRetries, "maxRetries", { integer: true });
@@ -236,10 +237,16 @@ export function resolveClientOptions(
   checkNumber(options.retryBackoff?.maxDelayMs, "retryBackoff.maxDelayMs");
   checkNumber(options.keepalive?.pingIntervalMs, "keepalive.pingIntervalMs", { min: 1, infinite: true });
   checkNumber(options.keepalive?.pingTimeoutMs, "keepalive.pingTimeoutMs", { min: 1 });
-  checkNumber(options.keepalive?.idleConnectionTimeoutMs, "keepalive.idleConnectionTimeoutMs", { min: 1, infinite: true });
+  checkNumber(options.keepalive?.idleConnectionTimeoutMs, "keepalive.idleConnectionTimeoutMs", {
+    min: 1,
+    infinite: true,
+  });
   checkHeaders(options.headers, "headers");
   if (options.logLevel !== undefined && !["debug", "info", "warn", "error", "off"].includes(options.logLevel)) {
-    throw invalidOption(`logLevel "${String(options.logLevel)}" is not one of debug, info, warn, error, off`, "logLevel");
+    throw invalidOption(
+      `logLevel "${String(options.logLevel)}" is not one of debug, info, warn, error, off`,
+      "logLevel",
+    );
   }
 
   const insecure = options.insecure === true;
@@ -254,7 +261,10 @@ export function resolveClientOptions(
       throw invalidOption(`baseUrl must start with https:// (or http:// with insecure: true)`, "baseUrl");
     }
     if (url.username !== "" || url.password !== "" || url.search !== "" || url.hash !== "") {
-      throw invalidOption("baseUrl must not carry credentials, a query or a fragment; pass the key as apiKey", "baseUrl");
+      throw invalidOption(
+        "baseUrl must not carry credentials, a query or a fragment; pass the key as apiKey",
+        "baseUrl",
+      );
     }
     if (!customTransport && url.protocol === "http:" && !insecure) {
       throw invalidOption(
@@ -268,7 +278,10 @@ export function resolveClientOptions(
   } else {
     const host = options.host ?? DEFAULT_HOST;
     if (typeof host !== "string" || host.trim() === "" || /[/\s?#@]/.test(host)) {
-      throw invalidOption(`host must be a host name or IP address without scheme or path (got "${String(host)}")`, "host");
+      throw invalidOption(
+        `host must be a host name or IP address without scheme or path (got "${String(host)}")`,
+        "host",
+      );
     }
     try {
       url = new URL(`${insecure ? "http" : "https"}://${bracketed(host)}:${String(options.port ?? DEFAULT_PORT)}`);

@@ -3,51 +3,59 @@
 // its methods take plain objects and return the generated message types.
 
 import { inspect } from "node:util";
-import { Code, ConnectError, createClient, createContextValues, type CallOptions as ConnectCallOptions, type Client } from "@connectrpc/connect";
-import type { Http2SessionManager } from "@connectrpc/connect-node";
-import { GatewayService, type EvaluateResponse, type ListJobsResponse } from "../gen/clavata/gateway/v1/gateway_pb.js";
-import { LabelsService, type EvaluateLabelsResponse } from "../gen/clavata/gateway/v1/labels_pb.js";
-import { JobStatus, type Job } from "../gen/clavata/shared/v1/public_pb.js";
 import {
-  checkHeaders,
-  checkNumber,
-  resolveClientOptions,
+  type Client,
+  Code,
+  type CallOptions as ConnectCallOptions,
+  ConnectError,
+  createClient,
+  createContextValues,
+  type Transport,
+} from "@connectrpc/connect";
+import type { Http2SessionManager } from "@connectrpc/connect-node";
+import { type EvaluateResponse, GatewayService, type ListJobsResponse } from "../gen/clavata/gateway/v1/gateway_pb.js";
+import { type EvaluateLabelsResponse, LabelsService } from "../gen/clavata/gateway/v1/labels_pb.js";
+import { type Job, JobStatus } from "../gen/clavata/shared/v1/public_pb.js";
+import {
   type CallOptions,
   type ClavataClientOptions,
+  checkHeaders,
+  checkNumber,
   type ResolvedClientOptions,
+  resolveClientOptions,
 } from "./client-options.js";
+import { Deadlines } from "./deadlines.js";
 import {
+  type ClavataError,
   ConnectionError,
   InvalidRequestError,
   ServerError,
   TimeoutError,
   toClavataError,
-  type ClavataError,
 } from "./errors.js";
 import {
   authInterceptor,
+  type CallSettings,
   identifyInterceptor,
   kCallSettings,
   loggingInterceptor,
   retryInterceptor,
-  type CallSettings,
 } from "./interceptors.js";
-import { JobQueryBuilder, type JobQueryInit } from "./job-query.js";
-import { Deadlines } from "./deadlines.js";
-import { createLog, createRedactor, silentLog, type Log } from "./logging.js";
+import type { JobQueryBuilder, JobQueryInit } from "./job-query.js";
+import { createLog, createRedactor, type Log, silentLog } from "./logging.js";
 import { isLoopbackHost } from "./loopback.js";
 import {
+  type CreateJobRequestInit,
   createJobRequest,
+  type EvaluateLabelsRequestInit,
+  type EvaluateOneRequestInit,
+  type EvaluateRequestInit,
   evaluateLabelsRequest,
   evaluateOneRequest,
   evaluateRequest,
   getJobRequest,
-  listJobsRequest,
-  type CreateJobRequestInit,
-  type EvaluateLabelsRequestInit,
-  type EvaluateOneRequestInit,
-  type EvaluateRequestInit,
   type ListJobsRequestInit,
+  listJobsRequest,
 } from "./requests.js";
 import { sleep } from "./retry.js";
 import { createOwnedTransport, withInterceptors } from "./transport.js";
@@ -125,7 +133,7 @@ export class ClavataClient implements AsyncDisposable {
       authInterceptor(apiKey!),
       ...(options.interceptors ?? []),
     ];
-    let transport;
+    let transport: Transport;
     if (options.transport !== undefined) {
       transport = withInterceptors(options.transport, interceptors, resolved.baseUrl);
     } else {
@@ -136,7 +144,9 @@ export class ClavataClient implements AsyncDisposable {
     this.#gateway = createClient(GatewayService, transport);
     this.#labels = createClient(LabelsService, transport);
     if (resolved.insecure && !isLoopbackHost(new URL(resolved.baseUrl).hostname)) {
-      this.#log.warn(`plaintext connection to ${resolved.baseUrl}: the API key travels unencrypted (allowInsecureRemote)`);
+      this.#log.warn(
+        `plaintext connection to ${resolved.baseUrl}: the API key travels unencrypted (allowInsecureRemote)`,
+      );
     }
   }
 
@@ -194,9 +204,12 @@ export class ClavataClient implements AsyncDisposable {
     const responses: EvaluateResponse[] = [];
     for await (const response of this.#evaluateStream(message, options)) responses.push(response);
     if (responses.length !== 1) {
-      throw new ServerError(`Evaluate failed: the gateway sent ${String(responses.length)} results for one content item`, {
-        code: Code.Internal,
-      });
+      throw new ServerError(
+        `Evaluate failed: the gateway sent ${String(responses.length)} results for one content item`,
+        {
+          code: Code.Internal,
+        },
+      );
     }
     return responses[0]!;
   }
@@ -270,7 +283,10 @@ export class ClavataClient implements AsyncDisposable {
    * up. Each page is its own call, with the call options' timeout and retries; the signal covers the whole
    * listing. Throws InvalidRequestError at once for a bad query, ServerError if the gateway repeats a page token.
    */
-  listAllJobs(query: JobQueryInit | JobQueryBuilder = {}, options: ListAllJobsOptions = {}): AsyncGenerator<Job, void, undefined> {
+  listAllJobs(
+    query: JobQueryInit | JobQueryBuilder = {},
+    options: ListAllJobsOptions = {},
+  ): AsyncGenerator<Job, void, undefined> {
     const { pageSize = 100, ...callOptions } = options;
     const first = listJobsRequest({ query, pageSize });
     this.#checkCallOptions(callOptions);
@@ -285,9 +301,12 @@ export class ClavataClient implements AsyncDisposable {
       yield* page.jobs;
       if (page.nextPageToken === "") return;
       if (seen.has(page.nextPageToken)) {
-        throw new ServerError("ListJobs failed: the gateway returned a page token it had already returned, so the listing would never end", {
-          code: Code.Internal,
-        });
+        throw new ServerError(
+          "ListJobs failed: the gateway returned a page token it had already returned, so the listing would never end",
+          {
+            code: Code.Internal,
+          },
+        );
       }
       seen.add(page.nextPageToken);
       pageToken = page.nextPageToken;

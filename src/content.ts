@@ -2,9 +2,9 @@
 // and the check that every item a call sends has exactly one valid kind.
 
 import type { MessageInitShape } from "@bufbuild/protobuf";
+import { Code } from "@connectrpc/connect";
 import type { ContentDataSchema } from "../gen/clavata/shared/v1/public_pb.js";
 import { InvalidRequestError } from "./errors.js";
-import { Code } from "@connectrpc/connect";
 
 /** A content item as a plain object, as every call accepts it (`MessageInitShape` of ContentData). */
 export type ContentDataInit = MessageInitShape<typeof ContentDataSchema>;
@@ -83,10 +83,13 @@ function invalid(message: string, field: string): InvalidRequestError {
  */
 export function checkContentItem(item: unknown, path: string): void {
   if (item === null || typeof item !== "object" || Array.isArray(item)) {
-    throw invalid(`${path} must be a content object; build one with textContent(), imageContent() or imageUrlContent()`, path);
+    throw invalid(
+      `${path} must be a content object; build one with textContent(), imageContent() or imageUrlContent()`,
+      path,
+    );
   }
   const record = item as Record<string, unknown>;
-  const content = record["content"] as { case?: unknown; value?: unknown } | undefined;
+  const content = record.content as { case?: unknown; value?: unknown } | undefined;
   const jsonKinds = jsonContentKeys.filter((k) => record[k] !== undefined);
   const kinds = [...(content?.case !== undefined ? [String(content.case)] : []), ...jsonKinds];
   if (kinds.length > 1) {
@@ -117,7 +120,10 @@ export function checkContentItem(item: unknown, path: string): void {
       break;
     case "image":
       if (!(value instanceof Uint8Array) || value.byteLength === 0) {
-        throw invalid(`${path} has no image bytes; pass the PNG, JPEG or WebP file's bytes as a Uint8Array or Buffer`, field);
+        throw invalid(
+          `${path} has no image bytes; pass the PNG, JPEG or WebP file's bytes as a Uint8Array or Buffer`,
+          field,
+        );
       }
       break;
     case "imageUrl":
@@ -134,7 +140,7 @@ export function checkContentItem(item: unknown, path: string): void {
         field,
       );
   }
-  const metadata = record["metadata"];
+  const metadata = record.metadata;
   if (metadata !== undefined) {
     if (metadata === null || typeof metadata !== "object" || Array.isArray(metadata)) {
       throw invalid(`${path}.metadata must be an object of string keys and string values`, `${path}.metadata`);

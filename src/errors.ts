@@ -5,11 +5,11 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import {
   mostCommonRefusalReason,
+  type RefusalReason,
+  type RefusedContent,
   refusalsOf,
   refusedContentHashes,
   topRefusalReason,
-  type RefusalReason,
-  type RefusedContent,
 } from "./refusals.js";
 import { retryDelayHintMs } from "./retry.js";
 
@@ -258,10 +258,7 @@ export function toClavataError(reason: unknown, context: ErrorContext = {}): Cla
     case Code.AlreadyExists:
       return new InvalidRequestError(`${what}: the gateway rejected the request (${status})`, init);
     case Code.NotFound:
-      return new NotFoundError(
-        `${what}: not found (${status}); check the policy id, job id or label version id`,
-        init,
-      );
+      return new NotFoundError(`${what}: not found (${status}); check the policy id, job id or label version id`, init);
     case Code.ResourceExhausted: {
       const retryDelayMs = retryDelayHintMs(original);
       const hint =
@@ -272,7 +269,10 @@ export function toClavataError(reason: unknown, context: ErrorContext = {}): Cla
     }
     case Code.DeadlineExceeded: {
       const limit = context.timeoutMs === undefined ? "" : ` within timeoutMs (${String(context.timeoutMs)} ms)`;
-      return new TimeoutError(`${what}: it did not finish${limit} (${status}); raise timeoutMs if the call needs longer`, init);
+      return new TimeoutError(
+        `${what}: it did not finish${limit} (${status}); raise timeoutMs if the call needs longer`,
+        init,
+      );
     }
     case Code.Unavailable:
       return new ConnectionError(

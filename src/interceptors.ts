@@ -6,7 +6,7 @@ import { Code, ConnectError, createContextKey, type Interceptor, type StreamResp
 import { createAsyncIterable } from "@connectrpc/connect/protocol";
 import { grpcCodeName } from "./errors.js";
 import type { Log } from "./logging.js";
-import { decideRetry, sleep, type ResolvedRetryOptions } from "./retry.js";
+import { decideRetry, type ResolvedRetryOptions, sleep } from "./retry.js";
 import { VERSION } from "./version.js";
 
 /** How one call retries and times out; the client puts it in the call's context values. @private */
@@ -25,7 +25,13 @@ export interface CallSettings {
 
 /** The context key of a call's CallSettings; the default retries nothing. @private */
 export const kCallSettings = createContextKey<CallSettings>(
-  { retry: { maxRetries: 0, initialDelayMs: 0, maxDelayMs: 0 }, attemptTimeoutMs: undefined, deadlineAt: Infinity, idempotent: false, attempt: 1 },
+  {
+    retry: { maxRetries: 0, initialDelayMs: 0, maxDelayMs: 0 },
+    attemptTimeoutMs: undefined,
+    deadlineAt: Infinity,
+    idempotent: false,
+    attempt: 1,
+  },
   { description: "clavata call settings" },
 );
 
@@ -83,7 +89,7 @@ export function loggingInterceptor(log: Log): Interceptor {
     const started = Date.now();
     const ms = () => `${String(Date.now() - started)} ms`;
     log.debug(`${name}: attempt ${String(attempt)} started`);
-    let res;
+    let res: Awaited<ReturnType<typeof next>>;
     try {
       res = await next(req);
     } catch (error) {
@@ -182,7 +188,10 @@ function startAttempt(callSignal: AbortSignal, limitMs: number | undefined): Att
   if (limitMs === undefined) return { signal: callSignal, end() {} };
   const controller = new AbortController();
   const onCallAbort = () => controller.abort(callSignal.reason);
-  const timer = setTimeout(() => controller.abort(new ConnectError("the attempt timed out", Code.DeadlineExceeded)), limitMs);
+  const timer = setTimeout(
+    () => controller.abort(new ConnectError("the attempt timed out", Code.DeadlineExceeded)),
+    limitMs,
+  );
   if (callSignal.aborted) onCallAbort();
   else callSignal.addEventListener("abort", onCallAbort, { once: true });
   return {
@@ -230,7 +239,9 @@ async function withFirstMessage(res: StreamResponse, end: () => void): Promise<S
     },
     return(value?: unknown) {
       end();
-      return it.return ? it.return(value).then(() => ({ done: true as const, value })) : Promise.resolve({ done: true as const, value });
+      return it.return
+        ? it.return(value).then(() => ({ done: true as const, value }))
+        : Promise.resolve({ done: true as const, value });
     },
   };
   return { ...res, message: { [Symbol.asyncIterator]: () => iterator } } as StreamResponse;

@@ -34,7 +34,12 @@ function toDate(value: DateInput, field: string): Date {
   return date;
 }
 
-function span(start: DateInput | undefined, end: DateInput | undefined, options: TimeSpanOptions, field: string): TimeRangeInit {
+function span(
+  start: DateInput | undefined,
+  end: DateInput | undefined,
+  options: TimeSpanOptions,
+  field: string,
+): TimeRangeInit {
   if (start === undefined && end === undefined) {
     throw invalid(`${field} needs a start, an end, or both`, field);
   }

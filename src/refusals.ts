@@ -6,10 +6,10 @@
 
 import type { ConnectError } from "@connectrpc/connect";
 import {
+  type PrecheckFailure,
   PrecheckFailureSchema,
   PrecheckFailureType,
-  PrecheckMatchConfidence,
-  type PrecheckFailure,
+  type PrecheckMatchConfidence,
 } from "../gen/clavata/gateway/v1/errs_pb.js";
 
 /**

@@ -5,26 +5,29 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import {
-  CreateJobRequestSchema,
-  EvaluateRequestSchema,
-  GetJobRequestSchema,
-  ListJobsRequestSchema,
   type CreateJobRequest,
+  CreateJobRequestSchema,
   type EvaluateRequest,
+  EvaluateRequestSchema,
   type GetJobRequest,
+  GetJobRequestSchema,
   type ListJobsRequest,
+  ListJobsRequestSchema,
 } from "../gen/clavata/gateway/v1/gateway_pb.js";
-import { EvaluateLabelsRequestSchema, type EvaluateLabelsRequest } from "../gen/clavata/gateway/v1/labels_pb.js";
-import { checkContentItem, type ContentDataInit } from "./content.js";
+import { type EvaluateLabelsRequest, EvaluateLabelsRequestSchema } from "../gen/clavata/gateway/v1/labels_pb.js";
+import { type ContentDataInit, checkContentItem } from "./content.js";
 import { InvalidRequestError } from "./errors.js";
 import { checkJobQuery, JobQueryBuilder, type JobQueryInit } from "./job-query.js";
-import { checkWebhook, type CreateJobRequestInit } from "./webhooks/request.js";
+import { type CreateJobRequestInit, checkWebhook } from "./webhooks/request.js";
 
 /** An Evaluate request as a plain object. */
 export type EvaluateRequestInit = MessageInitShape<typeof EvaluateRequestSchema>;
 
 /** A request for `evaluateOne`: an Evaluate request with exactly one content item, `contentData`. */
-export type EvaluateOneRequestInit = Omit<Exclude<EvaluateRequestInit, EvaluateRequest>, "contentData" | "$typeName"> & {
+export type EvaluateOneRequestInit = Omit<
+  Exclude<EvaluateRequestInit, EvaluateRequest>,
+  "contentData" | "$typeName"
+> & {
   /** The one content item to evaluate. */
   contentData: ContentDataInit;
 };
@@ -79,11 +82,11 @@ function checkThreshold(threshold: unknown, field: string): void {
 function checkContentList(contentData: unknown): void {
   if (!Array.isArray(contentData) || contentData.length === 0) {
     throw invalid(
-      "contentData is empty; pass at least one item, for example contentData: [textContent(\"…\")]",
+      'contentData is empty; pass at least one item, for example contentData: [textContent("…")]',
       "contentData",
     );
   }
-  contentData.forEach((item, i) => checkContentItem(item, `contentData[${String(i)}]`));
+  for (const [i, item] of contentData.entries()) checkContentItem(item, `contentData[${String(i)}]`);
 }
 
 function checkOptions(options: unknown, field: string): void {
@@ -115,7 +118,7 @@ export function evaluateOneRequest(init: EvaluateOneRequestInit): EvaluateReques
     );
   }
   if (init.contentData === undefined) {
-    throw invalid("contentData is missing; pass one item, for example contentData: textContent(\"…\")", "contentData");
+    throw invalid('contentData is missing; pass one item, for example contentData: textContent("…")', "contentData");
   }
   checkContentItem(init.contentData, "contentData");
   return evaluateRequest({ ...init, contentData: [init.contentData] });
@@ -162,12 +165,15 @@ export function listJobsRequest(init: ListJobsRequestInit = {}): ListJobsRequest
 export function evaluateLabelsRequest(init: EvaluateLabelsRequestInit): EvaluateLabelsRequest {
   checkObject(init, "EvaluateLabels");
   if (init.contentData === undefined) {
-    throw invalid("contentData is missing; pass the one item to evaluate, for example textContent(\"…\")", "contentData");
+    throw invalid('contentData is missing; pass the one item to evaluate, for example textContent("…")', "contentData");
   }
   checkContentItem(init.contentData, "contentData");
   const ids: unknown = init.labelVersionIds;
   if (!Array.isArray(ids) || ids.length === 0) {
-    throw invalid("labelVersionIds is empty; pass the label version ids to evaluate against (at most 10)", "labelVersionIds");
+    throw invalid(
+      "labelVersionIds is empty; pass the label version ids to evaluate against (at most 10)",
+      "labelVersionIds",
+    );
   }
   if (ids.length > MAX_LABEL_VERSION_IDS) {
     throw invalid(

@@ -2,7 +2,7 @@
 // interceptor (interceptors.ts) asks this file; keeping the decisions here
 // makes them testable without a network.
 
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code, type ConnectError } from "@connectrpc/connect";
 import { RetryInfoSchema } from "../gen/google/rpc/error_details_pb.js";
 
 /** How a client retries: `maxRetries` further attempts, with exponential backoff and full jitter. */
@@ -103,8 +103,7 @@ export type RetryVerdict = { retry: true; delayMs: number; hinted: boolean } | {
  */
 export function decideRetry(attempt: FailedAttempt): RetryVerdict {
   const { error } = attempt;
-  const retryable =
-    error.code === Code.Unavailable || error.code === Code.ResourceExhausted || attempt.attemptTimedOut;
+  const retryable = error.code === Code.Unavailable || error.code === Code.ResourceExhausted || attempt.attemptTimedOut;
   if (!retryable) return { retry: false, why: "not a retryable status" };
   if (attempt.attempts > attempt.retry.maxRetries) return { retry: false, why: "out of retries" };
   if (!attempt.idempotent && !provablyNeverSent(error)) {

@@ -2,10 +2,12 @@
 // that runs the client's interceptors in front of any Connect transport (its
 // own or one the caller passed in).
 
+import { EventEmitter } from "node:events";
+import type { SecureClientSessionOptions } from "node:http2";
 import type { DescMessage, DescMethodStreaming, DescMethodUnary, MessageInitShape } from "@bufbuild/protobuf";
 import {
-  createContextValues,
   type ContextValues,
+  createContextValues,
   type Interceptor,
   type StreamResponse,
   type Transport,
@@ -13,8 +15,6 @@ import {
 } from "@connectrpc/connect";
 import { createMethodUrl, runStreamingCall, runUnaryCall } from "@connectrpc/connect/protocol";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
-import { EventEmitter } from "node:events";
-import type { SecureClientSessionOptions } from "node:http2";
 import type { ResolvedClientOptions } from "./client-options.js";
 
 /** What `new Headers()` accepts (the DOM lib type, which this package does not load). */
@@ -111,15 +111,7 @@ export function withInterceptors(inner: Transport, interceptors: Interceptor[], 
           contextValues: contextValues ?? createContextValues(),
           message: input,
         },
-        next: async (req) =>
-          inner.unary(
-            req.method,
-            req.signal,
-            undefined,
-            req.header,
-            req.message,
-            req.contextValues,
-          ),
+        next: async (req) => inner.unary(req.method, req.signal, undefined, req.header, req.message, req.contextValues),
       });
     },
     stream<I extends DescMessage, O extends DescMessage>(
@@ -145,14 +137,7 @@ export function withInterceptors(inner: Transport, interceptors: Interceptor[], 
           message: input,
         },
         next: async (req) =>
-          inner.stream(
-            req.method,
-            req.signal,
-            undefined,
-            req.header,
-            req.message,
-            req.contextValues,
-          ),
+          inner.stream(req.method, req.signal, undefined, req.header, req.message, req.contextValues),
       });
     },
   };

@@ -2,27 +2,27 @@
 // schemas to the documented JSON, and re-encode to exactly the same bytes.
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { describe, expect, it } from "vitest";
-import { anyUnpack } from "@bufbuild/protobuf/wkt";
 import {
   createRegistry,
+  type DescMessage,
   fromBinary,
   fromJson,
+  type JsonValue,
   toBinary,
   toJson,
-  type DescMessage,
-  type JsonValue,
 } from "@bufbuild/protobuf";
+import { anyUnpack } from "@bufbuild/protobuf/wkt";
+import { describe, expect, it } from "vitest";
 import {
   CreateJobRequestSchema,
   EvaluateRequestSchema,
   EvaluateResponseSchema,
   GetJobResponseSchema,
   ListJobsRequestSchema,
+  type PrecheckFailure,
   PrecheckFailureSchema,
   PrecheckFailureType,
   RpcStatusSchema,
-  type PrecheckFailure,
 } from "../src/index.js";
 
 interface Vector {

@@ -2,7 +2,7 @@
 // strict parsing with node:util parseArgs, and the checks of option values. Every mistake here is a UsageError,
 // which the entry point reports with exit code 2.
 
-import { parseArgs, type ParseArgsConfig } from "node:util";
+import { type ParseArgsConfig, parseArgs } from "node:util";
 
 /** The exit codes of `clavata`. */
 export const ExitCode = {
@@ -74,7 +74,11 @@ export interface CommandWords {
  * string option (so `clavata --host h evaluate …` finds "evaluate"). Stops at `--`.
  */
 export function findCommandWords(argv: readonly string[], max: number, start = 0): CommandWords {
-  const valued = new Set(Object.entries(GLOBAL_OPTIONS).filter(([, s]) => s.type === "string").map(([n]) => n));
+  const valued = new Set(
+    Object.entries(GLOBAL_OPTIONS)
+      .filter(([, s]) => s.type === "string")
+      .map(([n]) => n),
+  );
   const words: string[] = [];
   const positions = new Set<number>();
   for (let i = start; i < argv.length && words.length < max; i++) {
@@ -133,7 +137,8 @@ function describeParseError(error: unknown, command: string): string {
     case "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL":
       return `${where} takes no arguments, only options (got ${/'([^']*)'/.exec(message)?.[1] ?? "an argument"})`;
     case "ERR_PARSE_ARGS_INVALID_OPTION_VALUE":
-      if (/ambiguous/.test(message)) return `${option ?? "an option"} needs a value, but the next argument is another option`;
+      if (/ambiguous/.test(message))
+        return `${option ?? "an option"} needs a value, but the next argument is another option`;
       if (/does not take an argument/.test(message)) return `${option ?? "an option"} is a flag and takes no value`;
       return `${option ?? "an option"} needs a value`;
     default:
@@ -193,7 +198,10 @@ export function parseDuration(value: string, option: string, command: string): n
   const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(value);
   const ms = match ? Number(match[1]) * durationUnits[match[2] ?? "s"]! : Number.NaN;
   if (!Number.isFinite(ms) || ms < 1) {
-    throw new UsageError(`${option} must be a duration such as 30s, 1500ms, 2m or 1h (a bare number is seconds); got "${value}"`, command);
+    throw new UsageError(
+      `${option} must be a duration such as 30s, 1500ms, 2m or 1h (a bare number is seconds); got "${value}"`,
+      command,
+    );
   }
   return Math.round(ms);
 }

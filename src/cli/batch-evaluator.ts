@@ -10,11 +10,11 @@
 import { createHash } from "node:crypto";
 import type { EvaluateResponse } from "../../gen/clavata/gateway/v1/gateway_pb.js";
 import type { ClavataClient } from "../client.js";
+import { fnv1a128 } from "../emulator/content-hash.js";
 import { EvaluationRefusedError } from "../errors.js";
 import type { RefusedContent } from "../refusals.js";
-import { fnv1a128 } from "../emulator/content-hash.js";
-import { ITEM_INDEX_KEY, approximateSizeOf, contentDataOf, hashedBytesOf, type InputItem } from "./input-items.js";
-import { resultOfFailure, resultOfRefusal, resultOfReport, type ItemResult } from "./item-result.js";
+import { approximateSizeOf, contentDataOf, hashedBytesOf, type InputItem, ITEM_INDEX_KEY } from "./input-items.js";
+import { type ItemResult, resultOfFailure, resultOfRefusal, resultOfReport } from "./item-result.js";
 
 /** How to evaluate a batch. */
 export interface BatchOptions {
@@ -88,7 +88,10 @@ class HashIndex {
     if (separator < 0) return false;
     const algorithm = contentHash.slice(0, separator);
     let hashes = this.#cache.get(item);
-    if (hashes === undefined) this.#cache.set(item, (hashes = new Map()));
+    if (hashes === undefined) {
+      hashes = new Map();
+      this.#cache.set(item, hashes);
+    }
     if (!hashes.has(algorithm)) hashes.set(algorithm, itemHash(item, algorithm));
     return hashes.get(algorithm) === contentHash.slice(separator + 2).toLowerCase();
   }
@@ -122,8 +125,16 @@ export function attributeRefusals(
  * @throws the first other error (ClavataError: connection, authentication, unknown policy, timeout, abort…), after
  *   cancelling the other streams; items without a result by then get none.
  */
-export async function evaluateBatch(client: ClavataClient, items: readonly InputItem[], options: BatchOptions): Promise<void> {
-  const chunks = chunkItems(items, options.chunkSize ?? DEFAULT_CHUNK_SIZE, options.maxChunkBytes ?? DEFAULT_MAX_CHUNK_BYTES);
+export async function evaluateBatch(
+  client: ClavataClient,
+  items: readonly InputItem[],
+  options: BatchOptions,
+): Promise<void> {
+  const chunks = chunkItems(
+    items,
+    options.chunkSize ?? DEFAULT_CHUNK_SIZE,
+    options.maxChunkBytes ?? DEFAULT_MAX_CHUNK_BYTES,
+  );
   const controller = new AbortController();
   const outer = options.signal;
   const onAbort = () => controller.abort(outer!.reason);

@@ -1,7 +1,7 @@
 // What every command gets from the entry point, and the input options that evaluate, jobs create and labels
 // evaluate share.
 
-import { stringValue, stringValues, type OptionSpecs, type ParsedValues } from "./args.js";
+import { type OptionSpecs, type ParsedValues, stringValue, stringValues } from "./args.js";
 import type { InputSources } from "./input-items.js";
 
 /** What a command runs with: its arguments (without the command words) and a signal that fires on Ctrl-C. */

@@ -49,7 +49,11 @@ export function parseCsv(text: string): CsvRecord[] {
   while (i < n) {
     const c = source[i]!;
     if (c === '"') {
-      if (field !== "") throw new CsvError(line, 'a field that does not start with a quote contains one; quote the whole field and double the inner quotes ("")');
+      if (field !== "")
+        throw new CsvError(
+          line,
+          'a field that does not start with a quote contains one; quote the whole field and double the inner quotes ("")',
+        );
       const quoteLine = line;
       i++;
       for (;;) {

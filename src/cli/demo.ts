@@ -5,11 +5,17 @@
 
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { type Job, JobStatus, Outcome, type PolicyEvaluationReport } from "../../gen/clavata/shared/v1/public_pb.js";
 import { ClavataClient } from "../client.js";
 import { imageContent, textContent } from "../content.js";
+import {
+  makePng,
+  SAMPLE_LABEL_VERSION_IDS,
+  SAMPLE_POLICY_IDS,
+  sampleKnownImage,
+  startEmulator,
+} from "../emulator/index.js";
 import { EvaluationRefusedError } from "../errors.js";
-import { SAMPLE_LABEL_VERSION_IDS, SAMPLE_POLICY_IDS, makePng, sampleKnownImage, startEmulator } from "../emulator/index.js";
-import { Outcome, JobStatus, type Job, type PolicyEvaluationReport } from "../../gen/clavata/shared/v1/public_pb.js";
 import {
   createNodeWebhookHandler,
   createTestWebhookRequest,
@@ -82,7 +88,7 @@ async function moderateComments(client: ClavataClient): Promise<void> {
       });
       for await (const response of stream) {
         const report = response.policyEvaluationReport;
-        const id = report?.contentMetadata["id"] ?? response.contentHash;
+        const id = report?.contentMetadata.id ?? response.contentHash;
         matches.set(id, [...(matches.get(id) ?? []), ...matchedLabels(report)]);
         input += report?.tokenUsage?.inputTokens ?? 0;
         billed += report?.tokenUsage?.billedTokens ?? 0;
@@ -94,10 +100,14 @@ async function moderateComments(client: ClavataClient): Promise<void> {
   for (const c of comments) {
     const found = (matches.get(c.id) ?? []).sort((a, b) => b.rank - a.rank);
     if (found.length > 0) flagged++;
-    out(`  ${c.id.padEnd(4)}${quoted(c.text, 40)}  ${found.length === 0 ? "clear" : found.map((m) => m.text).join(", ")}`);
+    out(
+      `  ${c.id.padEnd(4)}${quoted(c.text, 40)}  ${found.length === 0 ? "clear" : found.map((m) => m.text).join(", ")}`,
+    );
   }
   out();
-  out(`${flagged} of ${comments.length} comments need action; c3, c6 and c8 are cleared by exceptions (fiction, self-talk, news).`);
+  out(
+    `${flagged} of ${comments.length} comments need action; c3, c6 and c8 are cleared by exceptions (fiction, self-talk, news).`,
+  );
   out(`Tokens: ${input} input, ${billed} billed (policy-spam bills 1.5 times its input).`);
 }
 
@@ -110,12 +120,18 @@ async function moderateImages(client: ClavataClient): Promise<void> {
   const images = [
     { id: "photo.png", bytes: png },
     { id: "flagged.png", bytes: sampleKnownImage() },
-    { id: "banner.gif", bytes: Uint8Array.from(Buffer.from("GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff\x00\x00\x00;", "latin1")) },
+    {
+      id: "banner.gif",
+      bytes: Uint8Array.from(Buffer.from("GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff\x00\x00\x00;", "latin1")),
+    },
     { id: "broken.png", bytes: png.subarray(0, 40) },
   ];
   const results = await Promise.allSettled(
     images.map((image) =>
-      client.evaluateOne({ policyId: SAMPLE_POLICY_IDS.images, contentData: imageContent(image.bytes, { metadata: { id: image.id } }) }),
+      client.evaluateOne({
+        policyId: SAMPLE_POLICY_IDS.images,
+        contentData: imageContent(image.bytes, { metadata: { id: image.id } }),
+      }),
     ),
   );
   results.forEach((result, i) => {
@@ -136,11 +152,16 @@ async function evaluateLabels(client: ClavataClient): Promise<void> {
   const text = "You're pathetic and nobody likes you. Call me at 555-123-4567.";
   out(`One item against three label versions, without a whole policy: "${text}"`);
   out();
-  const ids = [SAMPLE_LABEL_VERSION_IDS.insults, SAMPLE_LABEL_VERSION_IDS.personalInformation, SAMPLE_LABEL_VERSION_IDS.threats];
+  const ids = [
+    SAMPLE_LABEL_VERSION_IDS.insults,
+    SAMPLE_LABEL_VERSION_IDS.personalInformation,
+    SAMPLE_LABEL_VERSION_IDS.threats,
+  ];
   const response = await client.evaluateLabels({ contentData: textContent(text), labelVersionIds: ids });
   for (const result of response.results) {
     const evaluation = result.evaluation;
-    const outcome = result.error !== "" ? `error: ${result.error}` : evaluation?.outcome === Outcome.TRUE ? "match" : "clear";
+    const outcome =
+      result.error !== "" ? `error: ${result.error}` : evaluation?.outcome === Outcome.TRUE ? "match" : "clear";
     out(`  ${result.labelVersionId.padEnd(32)}${outcome.padEnd(7)}${(evaluation?.score ?? 0).toFixed(2)}`);
   }
 }
@@ -181,7 +202,7 @@ async function jobWithWebhook(client: ClavataClient): Promise<void> {
     out(`Webhook received and verified: job ${JobStatus[job.status]}, ${job.results.length} results.`);
     for (const result of job.results) {
       const report = result.report;
-      const id = report?.contentMetadata["id"] ?? "?";
+      const id = report?.contentMetadata.id ?? "?";
       const text = messages.find((m) => m.id === id)?.text ?? "";
       out(`  ${id.padEnd(4)}${quoted(text, 40)}  ${verdict(report)}`);
     }
@@ -212,7 +233,9 @@ async function main(): Promise<void> {
     await jobWithWebhook(client);
     heading("Next");
     out("The command-line tool does the same (in this repository; where the package is installed, run npx clavata):");
-    out('  npm run --silent clavata -- evaluate --emulator --policy policy-violence "I will hurt you" "See you tomorrow"');
+    out(
+      '  npm run --silent clavata -- evaluate --emulator --policy policy-violence "I will hurt you" "See you tomorrow"',
+    );
     out("  npm run --silent clavata -- --help");
     out("Against the real gateway: export CLAVATA_API_KEY=<your key> and drop --emulator.");
     out();

@@ -2,8 +2,8 @@
 
 import { readFile } from "node:fs/promises";
 import { PolicyFileError } from "../emulator/policy.js";
-import { startEmulator, type EmulatorOptions } from "../emulator/server.js";
-import { ExitCode, UsageError, parseCommandArgs, parseInteger, parsePort, stringValue, stringValues } from "./args.js";
+import { type EmulatorOptions, startEmulator } from "../emulator/server.js";
+import { ExitCode, parseCommandArgs, parseInteger, parsePort, stringValue, stringValues, UsageError } from "./args.js";
 import type { CommandContext } from "./command-context.js";
 
 /** The help of `clavata emulator`. */
@@ -55,7 +55,8 @@ export async function emulatorCommand({ argv, signal }: CommandContext): Promise
   const jobDelayText = stringValue(values, "job-delay");
   const cert = stringValue(values, "tls-cert");
   const key = stringValue(values, "tls-key");
-  if ((cert === undefined) !== (key === undefined)) throw new UsageError("--tls-cert and --tls-key go together", command);
+  if ((cert === undefined) !== (key === undefined))
+    throw new UsageError("--tls-cert and --tls-key go together", command);
   const apiKeys = stringValues(values, "api-key");
   if (apiKeys.some((k) => k.trim() === "")) throw new UsageError("--api-key needs a non-empty key", command);
   const host = stringValue(values, "host");
@@ -72,7 +73,7 @@ export async function emulatorCommand({ argv, signal }: CommandContext): Promise
       ? { tls: { cert: await readPem(cert, "--tls-cert", command), key: await readPem(key, "--tls-key", command) } }
       : {}),
   };
-  let emulator;
+  let emulator: Awaited<ReturnType<typeof startEmulator>>;
   try {
     emulator = await startEmulator(options);
   } catch (error) {
@@ -80,8 +81,10 @@ export async function emulatorCommand({ argv, signal }: CommandContext): Promise
     if (error instanceof PolicyFileError || code === "ENOENT") {
       throw new UsageError(`--policies: ${(error as Error).message}`, command);
     }
-    if (code === "EADDRINUSE") throw new UsageError(`port ${options.port} is in use; pick another with --port (0 picks a free one)`, command);
-    if (code === "EADDRNOTAVAIL" || code === "ENOTFOUND") throw new UsageError(`cannot listen on ${host ?? ""}: ${(error as Error).message}`, command);
+    if (code === "EADDRINUSE")
+      throw new UsageError(`port ${options.port} is in use; pick another with --port (0 picks a free one)`, command);
+    if (code === "EADDRNOTAVAIL" || code === "ENOTFOUND")
+      throw new UsageError(`cannot listen on ${host ?? ""}: ${(error as Error).message}`, command);
     throw error;
   }
   process.stdout.write(`Clavata gateway emulator listening on ${emulator.url}\n`);

@@ -3,17 +3,17 @@
 import { AbortedError } from "../errors.js";
 import {
   ExitCode,
+  flag,
   GLOBAL_OPTIONS,
   GLOBAL_OPTIONS_HELP,
-  UsageError,
-  flag,
   parseCommandArgs,
   parseInteger,
   parseThreshold,
   stringValue,
+  UsageError,
 } from "./args.js";
 import { DEFAULT_CHUNK_SIZE, DEFAULT_CONCURRENCY, evaluateBatch } from "./batch-evaluator.js";
-import { INPUT_OPTIONS, INPUT_OPTIONS_HELP, inputSources, type CommandContext } from "./command-context.js";
+import { type CommandContext, INPUT_OPTIONS, INPUT_OPTIONS_HELP, inputSources } from "./command-context.js";
 import { connectionSettings, openGateway } from "./gateway-connection.js";
 import { readInputItems } from "./input-items.js";
 import { ProgressBar } from "./progress-bar.js";
@@ -75,14 +75,21 @@ export async function evaluateCommand({ argv, signal }: CommandContext): Promise
   const { values, positionals } = parseCommandArgs(argv, OPTIONS, COMMAND);
   const policyId = stringValue(values, "policy");
   if (policyId === undefined || policyId.trim() === "") {
-    throw new UsageError("--policy is required: the id of the policy to evaluate against, such as policy-violence", COMMAND);
+    throw new UsageError(
+      "--policy is required: the id of the policy to evaluate against, such as policy-violence",
+      COMMAND,
+    );
   }
   const thresholdText = stringValue(values, "threshold");
   const threshold = thresholdText === undefined ? undefined : parseThreshold(thresholdText, "--threshold", COMMAND);
   const concurrencyText = stringValue(values, "concurrency");
-  const concurrency = concurrencyText === undefined ? DEFAULT_CONCURRENCY : parseInteger(concurrencyText, "--concurrency", 1, 64, COMMAND);
+  const concurrency =
+    concurrencyText === undefined
+      ? DEFAULT_CONCURRENCY
+      : parseInteger(concurrencyText, "--concurrency", 1, 64, COMMAND);
   const chunkText = stringValue(values, "chunk-size");
-  const chunkSize = chunkText === undefined ? DEFAULT_CHUNK_SIZE : parseInteger(chunkText, "--chunk-size", 1, 1000, COMMAND);
+  const chunkSize =
+    chunkText === undefined ? DEFAULT_CHUNK_SIZE : parseInteger(chunkText, "--chunk-size", 1, 1000, COMMAND);
   const json = flag(values, "json");
   // Check the connection options before reading a possibly long input.
   connectionSettings(values, COMMAND);
@@ -92,7 +99,9 @@ export async function evaluateCommand({ argv, signal }: CommandContext): Promise
   const gateway = await openGateway(values, COMMAND);
   const stdout = process.stdout;
   const progress =
-    fromBatchFile && process.stderr.isTTY && !flag(values, "no-progress") ? new ProgressBar(process.stderr, items.length) : undefined;
+    fromBatchFile && process.stderr.isTTY && !flag(values, "no-progress")
+      ? new ProgressBar(process.stderr, items.length)
+      : undefined;
   const writer = new ResultWriter({
     out: stdout,
     json,

@@ -3,10 +3,10 @@
 
 import { ClavataClient } from "../client.js";
 import { API_KEY_ENV, DEFAULT_HOST, DEFAULT_PORT } from "../client-options.js";
+import { type Emulator, startEmulator } from "../emulator/index.js";
 import { ClavataError } from "../errors.js";
 import { isLoopbackHost } from "../loopback.js";
-import { startEmulator, type Emulator } from "../emulator/index.js";
-import { UsageError, flag, parseDuration, parseEnvFlag, parsePort, stringValue, type ParsedValues } from "./args.js";
+import { flag, type ParsedValues, parseDuration, parseEnvFlag, parsePort, stringValue, UsageError } from "./args.js";
 
 /** The environment variables the global options fall back to. */
 export const ENV = {
@@ -44,7 +44,11 @@ export interface ConnectionSettings {
  * port or timeout, for --emulator together with --host, --port or --insecure, and for --insecure to a host that
  * is not loopback (the key would travel in plaintext).
  */
-export function connectionSettings(values: ParsedValues, command: string, env: NodeJS.ProcessEnv = process.env): ConnectionSettings {
+export function connectionSettings(
+  values: ParsedValues,
+  command: string,
+  env: NodeJS.ProcessEnv = process.env,
+): ConnectionSettings {
   const emulator = flag(values, "emulator");
   if (emulator) {
     for (const option of ["host", "port", "insecure"]) {
@@ -56,11 +60,16 @@ export function connectionSettings(values: ParsedValues, command: string, env: N
   const hostFlag = stringValue(values, "host");
   const host = (hostFlag ?? env[ENV.host]) || DEFAULT_HOST;
   const portText = stringValue(values, "port") ?? (env[ENV.port] || undefined);
-  const port = portText === undefined ? DEFAULT_PORT : parsePort(portText, values["port"] !== undefined ? "--port" : ENV.port, command);
+  const port =
+    portText === undefined
+      ? DEFAULT_PORT
+      : parsePort(portText, values.port !== undefined ? "--port" : ENV.port, command);
   const insecure = flag(values, "insecure") || (parseEnvFlag(env[ENV.insecure], ENV.insecure) ?? false);
   const timeoutText = stringValue(values, "timeout") ?? (env[ENV.timeout] || undefined);
   const timeoutMs =
-    timeoutText === undefined ? undefined : parseDuration(timeoutText, values["timeout"] !== undefined ? "--timeout" : ENV.timeout, command);
+    timeoutText === undefined
+      ? undefined
+      : parseDuration(timeoutText, values.timeout !== undefined ? "--timeout" : ENV.timeout, command);
   if (!emulator && insecure && !isLoopbackHost(host)) {
     throw new UsageError(
       `--insecure would send the API key in plaintext to ${host}; plaintext is only for a local gateway (localhost, 127.0.0.1, ::1). Drop --insecure to use TLS`,
@@ -84,12 +93,19 @@ const stderrLogger = {
  *
  * @throws UsageError for bad options, or when there is no API key (and no --emulator).
  */
-export async function openGateway(values: ParsedValues, command: string, env: NodeJS.ProcessEnv = process.env): Promise<GatewayConnection> {
+export async function openGateway(
+  values: ParsedValues,
+  command: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<GatewayConnection> {
   const settings = connectionSettings(values, command, env);
   let apiKey = stringValue(values, "api-key") ?? (env[ENV.apiKey] || undefined);
   if (apiKey === undefined || apiKey.trim() === "") {
     if (!settings.emulator) {
-      throw new UsageError(`no API key: set ${ENV.apiKey}, or pass --api-key (or use --emulator to try the tool locally)`, command);
+      throw new UsageError(
+        `no API key: set ${ENV.apiKey}, or pass --api-key (or use --emulator to try the tool locally)`,
+        command,
+      );
     }
     apiKey = EMULATOR_API_KEY;
   }
@@ -98,7 +114,9 @@ export async function openGateway(values: ParsedValues, command: string, env: No
   try {
     client = new ClavataClient({
       apiKey,
-      ...(emulator !== undefined ? { baseUrl: emulator.url, insecure: true } : { host: settings.host, port: settings.port, insecure: settings.insecure }),
+      ...(emulator !== undefined
+        ? { baseUrl: emulator.url, insecure: true }
+        : { host: settings.host, port: settings.port, insecure: settings.insecure }),
       ...(settings.timeoutMs !== undefined ? { timeoutMs: settings.timeoutMs } : {}),
       ...(settings.verbose ? { logger: stderrLogger, logLevel: "debug" as const } : {}),
     });

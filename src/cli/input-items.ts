@@ -54,8 +54,22 @@ export interface InputBatch {
 export const ITEM_KINDS = ["text", "image", "image_url", "file"] as const;
 
 const imageExtensions = new Set([
-  ".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".heic", ".heif", ".avif",
-  ".ico", ".svg", ".psd",
+  ".png",
+  ".jpg",
+  ".jpeg",
+  ".jpe",
+  ".jfif",
+  ".webp",
+  ".gif",
+  ".bmp",
+  ".tif",
+  ".tiff",
+  ".heic",
+  ".heif",
+  ".avif",
+  ".ico",
+  ".svg",
+  ".psd",
 ]);
 const textExtensions = new Set([".txt", ".text", ".md", ".markdown", ".log", ".html", ".htm", ".json", ".csv", ".xml"]);
 
@@ -113,10 +127,18 @@ async function readContentFile(path: string, command: string, where = ""): Promi
     bytes = await readFile(path);
   } catch (error) {
     const code = (error as { code?: string }).code;
-    const why = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "it is a directory" : code === "EACCES" ? "permission denied" : String(error);
+    const why =
+      code === "ENOENT"
+        ? "no such file"
+        : code === "EISDIR"
+          ? "it is a directory"
+          : code === "EACCES"
+            ? "permission denied"
+            : String(error);
     throw new UsageError(`${where}cannot read ${path}: ${why}`, command);
   }
-  if (bytes.byteLength === 0) throw new UsageError(`${where}${path} is empty; there is nothing to evaluate in it`, command);
+  if (bytes.byteLength === 0)
+    throw new UsageError(`${where}${path} is empty; there is nothing to evaluate in it`, command);
   return bytes;
 }
 
@@ -156,7 +178,8 @@ export async function readInputItems(sources: InputSources, command: string): Pr
     add(String(i + 1), { case: "text", value: text });
   });
   for (const path of sources.files) {
-    if (path === "-") throw new UsageError('--file - is not supported; pipe the content to standard input without --file', command);
+    if (path === "-")
+      throw new UsageError("--file - is not supported; pipe the content to standard input without --file", command);
     add(path, contentOfFile(path, await readContentFile(path, command)));
   }
   for (const url of sources.imageUrls) add(url, { case: "imageUrl", value: checkUrl(url, "--image-url: ", command) });
@@ -166,9 +189,14 @@ export async function readInputItems(sources: InputSources, command: string): Pr
     const fromStdin = sources.batch === "-";
     const format = batchFormat(sources.batch, sources.format, command);
     if (fromStdin && sources.stdin.isTTY) {
-      throw new UsageError("--input - reads the batch from standard input, but standard input is a terminal; pipe the file in", command);
+      throw new UsageError(
+        "--input - reads the batch from standard input, but standard input is a terminal; pipe the file in",
+        command,
+      );
     }
-    const text = fromStdin ? (await readStdin(sources.stdin)).toString("utf8") : await readBatchText(sources.batch, command);
+    const text = fromStdin
+      ? (await readStdin(sources.stdin)).toString("utf8")
+      : await readBatchText(sources.batch, command);
     const name = fromStdin ? "<stdin>" : sources.batch;
     const baseDir = fromStdin ? process.cwd() : dirname(resolve(sources.batch));
     const rows = format === "csv" ? csvRows(text, name, command) : jsonlRows(text, name, command);
@@ -181,7 +209,10 @@ export async function readInputItems(sources: InputSources, command: string): Pr
   }
   if (nothingElse) {
     if (sources.stdin.isTTY) {
-      throw new UsageError("nothing to evaluate: give text arguments, --file, --image-url or --input, or pipe content to standard input", command);
+      throw new UsageError(
+        "nothing to evaluate: give text arguments, --file, --image-url or --input, or pipe content to standard input",
+        command,
+      );
     }
     const bytes = await readStdin(sources.stdin);
     if (bytes.byteLength === 0) throw new UsageError("standard input is empty; there is nothing to evaluate", command);
@@ -193,7 +224,8 @@ export async function readInputItems(sources: InputSources, command: string): Pr
         add("stdin", { case: "image", value: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) });
       } else {
         const trimmed = text.replace(/\r?\n$/, "");
-        if (trimmed === "") throw new UsageError("standard input holds only a line break; there is nothing to evaluate", command);
+        if (trimmed === "")
+          throw new UsageError("standard input holds only a line break; there is nothing to evaluate", command);
         add("stdin", { case: "text", value: trimmed });
       }
     }
@@ -212,13 +244,17 @@ function batchFormat(path: string, format: string | undefined, command: string):
   const ext = extname(path).toLowerCase();
   if (ext === ".jsonl" || ext === ".ndjson") return "jsonl";
   if (ext === ".csv") return "csv";
-  throw new UsageError(`cannot tell the format of ${path} from its extension; name it .jsonl or .csv, or pass --format jsonl|csv`, command);
+  throw new UsageError(
+    `cannot tell the format of ${path} from its extension; name it .jsonl or .csv, or pass --format jsonl|csv`,
+    command,
+  );
 }
 
 async function readBatchText(path: string, command: string): Promise<string> {
   const bytes = await readContentFile(path, command, "--input: ");
   const text = asText(bytes);
-  if (text === undefined) throw new UsageError(`--input: ${path} is not UTF-8 text; a batch file is JSON Lines or CSV`, command);
+  if (text === undefined)
+    throw new UsageError(`--input: ${path} is not UTF-8 text; a batch file is JSON Lines or CSV`, command);
   return text;
 }
 
@@ -244,34 +280,53 @@ function jsonlRows(text: string, name: string, command: string): BatchRow[] {
     try {
       value = JSON.parse(raw);
     } catch (error) {
-      throw new UsageError(`${where}not valid JSON (${(error as Error).message}); each line is one JSON object`, command);
+      throw new UsageError(
+        `${where}not valid JSON (${(error as Error).message}); each line is one JSON object`,
+        command,
+      );
     }
     if (value === null || typeof value !== "object" || Array.isArray(value)) {
-      throw new UsageError(`${where}each line must be a JSON object such as {"id": "1", "kind": "text", "content": "hello"}`, command);
+      throw new UsageError(
+        `${where}each line must be a JSON object such as {"id": "1", "kind": "text", "content": "hello"}`,
+        command,
+      );
     }
     const record = value as Record<string, unknown>;
     for (const key of Object.keys(record)) {
-      if (!jsonlKeys.has(key)) throw new UsageError(`${where}unknown key "${key}"; a row has id, kind, content and metadata`, command);
+      if (!jsonlKeys.has(key))
+        throw new UsageError(`${where}unknown key "${key}"; a row has id, kind, content and metadata`, command);
     }
-    const id = record["id"];
-    if (id !== undefined && (typeof id !== "string" && typeof id !== "number" || String(id) === "")) {
+    const id = record.id;
+    if (id !== undefined && ((typeof id !== "string" && typeof id !== "number") || String(id) === "")) {
       throw new UsageError(`${where}"id" must be a non-empty string or a number`, command);
     }
-    const kind = record["kind"] ?? "text";
-    if (typeof kind !== "string") throw new UsageError(`${where}"kind" must be one of ${ITEM_KINDS.join(", ")}`, command);
-    const content = record["content"];
+    const kind = record.kind ?? "text";
+    if (typeof kind !== "string")
+      throw new UsageError(`${where}"kind" must be one of ${ITEM_KINDS.join(", ")}`, command);
+    const content = record.content;
     if (typeof content !== "string") throw new UsageError(`${where}"content" is missing or not a string`, command);
-    const metadata = record["metadata"] ?? {};
-    if (metadata === null || typeof metadata !== "object" || Array.isArray(metadata) || Object.values(metadata).some((v) => typeof v !== "string")) {
+    const metadata = record.metadata ?? {};
+    if (
+      metadata === null ||
+      typeof metadata !== "object" ||
+      Array.isArray(metadata) ||
+      Object.values(metadata).some((v) => typeof v !== "string")
+    ) {
       throw new UsageError(`${where}"metadata" must be an object of string values`, command);
     }
-    rows.push({ line, id: id === undefined ? undefined : String(id), kind, content, metadata: metadata as Record<string, string> });
+    rows.push({
+      line,
+      id: id === undefined ? undefined : String(id),
+      kind,
+      content,
+      metadata: metadata as Record<string, string>,
+    });
   });
   return rows;
 }
 
 function csvRows(text: string, name: string, command: string): BatchRow[] {
-  let records;
+  let records: ReturnType<typeof parseCsv>;
   try {
     records = parseCsv(text);
   } catch (error) {
@@ -284,16 +339,23 @@ function csvRows(text: string, name: string, command: string): BatchRow[] {
   const lower = columns.map((c) => c.toLowerCase());
   const col = (name: string) => lower.indexOf(name);
   if (col("content") < 0) {
-    throw new UsageError(`${name}:1: the header row needs a "content" column (and usually "id" and "kind"), such as: id,kind,content`, command);
+    throw new UsageError(
+      `${name}:1: the header row needs a "content" column (and usually "id" and "kind"), such as: id,kind,content`,
+      command,
+    );
   }
   const duplicate = lower.find((c, i) => c !== "" && lower.indexOf(c) !== i);
-  if (duplicate !== undefined) throw new UsageError(`${name}:1: the column "${duplicate}" appears twice in the header`, command);
+  if (duplicate !== undefined)
+    throw new UsageError(`${name}:1: the column "${duplicate}" appears twice in the header`, command);
   const rows: BatchRow[] = [];
   for (const record of body) {
     if (record.fields.length === 1 && record.fields[0] === "") continue;
     const where = `${name}:${record.line}: `;
     if (record.fields.length !== columns.length) {
-      throw new UsageError(`${where}this row has ${record.fields.length} fields but the header has ${columns.length}; quote fields that contain commas`, command);
+      throw new UsageError(
+        `${where}this row has ${record.fields.length} fields but the header has ${columns.length}; quote fields that contain commas`,
+        command,
+      );
     }
     const get = (c: string) => (col(c) >= 0 ? record.fields[col(c)]! : undefined);
     const metadata: Record<string, string> = {};
@@ -318,12 +380,16 @@ const base64 = /^[A-Za-z0-9+/\-_]*={0,2}$/;
 async function rowContent(row: BatchRow, baseDir: string, where: string, command: string): Promise<ItemContent> {
   switch (row.kind.toLowerCase()) {
     case "text":
-      if (row.content === "") throw new UsageError(`${where}the text is empty; give some text, or leave the row out`, command);
+      if (row.content === "")
+        throw new UsageError(`${where}the text is empty; give some text, or leave the row out`, command);
       return { case: "text", value: row.content };
     case "image": {
       const compact = row.content.replace(/\s+/g, "");
       if (compact === "" || !base64.test(compact)) {
-        throw new UsageError(`${where}an image row's content is the image's bytes in base64; use kind "file" for a path`, command);
+        throw new UsageError(
+          `${where}an image row's content is the image's bytes in base64; use kind "file" for a path`,
+          command,
+        );
       }
       return { case: "image", value: new Uint8Array(Buffer.from(compact, "base64")) };
     }

@@ -2,7 +2,11 @@
 // cost, or why the gateway refused it. Made from an evaluation report (of Evaluate or of a job) or from a refusal.
 
 import { toJson } from "@bufbuild/protobuf";
-import { Outcome, PolicyEvaluationReportSchema, type PolicyEvaluationReport } from "../../gen/clavata/shared/v1/public_pb.js";
+import {
+  Outcome,
+  type PolicyEvaluationReport,
+  PolicyEvaluationReportSchema,
+} from "../../gen/clavata/shared/v1/public_pb.js";
 import type { RefusedContent } from "../refusals.js";
 import { ITEM_INDEX_KEY } from "./input-items.js";
 
@@ -43,7 +47,9 @@ function rounded(n: number): number {
 
 /** The metadata the user gave, without what the tool adds (its index key, and `id` when it is the item's id). */
 function ownMetadata(metadata: Record<string, string>, id: string): Record<string, string> | undefined {
-  const rest = Object.fromEntries(Object.entries(metadata).filter(([k, v]) => k !== ITEM_INDEX_KEY && !(k === "id" && v === id)));
+  const rest = Object.fromEntries(
+    Object.entries(metadata).filter(([k, v]) => k !== ITEM_INDEX_KEY && !(k === "id" && v === id)),
+  );
   return Object.keys(rest).length === 0 ? undefined : rest;
 }
 
@@ -55,7 +61,15 @@ export function resultOfReport(
   jobUuid: string | undefined,
 ): ItemResult {
   if (report === undefined) {
-    return { index: item.index, id: item.id, outcome: "failed", labels: {}, contentHash, jobUuid, error: "the gateway sent no report for this item" };
+    return {
+      index: item.index,
+      id: item.id,
+      outcome: "failed",
+      labels: {},
+      contentHash,
+      jobUuid,
+      error: "the gateway sent no report for this item",
+    };
   }
   const outcome = report.reviewResult?.outcome ?? report.result;
   const labels: Record<string, number> = {};
@@ -70,7 +84,10 @@ export function resultOfReport(
     contentHash: contentHash || report.contentHash,
     jobUuid,
     tokens: usage === undefined ? undefined : { input: usage.inputTokens, billed: usage.billedTokens },
-    error: outcome === Outcome.TRUE || outcome === Outcome.FALSE ? undefined : `the gateway reported ${Outcome[outcome] ?? String(outcome)}`,
+    error:
+      outcome === Outcome.TRUE || outcome === Outcome.FALSE
+        ? undefined
+        : `the gateway reported ${Outcome[outcome] ?? String(outcome)}`,
     metadata: ownMetadata(report.contentMetadata, item.id),
     report,
   };
@@ -100,21 +117,21 @@ export function resultOfFailure(item: { index: number; id: string }, error: stri
  */
 export function resultJson(result: ItemResult): Record<string, unknown> {
   const out: Record<string, unknown> = { id: result.id, index: result.index, outcome: result.outcome };
-  if (result.score !== undefined) out["score"] = result.score;
-  out["labels"] = result.labels;
-  if (result.contentHash !== "") out["contentHash"] = result.contentHash;
-  if (result.jobUuid !== undefined) out["jobUuid"] = result.jobUuid;
-  if (result.tokens !== undefined) out["tokens"] = result.tokens;
-  if (result.refusal !== undefined) out["refusal"] = result.refusal;
-  if (result.error !== undefined) out["error"] = result.error;
-  if (result.metadata !== undefined) out["metadata"] = result.metadata;
+  if (result.score !== undefined) out.score = result.score;
+  out.labels = result.labels;
+  if (result.contentHash !== "") out.contentHash = result.contentHash;
+  if (result.jobUuid !== undefined) out.jobUuid = result.jobUuid;
+  if (result.tokens !== undefined) out.tokens = result.tokens;
+  if (result.refusal !== undefined) out.refusal = result.refusal;
+  if (result.error !== undefined) out.error = result.error;
+  if (result.metadata !== undefined) out.metadata = result.metadata;
   if (result.report !== undefined) {
     const report = toJson(PolicyEvaluationReportSchema, result.report) as { contentMetadata?: Record<string, string> };
     if (report.contentMetadata !== undefined) {
       delete report.contentMetadata[ITEM_INDEX_KEY];
       if (Object.keys(report.contentMetadata).length === 0) delete report.contentMetadata;
     }
-    out["report"] = report;
+    out.report = report;
   }
   return out;
 }

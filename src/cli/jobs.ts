@@ -1,8 +1,8 @@
 // `clavata jobs create|get|list|wait`: background jobs, their results, and listing them with the query filters.
 
 import { toJsonString } from "@bufbuild/protobuf";
-import { timestampDate, type Timestamp } from "@bufbuild/protobuf/wkt";
-import { JobSchema, JobStatus, type Job } from "../../gen/clavata/shared/v1/public_pb.js";
+import { type Timestamp, timestampDate } from "@bufbuild/protobuf/wkt";
+import { type Job, JobSchema, JobStatus } from "../../gen/clavata/shared/v1/public_pb.js";
 import type { ClavataClient } from "../client.js";
 import { AbortedError, ClavataError, EvaluationRefusedError } from "../errors.js";
 import { jobQuery } from "../job-query.js";
@@ -10,10 +10,10 @@ import { createWebhook } from "../webhooks/request.js";
 import { webhookHeaderName, webhookWithSecret } from "../webhooks/secret.js";
 import {
   ExitCode,
+  flag,
   GLOBAL_OPTIONS,
   GLOBAL_OPTIONS_HELP,
-  UsageError,
-  flag,
+  type ParsedValues,
   parseCommandArgs,
   parseDate,
   parseDuration,
@@ -21,13 +21,13 @@ import {
   parseThreshold,
   stringValue,
   stringValues,
-  type ParsedValues,
+  UsageError,
 } from "./args.js";
-import { INPUT_OPTIONS, INPUT_OPTIONS_HELP, inputSources, type CommandContext } from "./command-context.js";
-import { connectionSettings, openGateway, type GatewayConnection } from "./gateway-connection.js";
 import { attributeRefusals } from "./batch-evaluator.js";
-import { contentDataOf, readInputItems, type InputItem } from "./input-items.js";
-import { resultOfReport, type ItemResult } from "./item-result.js";
+import { type CommandContext, INPUT_OPTIONS, INPUT_OPTIONS_HELP, inputSources } from "./command-context.js";
+import { connectionSettings, type GatewayConnection, openGateway } from "./gateway-connection.js";
+import { contentDataOf, type InputItem, readInputItems } from "./input-items.js";
+import { type ItemResult, resultOfReport } from "./item-result.js";
 import { reportFailure } from "./report-failure.js";
 import { ResultTally } from "./result-tally.js";
 import { ResultWriter } from "./result-writer.js";
@@ -143,7 +143,7 @@ function jobResults(job: Job): ItemResult[] {
   return job.results.map((r, i) => {
     const report = r.report;
     const hash = report?.contentHash ?? "";
-    const id = report?.contentMetadata["id"] ?? (hash || `#${i + 1}`);
+    const id = report?.contentMetadata.id ?? (hash || `#${i + 1}`);
     return resultOfReport({ index: i, id }, report, hash, r.jobUuid || job.jobUuid);
   });
 }
@@ -223,7 +223,9 @@ async function withGateway(
 function jobUuidArgument(positionals: string[], command: string): string {
   if (positionals.length !== 1) {
     throw new UsageError(
-      positionals.length === 0 ? "give the job's UUID, as printed by jobs create or jobs list" : `give one job UUID, not ${positionals.length} arguments`,
+      positionals.length === 0
+        ? "give the job's UUID, as printed by jobs create or jobs list"
+        : `give one job UUID, not ${positionals.length} arguments`,
       command,
     );
   }
@@ -287,7 +289,9 @@ async function createCommand({ argv, signal }: CommandContext): Promise<number> 
     if (!wait) {
       printJob(created, json);
       if (!json && webhook !== undefined) {
-        process.stdout.write(`webhook   ${webhook.url}${webhook.secretHeader ? ` (secret in ${webhook.secretHeader})` : ""}\n`);
+        process.stdout.write(
+          `webhook   ${webhook.url}${webhook.secretHeader ? ` (secret in ${webhook.secretHeader})` : ""}\n`,
+        );
       }
       return ExitCode.OK;
     }
@@ -306,20 +310,31 @@ function reportRefusedJob(items: readonly InputItem[], error: EvaluationRefusedE
   const count = error.refusals.length === 1 ? "1 item" : `${error.refusals.length} items`;
   const lines = [`clavata jobs create: the gateway refused ${count}, so it created no job:`];
   const width = Math.min(40, Math.max(2, ...refused.map((r) => r.item.id.length)));
-  for (const { item, refusal } of refused) lines.push(`  ${item.id.padEnd(width)}  ${refusal.reason}: ${refusal.message}`);
-  for (const refusal of unmatched) lines.push(`  (content hash ${refusal.contentHash || "not given"})  ${refusal.reason}: ${refusal.message}`);
-  lines.push("Remove or fix these items and create the job again; clavata evaluate reports refused items without stopping.");
+  for (const { item, refusal } of refused)
+    lines.push(`  ${item.id.padEnd(width)}  ${refusal.reason}: ${refusal.message}`);
+  for (const refusal of unmatched)
+    lines.push(`  (content hash ${refusal.contentHash || "not given"})  ${refusal.reason}: ${refusal.message}`);
+  lines.push(
+    "Remove or fix these items and create the job again; clavata evaluate reports refused items without stopping.",
+  );
   process.stderr.write(`${lines.join("\n")}\n`);
 }
 
 /** The webhook the options describe, or undefined; never echoes the secret. */
-function webhookOf(values: ParsedValues, command: string): { url: string; extraHeaders: Record<string, string>; secretHeader?: string } | undefined {
+function webhookOf(
+  values: ParsedValues,
+  command: string,
+): { url: string; extraHeaders: Record<string, string>; secretHeader?: string } | undefined {
   const url = stringValue(values, "webhook");
-  const secret = stringValue(values, "webhook-secret") ?? (process.env["CLAVATA_WEBHOOK_SECRET"] || undefined);
+  const secret = stringValue(values, "webhook-secret") ?? (process.env.CLAVATA_WEBHOOK_SECRET || undefined);
   const headers: Record<string, string> = {};
   for (const pair of stringValues(values, "webhook-header")) {
     const eq = pair.indexOf("=");
-    if (eq <= 0) throw new UsageError(`--webhook-header takes name=value, such as Tenant=acme; got "${pair.slice(0, 40)}"`, command);
+    if (eq <= 0)
+      throw new UsageError(
+        `--webhook-header takes name=value, such as Tenant=acme; got "${pair.slice(0, 40)}"`,
+        command,
+      );
     headers[pair.slice(0, eq).trim()] = pair.slice(eq + 1);
   }
   if (url === undefined) {
@@ -343,7 +358,11 @@ function webhookOf(values: ParsedValues, command: string): { url: string; extraH
 
 async function getCommand({ argv, signal }: CommandContext): Promise<number> {
   const command = "jobs get";
-  const { values, positionals } = parseCommandArgs(argv, { ...GLOBAL_OPTIONS, ...JSON_OPTION, "fail-on-match": { type: "boolean" } }, command);
+  const { values, positionals } = parseCommandArgs(
+    argv,
+    { ...GLOBAL_OPTIONS, ...JSON_OPTION, "fail-on-match": { type: "boolean" } },
+    command,
+  );
   const jobUuid = jobUuidArgument(positionals, command);
   return withGateway(values, command, signal, async (client) => {
     const job = await client.getJob(jobUuid, { signal });
@@ -402,7 +421,11 @@ async function listCommand({ argv, signal }: CommandContext): Promise<number> {
   const statusText = stringValue(values, "status");
   if (statusText !== undefined) {
     const status = statuses[statusText.toLowerCase()];
-    if (status === undefined) throw new UsageError(`--status must be one of pending, running, completed, failed, canceled; got "${statusText}"`, command);
+    if (status === undefined)
+      throw new UsageError(
+        `--status must be one of pending, running, completed, failed, canceled; got "${statusText}"`,
+        command,
+      );
     query.status(status);
   }
   const policy = stringValue(values, "policy");
@@ -428,14 +451,16 @@ async function listCommand({ argv, signal }: CommandContext): Promise<number> {
   const pageSize = pageSizeText === undefined ? undefined : parseInteger(pageSizeText, "--page-size", 1, 1000, command);
   const pageToken = stringValue(values, "page-token");
   const all = flag(values, "all");
-  if (all && pageToken !== undefined) throw new UsageError("--all starts from the first page; drop --page-token", command);
+  if (all && pageToken !== undefined)
+    throw new UsageError("--all starts from the first page; drop --page-token", command);
   const json = flag(values, "json");
 
   return withGateway(values, command, signal, async (client) => {
     const out = process.stdout;
     let count = 0;
     const header = () => {
-      if (!json && count === 0) out.write(`${"JOB".padEnd(36)}  ${"STATUS".padEnd(9)}  ${"POLICY".padEnd(20)}  RESULTS  CREATED\n`);
+      if (!json && count === 0)
+        out.write(`${"JOB".padEnd(36)}  ${"STATUS".padEnd(9)}  ${"POLICY".padEnd(20)}  RESULTS  CREATED\n`);
     };
     const print = (job: Job) => {
       header();
@@ -452,7 +477,10 @@ async function listCommand({ argv, signal }: CommandContext): Promise<number> {
     if (all) {
       for await (const job of client.listAllJobs(query, { pageSize: pageSize ?? 100, signal })) print(job);
     } else {
-      const page = await client.listJobs({ query, ...(pageSize !== undefined ? { pageSize } : {}), ...(pageToken !== undefined ? { pageToken } : {}) }, { signal });
+      const page = await client.listJobs(
+        { query, ...(pageSize !== undefined ? { pageSize } : {}), ...(pageToken !== undefined ? { pageToken } : {}) },
+        { signal },
+      );
       page.jobs.forEach(print);
       nextPageToken = page.nextPageToken;
     }

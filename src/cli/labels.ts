@@ -7,16 +7,16 @@ import { AbortedError, ClavataError, EvaluationRefusedError } from "../errors.js
 import { MAX_LABEL_VERSION_IDS } from "../requests.js";
 import {
   ExitCode,
+  flag,
   GLOBAL_OPTIONS,
   GLOBAL_OPTIONS_HELP,
-  UsageError,
-  flag,
   parseCommandArgs,
   parseThreshold,
   stringValue,
   stringValues,
+  UsageError,
 } from "./args.js";
-import { inputSources, type CommandContext } from "./command-context.js";
+import { type CommandContext, inputSources } from "./command-context.js";
 import { connectionSettings, openGateway } from "./gateway-connection.js";
 import { contentDataOf, readInputItems } from "./input-items.js";
 import { reportFailure } from "./report-failure.js";
@@ -83,7 +83,8 @@ async function evaluateLabelsCommand({ argv, signal }: CommandContext): Promise<
   const command = "labels evaluate";
   const { values, positionals } = parseCommandArgs(argv, OPTIONS, command);
   const labels = stringValues(values, "label");
-  if (labels.length === 0) throw new UsageError("give at least one --label <label-version-id>, such as --label label-threats-v1", command);
+  if (labels.length === 0)
+    throw new UsageError("give at least one --label <label-version-id>, such as --label label-threats-v1", command);
   if (labels.length > MAX_LABEL_VERSION_IDS) {
     throw new UsageError(`at most ${MAX_LABEL_VERSION_IDS} --label per call; got ${labels.length}`, command);
   }
@@ -94,7 +95,10 @@ async function evaluateLabelsCommand({ argv, signal }: CommandContext): Promise<
   connectionSettings(values, command);
   const { items } = await readInputItems(inputSources(values, positionals, process.stdin), command);
   if (items.length !== 1) {
-    throw new UsageError(`labels evaluate takes exactly one content item; got ${items.length} (use one text, one --file or standard input)`, command);
+    throw new UsageError(
+      `labels evaluate takes exactly one content item; got ${items.length} (use one text, one --file or standard input)`,
+      command,
+    );
   }
   const item = items[0]!;
 
@@ -102,7 +106,11 @@ async function evaluateLabelsCommand({ argv, signal }: CommandContext): Promise<
   const out = process.stdout;
   try {
     const response = await gateway.client.evaluateLabels(
-      { contentData: contentDataOf(item, false), labelVersionIds: labels, ...(threshold !== undefined ? { threshold } : {}) },
+      {
+        contentData: contentDataOf(item, false),
+        labelVersionIds: labels,
+        ...(threshold !== undefined ? { threshold } : {}),
+      },
       { signal },
     );
     if (json) {
@@ -115,7 +123,10 @@ async function evaluateLabelsCommand({ argv, signal }: CommandContext): Promise<
         const evaluation = result.evaluation;
         const outcome = result.error !== "" ? "failed" : outcomeWord(evaluation?.outcome);
         const score = evaluation === undefined || result.error !== "" ? "-" : evaluation.score.toFixed(2);
-        out.write(`${result.labelVersionId.padEnd(width)}  ${outcome.padEnd(8)}  ${score.padEnd(5)}  ${detailOf(result)}`.trimEnd() + "\n");
+        out.write(
+          `${result.labelVersionId.padEnd(width)}  ${outcome.padEnd(8)}  ${score.padEnd(5)}  ${detailOf(result)}`.trimEnd() +
+            "\n",
+        );
       }
     }
     if (response.results.some((r) => r.error !== "")) return ExitCode.FAILURE;
@@ -126,9 +137,13 @@ async function evaluateLabelsCommand({ argv, signal }: CommandContext): Promise<
       // A refusal is a result: the content will not be evaluated, and why.
       const refusal = error.refusals[0]!;
       if (json) {
-        out.write(`${JSON.stringify({ refusal: { reason: refusal.reason, message: refusal.message, contentHash: refusal.contentHash } })}\n`);
+        out.write(
+          `${JSON.stringify({ refusal: { reason: refusal.reason, message: refusal.message, contentHash: refusal.contentHash } })}\n`,
+        );
       } else {
-        out.write(`content ${item.id} refused: ${refusal.reason}: ${refusal.message}${refusal.contentHash ? ` (${refusal.contentHash})` : ""}\n`);
+        out.write(
+          `content ${item.id} refused: ${refusal.reason}: ${refusal.message}${refusal.contentHash ? ` (${refusal.contentHash})` : ""}\n`,
+        );
       }
       return flag(values, "fail-on-match") ? ExitCode.MATCHED : ExitCode.OK;
     }

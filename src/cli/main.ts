@@ -3,7 +3,15 @@
 // 1 a call failed, 2 bad usage, 3 matched with --fail-on-match, 130 interrupted).
 
 import { VERSION } from "../version.js";
-import { ExitCode, GLOBAL_OPTIONS_HELP, UsageError, findCommandWords, parseCommandArgs, wantsHelp, GLOBAL_OPTIONS } from "./args.js";
+import {
+  ExitCode,
+  findCommandWords,
+  GLOBAL_OPTIONS,
+  GLOBAL_OPTIONS_HELP,
+  parseCommandArgs,
+  UsageError,
+  wantsHelp,
+} from "./args.js";
 import type { CommandContext } from "./command-context.js";
 import { EMULATOR_HELP, emulatorCommand } from "./emulator.js";
 import { EVALUATE_HELP, evaluateCommand } from "./evaluate.js";
@@ -84,7 +92,9 @@ export async function run(argv: readonly string[], signal: AbortSignal): Promise
     }
     // Options alone: check them, so an unknown flag still says so, then ask for a command.
     parseCommandArgs(argv, GLOBAL_OPTIONS, "", { positionals: false });
-    throw new UsageError("no command given; try clavata evaluate --emulator --policy policy-violence \"hello\", or clavata --help");
+    throw new UsageError(
+      'no command given; try clavata evaluate --emulator --policy policy-violence "hello", or clavata --help',
+    );
   }
   if (first === "help") {
     const words = findCommandWords(top.rest, 2).words;
@@ -144,7 +154,9 @@ async function main(): Promise<void> {
       process.stderr.write(`${where}: ${error.message}\nRun "${where} --help" for usage.\n`);
       code = ExitCode.USAGE;
     } else {
-      process.stderr.write(`clavata: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.stderr.write(
+        `clavata: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+      );
       code = ExitCode.FAILURE;
     }
   }

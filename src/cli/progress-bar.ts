@@ -56,7 +56,9 @@ export class ProgressBar {
   redraw(now = Date.now()): void {
     this.#drawnAt = now;
     this.#visible = true;
-    this.#stream.write(`\r\x1b[2K${renderProgress(this.#done, this.#total, now - this.#started, this.#stream.columns || 80)}`);
+    this.#stream.write(
+      `\r\x1b[2K${renderProgress(this.#done, this.#total, now - this.#started, this.#stream.columns || 80)}`,
+    );
   }
 
   /** Erases the bar (before other output goes to the same terminal). */

@@ -1,13 +1,7 @@
 // How a command reports a failed call: the SDK's message (which never holds the API key), and what to do about it
 // in command-line terms.
 
-import {
-  AuthenticationError,
-  ClavataError,
-  ConnectionError,
-  PermissionDeniedError,
-  TimeoutError,
-} from "../errors.js";
+import { AuthenticationError, ClavataError, ConnectionError, PermissionDeniedError, TimeoutError } from "../errors.js";
 import { ExitCode } from "./args.js";
 
 function hintOf(error: ClavataError): string | undefined {

@@ -25,7 +25,8 @@ export class ResultTally {
   /** Counts one result. */
   add(result: ItemResult): void {
     this.counts[result.outcome]++;
-    if (result.refusal !== undefined) this.refusals.set(result.refusal.reason, (this.refusals.get(result.refusal.reason) ?? 0) + 1);
+    if (result.refusal !== undefined)
+      this.refusals.set(result.refusal.reason, (this.refusals.get(result.refusal.reason) ?? 0) + 1);
     if (result.tokens !== undefined) {
       this.inputTokens += result.tokens.input;
       this.billedTokens += result.tokens.billed;

@@ -1,7 +1,7 @@
 // Writing item results as they arrive: a readable table (id, outcome, score, matched labels) or NDJSON, in arrival
 // order or, with --ordered, in input order (each result is held back until every earlier one has been written).
 
-import { resultJson, type ItemResult } from "./item-result.js";
+import { type ItemResult, resultJson } from "./item-result.js";
 
 /** Something drawn on the terminal that must step aside while a line is written, such as a progress bar. */
 export interface Overlay {
@@ -28,7 +28,7 @@ const OUTCOME_WIDTH = 8;
 const SCORE_WIDTH = 5;
 
 // Long ids lose their start: the end of a path or a numbered id is what tells rows apart.
-function fit(text: string, width: number): string {
+function fitToWidth(text: string, width: number): string {
   const oneLine = text.replace(/[\r\n\t]+/g, " ");
   return oneLine.length > width ? `…${oneLine.slice(oneLine.length - width + 1)}` : oneLine.padEnd(width);
 }
@@ -72,7 +72,9 @@ export class ResultWriter {
   header(): void {
     if (this.#headerWritten || this.#options.json) return;
     this.#headerWritten = true;
-    this.#line(`${"ID".padEnd(this.#idWidth)}  ${"OUTCOME".padEnd(OUTCOME_WIDTH)}  ${"SCORE".padEnd(SCORE_WIDTH)}  LABELS`);
+    this.#line(
+      `${"ID".padEnd(this.#idWidth)}  ${"OUTCOME".padEnd(OUTCOME_WIDTH)}  ${"SCORE".padEnd(SCORE_WIDTH)}  LABELS`,
+    );
   }
 
   /** Takes one result: writes it now, or holds it until the results before it (with `ordered`). */
@@ -105,7 +107,7 @@ export class ResultWriter {
     this.header();
     const score = result.score === undefined ? "-" : result.score.toFixed(2);
     this.#line(
-      `${fit(result.id, this.#idWidth)}  ${result.outcome.padEnd(OUTCOME_WIDTH)}  ${score.padEnd(SCORE_WIDTH)}  ${detailOf(result)}`.trimEnd(),
+      `${fitToWidth(result.id, this.#idWidth)}  ${result.outcome.padEnd(OUTCOME_WIDTH)}  ${score.padEnd(SCORE_WIDTH)}  ${detailOf(result)}`.trimEnd(),
     );
   }
 

@@ -6,29 +6,29 @@ import { create } from "@bufbuild/protobuf";
 import { ValueSchema } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import {
-  Outcome,
-  PolicyEvaluationReport_AssertionEvaluationReportSchema,
-  PolicyEvaluationReport_ExceptionEvaluationReportSchema,
-  PolicyEvaluationReport_ReviewResultSchema,
-  PolicyEvaluationReport_SectionEvaluationReportSchema,
-  PolicyEvaluationReport_TokenUsageSchema,
-  PolicyEvaluationReportSchema,
-  type ContentData,
-  type PolicyEvaluationReport,
-  type PolicyEvaluationReport_AssertionEvaluationReport,
-  type PolicyEvaluationReport_ExceptionEvaluationReport,
-  type PolicyEvaluationReport_ReviewResult,
-  type PolicyEvaluationReport_SectionEvaluationReport,
-} from "../../gen/clavata/shared/v1/public_pb.js";
-import {
+  type PrecheckFailure,
   PrecheckFailureSchema,
   PrecheckFailureType,
   PrecheckMatchConfidence,
-  type PrecheckFailure,
 } from "../../gen/clavata/gateway/v1/errs_pb.js";
-import { LabelEvaluationSchema, type LabelEvaluation } from "../../gen/clavata/gateway/v1/labels_pb.js";
+import { type LabelEvaluation, LabelEvaluationSchema } from "../../gen/clavata/gateway/v1/labels_pb.js";
+import {
+  type ContentData,
+  Outcome,
+  type PolicyEvaluationReport,
+  type PolicyEvaluationReport_AssertionEvaluationReport,
+  PolicyEvaluationReport_AssertionEvaluationReportSchema,
+  type PolicyEvaluationReport_ExceptionEvaluationReport,
+  PolicyEvaluationReport_ExceptionEvaluationReportSchema,
+  type PolicyEvaluationReport_ReviewResult,
+  PolicyEvaluationReport_ReviewResultSchema,
+  type PolicyEvaluationReport_SectionEvaluationReport,
+  PolicyEvaluationReport_SectionEvaluationReportSchema,
+  PolicyEvaluationReport_TokenUsageSchema,
+  PolicyEvaluationReportSchema,
+} from "../../gen/clavata/shared/v1/public_pb.js";
 import { contentHash, isContentHash } from "./content-hash.js";
-import { inspectImage, type ImageFormat, type ImageInspection } from "./image.js";
+import { type ImageFormat, type ImageInspection, inspectImage } from "./image.js";
 import type { ImageMatcher, Policy, PolicyAssertion, PolicySection } from "./policy.js";
 import { isLoopbackHost } from "./webhook-dispatcher.js";
 
@@ -167,7 +167,9 @@ export class PolicyEngine {
     this.policies = [...options.policies];
     for (const policy of this.policies) {
       if (this.#byId.has(policy.id)) {
-        throw new Error(`PolicyEngine: two policies have the id ${JSON.stringify(policy.id)}; give each policy its own id`);
+        throw new Error(
+          `PolicyEngine: two policies have the id ${JSON.stringify(policy.id)}; give each policy its own id`,
+        );
       }
       this.#byId.set(policy.id, policy);
       for (const section of policy.sections) {
@@ -226,32 +228,31 @@ export class PolicyEngine {
    *   audio_url (which the emulator does not support).
    */
   checkContent(item: ContentData, where: string): void {
-    const bad = (problem: string): never => {
-      throw new ConnectError(`${where}: ${problem}`, Code.InvalidArgument);
-    };
+    const bad = (problem: string) => new ConnectError(`${where}: ${problem}`, Code.InvalidArgument);
     const content = item.content;
     switch (content.case) {
       case undefined:
-        return bad("no content; set one of text, image or image_url");
+        throw bad("no content; set one of text, image or image_url");
       case "text":
-        if (content.value === "") bad("text is empty; give the text to evaluate");
+        if (content.value === "") throw bad("text is empty; give the text to evaluate");
         return;
       case "image":
-        if (content.value.length === 0) bad("image is empty; give the image bytes (PNG, JPEG or WebP)");
+        if (content.value.length === 0) throw bad("image is empty; give the image bytes (PNG, JPEG or WebP)");
         return;
       case "imageUrl": {
-        if (content.value.trim() === "") bad("image_url is empty; give an absolute http or https URL");
+        if (content.value.trim() === "") throw bad("image_url is empty; give an absolute http or https URL");
         const url = URL.canParse(content.value) ? new URL(content.value) : undefined;
-        if (url === undefined) bad(`image_url ${quoteUrl(content.value)} is not a valid URL; give an absolute http or https URL`);
+        if (url === undefined)
+          throw bad(`image_url ${quoteUrl(content.value)} is not a valid URL; give an absolute http or https URL`);
         if (url!.protocol !== "http:" && url!.protocol !== "https:") {
-          bad(`image_url must be an http or https URL; got the scheme ${JSON.stringify(url!.protocol)}`);
+          throw bad(`image_url must be an http or https URL; got the scheme ${JSON.stringify(url!.protocol)}`);
         }
         return;
       }
       case "videoUrl":
-        return bad("video_url is not supported by the emulator; send text, image or image_url");
+        throw bad("video_url is not supported by the emulator; send text, image or image_url");
       case "audioUrl":
-        return bad("audio_url is not supported by the emulator; send text, image or image_url");
+        throw bad("audio_url is not supported by the emulator; send text, image or image_url");
     }
   }
 
@@ -278,7 +279,13 @@ export class PolicyEngine {
         };
       }
       case "image":
-        return { item, kind: "image", contentHash: contentHash(content.value), bytes: content.value, image: inspectImage(content.value) };
+        return {
+          item,
+          kind: "image",
+          contentHash: contentHash(content.value),
+          bytes: content.value,
+          image: inspectImage(content.value),
+        };
       case "imageUrl": {
         const urlText = content.value;
         const url = new URL(urlText);
@@ -289,7 +296,13 @@ export class PolicyEngine {
         if ("reason" in fetched) {
           return { item, kind: "fetchFailed", contentHash: contentHash(urlText), url: urlText, reason: fetched.reason };
         }
-        return { item, kind: "image", contentHash: contentHash(fetched.bytes), bytes: fetched.bytes, image: inspectImage(fetched.bytes) };
+        return {
+          item,
+          kind: "image",
+          contentHash: contentHash(fetched.bytes),
+          bytes: fetched.bytes,
+          image: inspectImage(fetched.bytes),
+        };
       }
       default:
         // checkContent has already refused every other case.
@@ -304,14 +317,20 @@ export class PolicyEngine {
   precheck(content: PreparedContent): PrecheckFailure | undefined {
     const hash = content.contentHash;
     if (this.#blocked.has(hash)) {
-      return refusal(PrecheckFailureType.NCMEC, "content matched a known CSAM hash", hash, PrecheckMatchConfidence.EXACT);
+      return refusal(
+        PrecheckFailureType.NCMEC,
+        "content matched a known CSAM hash",
+        hash,
+        PrecheckMatchConfidence.EXACT,
+      );
     }
     if (content.kind === "url" && content.format === undefined) {
       return refusal(PrecheckFailureType.UNSUPPORTED_IMAGE_FORMAT, "unsupported image format", hash);
     }
     if (content.kind === "image" && "error" in content.image) {
       const image = content.image;
-      if (image.error === "unsupported") return refusal(PrecheckFailureType.UNSUPPORTED_IMAGE_FORMAT, "unsupported image format", hash);
+      if (image.error === "unsupported")
+        return refusal(PrecheckFailureType.UNSUPPORTED_IMAGE_FORMAT, "unsupported image format", hash);
       return refusal(PrecheckFailureType.INVALID_IMAGE, `invalid image: ${image.reason}`, hash);
     }
     return undefined;
@@ -326,12 +345,20 @@ export class PolicyEngine {
    * @throws ConnectError with Code.InvalidArgument when the item fails {@link checkContent} or the threshold is
    *   not from 0 to 1.
    */
-  async evaluate(policy: Policy, item: ContentData | PreparedContent, threshold: number | undefined): Promise<ContentVerdict> {
+  async evaluate(
+    policy: Policy,
+    item: ContentData | PreparedContent,
+    threshold: number | undefined,
+  ): Promise<ContentVerdict> {
     const t = effectiveThreshold(threshold);
     const content = isPrepared(item) ? item : await this.prepare(item);
     const failure = this.precheck(content);
     if (failure) return { kind: "refused", contentHash: content.contentHash, failure };
-    return { kind: "evaluated", contentHash: content.contentHash, report: buildReport(policy, policy.sections, content, t) };
+    return {
+      kind: "evaluated",
+      contentHash: content.contentHash,
+      report: buildReport(policy, policy.sections, content, t),
+    };
   }
 
   /**
@@ -351,7 +378,10 @@ export class PolicyEngine {
   ): Promise<LabelVerdict> {
     const found = this.#byLabel.get(labelVersionId);
     if (found === undefined) {
-      throw new ConnectError(`label version ${JSON.stringify(labelVersionId)} not found; check the id against the emulator's policies`, Code.NotFound);
+      throw new ConnectError(
+        `label version ${JSON.stringify(labelVersionId)} not found; check the id against the emulator's policies`,
+        Code.NotFound,
+      );
     }
     const t = effectiveThreshold(threshold);
     const content = isPrepared(item) ? item : await this.prepare(item);
@@ -373,7 +403,8 @@ export class PolicyEngine {
 
 function positive(value: number | undefined, fallback: number, name: string): number {
   if (value === undefined) return fallback;
-  if (!Number.isFinite(value) || value <= 0) throw new Error(`PolicyEngine: ${name} must be a positive number; got ${value}`);
+  if (!Number.isFinite(value) || value <= 0)
+    throw new Error(`PolicyEngine: ${name} must be a positive number; got ${value}`);
   return value;
 }
 
@@ -387,7 +418,12 @@ function quoteUrl(text: string): string {
   return JSON.stringify(shown.length > 100 ? `${shown.slice(0, 97)}...` : shown);
 }
 
-function refusal(type: PrecheckFailureType, message: string, hash: string, confidence?: PrecheckMatchConfidence): PrecheckFailure {
+function refusal(
+  type: PrecheckFailureType,
+  message: string,
+  hash: string,
+  confidence?: PrecheckMatchConfidence,
+): PrecheckFailure {
   return create(PrecheckFailureSchema, {
     type,
     message,
@@ -400,7 +436,11 @@ function refusal(type: PrecheckFailureType, message: string, hash: string, confi
  * Fetches a loopback image URL within the limits, never following a redirect. A kept-alive connection that
  * the server closed just before it was reused fails at once; the GET is retried once in that case only.
  */
-async function fetchImage(url: URL, timeoutMs: number, maxBytes: number): Promise<{ bytes: Uint8Array } | { reason: string }> {
+async function fetchImage(
+  url: URL,
+  timeoutMs: number,
+  maxBytes: number,
+): Promise<{ bytes: Uint8Array } | { reason: string }> {
   const signal = AbortSignal.timeout(timeoutMs);
   const first = await fetchImageOnce(url, signal, timeoutMs, maxBytes);
   if ("socketClosed" in first && !signal.aborted) return fetchImageOnce(url, signal, timeoutMs, maxBytes);
@@ -421,7 +461,9 @@ async function fetchImageOnce(
     });
     if (response.type === "opaqueredirect" || (response.status >= 300 && response.status < 400)) {
       await response.body?.cancel();
-      return { reason: `the server answered with a redirect (HTTP ${response.status}), which the emulator does not follow` };
+      return {
+        reason: `the server answered with a redirect (HTTP ${response.status}), which the emulator does not follow`,
+      };
     }
     if (!response.ok) {
       await response.body?.cancel();
@@ -458,7 +500,9 @@ async function fetchImageOnce(
     if (signal.aborted) return { reason: `no complete answer within ${timeoutMs} ms` };
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
     const reason = `the fetch failed: ${cause?.code ?? cause?.message ?? (err as Error).message}`;
-    return cause?.code === "UND_ERR_SOCKET" || cause?.code === "ECONNRESET" ? { reason, socketClosed: true } : { reason };
+    return cause?.code === "UND_ERR_SOCKET" || cause?.code === "ECONNRESET"
+      ? { reason, socketClosed: true }
+      : { reason };
   }
 }
 
@@ -491,7 +535,8 @@ function imageMatches(m: ImageMatcher, content: PreparedContent): boolean {
   }
   if (content.kind === "url") {
     // Nothing about the size of an image that was not fetched is known, so such conditions cannot hold.
-    if (m.minBytes !== undefined || m.maxBytes !== undefined || m.minWidth !== undefined || m.minHeight !== undefined) return false;
+    if (m.minBytes !== undefined || m.maxBytes !== undefined || m.minWidth !== undefined || m.minHeight !== undefined)
+      return false;
     return (
       (m.formats === undefined || (content.format !== undefined && m.formats.includes(content.format))) &&
       (m.contentHashes === undefined || m.contentHashes.includes(content.contentHash))
@@ -507,7 +552,11 @@ interface BlockResult {
   reports: PolicyEvaluationReport_AssertionEvaluationReport[];
 }
 
-function evaluateAssertions(assertions: readonly PolicyAssertion[], content: PreparedContent, threshold: number): BlockResult {
+function evaluateAssertions(
+  assertions: readonly PolicyAssertion[],
+  content: PreparedContent,
+  threshold: number,
+): BlockResult {
   let score = 0;
   const reports = assertions.map((a) => {
     const s = matches(a, content) ? a.score : 0;
@@ -555,7 +604,12 @@ function buildReport(
     contentMetadata: { ...content.item.metadata },
     threshold,
   });
-  const inputTokens = content.kind === "text" ? Math.max(1, Math.ceil(content.byteLength / 4)) : content.kind === "fetchFailed" ? 0 : IMAGE_INPUT_TOKENS;
+  const inputTokens =
+    content.kind === "text"
+      ? Math.max(1, Math.ceil(content.byteLength / 4))
+      : content.kind === "fetchFailed"
+        ? 0
+        : IMAGE_INPUT_TOKENS;
   report.tokenUsage = create(PolicyEvaluationReport_TokenUsageSchema, {
     inputTokens,
     billedTokens: Math.min(0x7fffffff, Math.round(inputTokens * policy.multiplier)),

@@ -4,7 +4,13 @@ import { Code } from "@connectrpc/connect";
 export type EmulatorMethod = "Evaluate" | "CreateJob" | "GetJob" | "ListJobs" | "EvaluateLabels";
 
 /** Every method name, in a fixed order. */
-export const EMULATOR_METHODS: readonly EmulatorMethod[] = ["Evaluate", "CreateJob", "GetJob", "ListJobs", "EvaluateLabels"];
+export const EMULATOR_METHODS: readonly EmulatorMethod[] = [
+  "Evaluate",
+  "CreateJob",
+  "GetJob",
+  "ListJobs",
+  "EvaluateLabels",
+];
 
 /**
  * A fault to arm when the emulator starts; the same shapes as the {@link FaultInjector} methods take.
@@ -35,7 +41,12 @@ export interface FaultInjector {
    * The next `count` calls of `method` ("*" = any method) fail at once with `code`. With `retryDelayMs`, the error
    * carries a google.rpc.RetryInfo hint.
    */
-  failNext(method: EmulatorMethod | "*", count: number, code: Code, options?: { message?: string; retryDelayMs?: number }): void;
+  failNext(
+    method: EmulatorMethod | "*",
+    count: number,
+    code: Code,
+    options?: { message?: string; retryDelayMs?: number },
+  ): void;
   /** The next `count` calls of `method` (default: every call until `clear()`) wait `ms` before they are answered. */
   delay(method: EmulatorMethod | "*", ms: number, count?: number): void;
   /** The next `count` (default 1) Evaluate streams send `messages` responses, then end with `code`. */
@@ -65,13 +76,24 @@ export class FaultState implements FaultInjector {
 
   constructor(private readonly onGoAway: () => void) {}
 
-  failNext(method: EmulatorMethod | "*", count: number, code: Code, options: { message?: string; retryDelayMs?: number } = {}): void {
+  failNext(
+    method: EmulatorMethod | "*",
+    count: number,
+    code: Code,
+    options: { message?: string; retryDelayMs?: number } = {},
+  ): void {
     checkCount(count, "failNext");
     if (!Number.isInteger(code) || code < 1 || code > 16) {
-      throw new RangeError(`failNext: ${String(code)} is not a gRPC error code (1-16); use Code from @connectrpc/connect`);
+      throw new RangeError(
+        `failNext: ${String(code)} is not a gRPC error code (1-16); use Code from @connectrpc/connect`,
+      );
     }
     const message = options.message ?? `injected fault: ${Code[code]}`;
-    this.fails.push({ method, remaining: count, value: { code, message, ...(options.retryDelayMs !== undefined ? { retryDelayMs: options.retryDelayMs } : {}) } });
+    this.fails.push({
+      method,
+      remaining: count,
+      value: { code, message, ...(options.retryDelayMs !== undefined ? { retryDelayMs: options.retryDelayMs } : {}) },
+    });
   }
 
   delay(method: EmulatorMethod | "*", ms: number, count = Number.POSITIVE_INFINITY): void {

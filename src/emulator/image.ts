@@ -70,7 +70,10 @@ function u32le(b: Uint8Array, o: number): number {
 
 function inspectPng(bytes: Uint8Array): ImageInspection {
   if (bytes.length < 8 || PNG_SIGNATURE.some((v, i) => bytes[i] !== v)) {
-    return invalid("png", "bad PNG signature (the file is truncated or was changed in transit, e.g. by a text-mode copy)");
+    return invalid(
+      "png",
+      "bad PNG signature (the file is truncated or was changed in transit, e.g. by a text-mode copy)",
+    );
   }
   let offset = 8;
   let width = 0;
@@ -79,7 +82,10 @@ function inspectPng(bytes: Uint8Array): ImageInspection {
   let index = 0;
   for (;;) {
     if (offset + 8 > bytes.length) {
-      return invalid("png", offset === bytes.length ? "no IEND chunk (the file is truncated)" : `truncated chunk header at byte ${offset}`);
+      return invalid(
+        "png",
+        offset === bytes.length ? "no IEND chunk (the file is truncated)" : `truncated chunk header at byte ${offset}`,
+      );
     }
     const length = u32be(bytes, offset);
     const type = ascii(bytes, offset + 4, 4);
@@ -120,7 +126,8 @@ function inspectJpeg(bytes: Uint8Array): ImageInspection {
   const n = bytes.length;
   let offset = 2;
   for (;;) {
-    if (offset >= n) return invalid("jpeg", "no frame header (SOFn) before the end of the data (the file is truncated)");
+    if (offset >= n)
+      return invalid("jpeg", "no frame header (SOFn) before the end of the data (the file is truncated)");
     if (bytes[offset] !== 0xff) return invalid("jpeg", `expected a marker at byte ${offset}`);
     // Any number of 0xFF fill bytes may precede a marker.
     while (offset < n && bytes[offset] === 0xff) offset++;
@@ -129,11 +136,15 @@ function inspectJpeg(bytes: Uint8Array): ImageInspection {
     offset++;
     if (marker === 0xd9) return invalid("jpeg", "end of image before any frame header (SOFn)");
     if (marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) continue; // standalone markers
-    if (marker === 0x00 || marker === 0xd8) return invalid("jpeg", `unexpected marker FF${hex2(marker)} at byte ${offset - 2}`);
+    if (marker === 0x00 || marker === 0xd8)
+      return invalid("jpeg", `unexpected marker FF${hex2(marker)} at byte ${offset - 2}`);
     if (offset + 2 > n) return invalid("jpeg", `segment FF${hex2(marker)} is truncated`);
     const length = u16be(bytes, offset);
     if (length < 2 || offset + length > n) {
-      return invalid("jpeg", `segment FF${hex2(marker)} at byte ${offset - 2} runs past the end of the data (the file is truncated)`);
+      return invalid(
+        "jpeg",
+        `segment FF${hex2(marker)} at byte ${offset - 2} runs past the end of the data (the file is truncated)`,
+      );
     }
     if (marker === 0xda) return invalid("jpeg", "a scan (SOS) starts before any frame header (SOFn)");
     if (isStartOfFrame(marker)) {
@@ -172,7 +183,10 @@ function inspectWebp(bytes: Uint8Array): ImageInspection {
     const size = u32le(bytes, offset + 4);
     const payload = offset + 8;
     if (payload + size > end) {
-      return invalid("webp", `chunk "${fourcc}" at byte ${offset} runs past the end of the RIFF data (the file is truncated)`);
+      return invalid(
+        "webp",
+        `chunk "${fourcc}" at byte ${offset} runs past the end of the RIFF data (the file is truncated)`,
+      );
     }
     if (first) {
       const read = readWebpDimensions(bytes, fourcc, payload, size);
@@ -259,7 +273,10 @@ export interface MakePngOptions {
  *   64 MiB, or a colour channel is not an integer from 0 to 255.
  */
 export function makePng(width: number, height: number, options: MakePngOptions = {}): Uint8Array {
-  for (const [name, v] of [["width", width], ["height", height]] as const) {
+  for (const [name, v] of [
+    ["width", width],
+    ["height", height],
+  ] as const) {
     if (!Number.isInteger(v) || v < 1 || v > 10000) {
       throw new RangeError(`makePng: ${name} must be an integer from 1 to 10000; got ${v}`);
     }
@@ -269,7 +286,9 @@ export function makePng(width: number, height: number, options: MakePngOptions =
   }
   const color = options.color ?? [128, 128, 128];
   if (color.length !== 3 || color.some((c) => !Number.isInteger(c) || c < 0 || c > 255)) {
-    throw new RangeError(`makePng: color must be [red, green, blue] with integers from 0 to 255; got ${JSON.stringify(color)}`);
+    throw new RangeError(
+      `makePng: color must be [red, green, blue] with integers from 0 to 255; got ${JSON.stringify(color)}`,
+    );
   }
   const stride = 1 + 3 * width;
   const raw = new Uint8Array(stride * height);

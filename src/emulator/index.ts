@@ -1,25 +1,25 @@
 // The public surface of clavata-connect/emulator: a local stand-in for the Clavata gateway.
 
-export { startEmulator, type Emulator, type EmulatorOptions } from "./server.js";
-export { type EmulatorMethod, type FaultInjector, type FaultRule } from "./faults.js";
-export { type RateLimit } from "./rate-limit.js";
-export { type WebhookDelivery, type WebhookDispatcherOptions } from "./webhook-dispatcher.js";
-export { PolicyEngine, type ContentVerdict, type PolicyEngineOptions } from "./engine.js";
+export { contentHash } from "./content-hash.js";
+export { type ContentVerdict, PolicyEngine, type PolicyEngineOptions } from "./engine.js";
+export type { EmulatorMethod, FaultInjector, FaultRule } from "./faults.js";
+export { type ImageFormat, type ImageInspection, inspectImage, makePng } from "./image.js";
 export {
-  parsePolicies,
   loadPolicyFile,
-  PolicyFileError,
   type Policy,
-  type PolicySection,
   type PolicyAssertion,
+  PolicyFileError,
   type PolicyFileJson,
+  type PolicySection,
+  parsePolicies,
 } from "./policy.js";
+export type { RateLimit } from "./rate-limit.js";
 export {
+  SAMPLE_LABEL_VERSION_IDS,
   SAMPLE_POLICIES,
   SAMPLE_POLICY_IDS,
-  SAMPLE_LABEL_VERSION_IDS,
-  samplePoliciesJson,
   sampleKnownImage,
+  samplePoliciesJson,
 } from "./sample-policies.js";
-export { contentHash } from "./content-hash.js";
-export { inspectImage, makePng, type ImageFormat, type ImageInspection } from "./image.js";
+export { type Emulator, type EmulatorOptions, startEmulator } from "./server.js";
+export type { WebhookDelivery, WebhookDispatcherOptions } from "./webhook-dispatcher.js";

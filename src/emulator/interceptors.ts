@@ -29,10 +29,7 @@ export function authInterceptor(keys: KeyCheck): Interceptor {
     }
     const match = /^Bearer[ ]+(\S+)\s*$/i.exec(header);
     if (!match) {
-      throw new ConnectError(
-        "malformed authorization header: it must be 'Bearer <API key>'",
-        Code.Unauthenticated,
-      );
+      throw new ConnectError("malformed authorization header: it must be 'Bearer <API key>'", Code.Unauthenticated);
     }
     const key = match[1]!;
     if (!keys.open && !keys.keys.has(key)) {
@@ -45,7 +42,7 @@ export function authInterceptor(keys: KeyCheck): Interceptor {
 
 /** A stable customer id for an API key that does not reveal the key. @private */
 export function customerIdOf(key: string): string {
-  return "customer-" + contentHash(new TextEncoder().encode(key)).slice(-12);
+  return `customer-${contentHash(new TextEncoder().encode(key)).slice(-12)}`;
 }
 
 /**
@@ -77,7 +74,9 @@ export function faultInterceptor(
         f.fail.message,
         f.fail.code,
         undefined,
-        f.fail.retryDelayMs !== undefined ? [{ desc: RetryInfoSchema, value: { retryDelay: durationOf(f.fail.retryDelayMs) } }] : [],
+        f.fail.retryDelayMs !== undefined
+          ? [{ desc: RetryInfoSchema, value: { retryDelay: durationOf(f.fail.retryDelayMs) } }]
+          : [],
       );
     }
     const res = await next(req);

@@ -2,25 +2,25 @@
 // each job's life from PENDING through RUNNING to COMPLETED or FAILED.
 import { createHash, createHmac, randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
 import { clone, create, toBinary } from "@bufbuild/protobuf";
-import { timestampDate, timestampFromDate, type Timestamp } from "@bufbuild/protobuf/wkt";
+import { type Timestamp, timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import {
+  type CreateJobRequest_Webhook,
+  CreateJobRequest_WebhookSchema,
+  type ListJobsRequest,
+  type ListJobsRequest_Query,
+  ListJobsRequest_QuerySchema,
+} from "../../gen/clavata/gateway/v1/gateway_pb.js";
+import {
+  type ContentData,
+  type Job,
+  type JobResult,
   JobResultSchema,
   JobSchema,
   JobStatus,
   JobType,
-  type ContentData,
-  type Job,
-  type JobResult,
   type TimeRange,
 } from "../../gen/clavata/shared/v1/public_pb.js";
-import {
-  CreateJobRequest_WebhookSchema,
-  ListJobsRequest_QuerySchema,
-  type CreateJobRequest_Webhook,
-  type ListJobsRequest,
-  type ListJobsRequest_Query,
-} from "../../gen/clavata/gateway/v1/gateway_pb.js";
 
 /** The page size ListJobs uses when the request's page_size is 0. */
 export const DEFAULT_PAGE_SIZE = 10;
@@ -141,7 +141,10 @@ export class JobStore {
    */
   create(init: NewJob): Job {
     if (this.#closed) {
-      throw new ConnectError("the emulator is shutting down and accepts no new jobs; retry against a running emulator", Code.Unavailable);
+      throw new ConnectError(
+        "the emulator is shutting down and accepts no new jobs; retry against a running emulator",
+        Code.Unavailable,
+      );
     }
     const now = this.#now();
     const job = clone(
@@ -211,7 +214,8 @@ export class JobStore {
       if (created !== undefined && !within(created, record.createdNanos)) continue;
       if (updated !== undefined && !within(updated, nanosOf(job.updated))) continue;
       // A job that has not ended has no completed time, so it is outside every completed range, even an open one.
-      if (completed !== undefined && (job.completed === undefined || !within(completed, nanosOf(job.completed)))) continue;
+      if (completed !== undefined && (job.completed === undefined || !within(completed, nanosOf(job.completed))))
+        continue;
       matching.push(record);
     }
     matching.sort(compareRecords);
@@ -241,7 +245,8 @@ export class JobStore {
    */
   waitForEnd(jobUuid: string, timeoutMs = 10_000): Promise<Job> {
     const record = this.#jobs.get(jobUuid);
-    if (record === undefined) return Promise.reject(new Error(`there is no job ${jobUuid}; pass the job_uuid that create() returned`));
+    if (record === undefined)
+      return Promise.reject(new Error(`there is no job ${jobUuid}; pass the job_uuid that create() returned`));
     if (record.ended) return Promise.resolve(clone(JobSchema, record.job));
     if (this.#closed) return Promise.reject(new Error(`job ${jobUuid} will not end: the job store is closed`));
     return new Promise<Job>((resolve, reject) => {
@@ -255,7 +260,9 @@ export class JobStore {
         reject,
         timer: setTimeout(() => {
           this.#dropWaiter(jobUuid, waiter);
-          reject(new Error(`job ${jobUuid} did not end within ${timeoutMs} ms (it is ${JobStatus[record.job.status]})`));
+          reject(
+            new Error(`job ${jobUuid} did not end within ${timeoutMs} ms (it is ${JobStatus[record.job.status]})`),
+          );
         }, timeoutMs),
       };
       waiters.add(waiter);
@@ -386,7 +393,9 @@ export class JobStore {
 
   #readToken(token: string, fingerprint: string): Position {
     const malformed = () =>
-      invalid("page_token is malformed or was altered; pass the next_page_token of the previous page exactly as returned, or an empty page_token to start over");
+      invalid(
+        "page_token is malformed or was altered; pass the next_page_token of the previous page exactly as returned, or an empty page_token to start over",
+      );
     if (token.length > MAX_TOKEN_CHARS || !BASE64URL.test(token)) throw malformed();
     const bytes = Buffer.from(token, "base64url");
     // Non-canonical spellings (stray trailing bits) decode to the same bytes; accept only the token as it was made.
@@ -401,7 +410,12 @@ export class JobStore {
       throw malformed();
     }
     const fields = parsed as { c?: unknown; u?: unknown; q?: unknown };
-    if (typeof fields.c !== "string" || !/^-?\d+$/.test(fields.c) || typeof fields.u !== "string" || typeof fields.q !== "string") {
+    if (
+      typeof fields.c !== "string" ||
+      !/^-?\d+$/.test(fields.c) ||
+      typeof fields.u !== "string" ||
+      typeof fields.q !== "string"
+    ) {
       throw malformed();
     }
     if (fields.q !== fingerprint) {

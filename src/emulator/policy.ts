@@ -236,7 +236,10 @@ export function parsePolicies(json: unknown, source?: string): Policy[] {
     if (obj.multiplier !== undefined) {
       const m = obj.multiplier;
       if (typeof m !== "number" || !Number.isFinite(m) || m <= 0) {
-        fail(`${path}.multiplier`, `must be a number greater than 0 (the billing multiplier, default 1); got ${show(m)}`);
+        fail(
+          `${path}.multiplier`,
+          `must be a number greater than 0 (the billing multiplier, default 1); got ${show(m)}`,
+        );
       }
       multiplier = m as number;
     }
@@ -256,7 +259,10 @@ export function parsePolicies(json: unknown, source?: string): Policy[] {
       const message = requireString(sobj, "message", spath, fail);
       const sameName = sectionNames.get(name);
       if (sameName !== undefined) {
-        fail(`${spath}.name`, `duplicate section name ${show(name)} (also used by ${sameName}); section names are label names and must differ within a policy`);
+        fail(
+          `${spath}.name`,
+          `duplicate section name ${show(name)} (also used by ${sameName}); section names are label names and must differ within a policy`,
+        );
       }
       sectionNames.set(name, spath);
       const labelId = optionalString(sobj, "labelId", spath, fail) ?? `${id}:${name}`;
@@ -265,9 +271,15 @@ export function parsePolicies(json: unknown, source?: string): Policy[] {
       const clash = labelVersionIds.get(labelVersionId);
       if (clash !== undefined) {
         if (givenVersion !== undefined) {
-          fail(`${spath}.labelVersionId`, `duplicate label version id ${show(labelVersionId)} (also used by ${clash}); label version ids must be unique across all policies`);
+          fail(
+            `${spath}.labelVersionId`,
+            `duplicate label version id ${show(labelVersionId)} (also used by ${clash}); label version ids must be unique across all policies`,
+          );
         }
-        fail(spath, `the derived label version id ${show(labelVersionId)} is already used by ${clash}; give this section its own "labelVersionId"`);
+        fail(
+          spath,
+          `the derived label version id ${show(labelVersionId)} is already used by ${clash}; give this section its own "labelVersionId"`,
+        );
       }
       labelVersionIds.set(labelVersionId, spath);
       const assertions = parseAssertions(sobj.assertions, `${spath}.assertions`, "assertions", fail);
@@ -279,7 +291,11 @@ export function parsePolicies(json: unknown, source?: string): Policy[] {
     });
 
     const policy: Policy = { id, key, versionId, multiplier, sections };
-    policies.push(obj.unless === undefined ? policy : { ...policy, unless: parseAssertions(obj.unless, `${path}.unless`, "unless", fail) });
+    policies.push(
+      obj.unless === undefined
+        ? policy
+        : { ...policy, unless: parseAssertions(obj.unless, `${path}.unless`, "unless", fail) },
+    );
   });
   return policies;
 }
@@ -297,7 +313,11 @@ export async function loadPolicyFile(path: string): Promise<Policy[]> {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "ENOENT") {
-      throw new PolicyFileError(path, "", "policy file not found; check the path (it is resolved from the current directory)");
+      throw new PolicyFileError(
+        path,
+        "",
+        "policy file not found; check the path (it is resolved from the current directory)",
+      );
     }
     if (code === "EISDIR") throw new PolicyFileError(path, "", "is a directory; give the path of a .json policy file");
     throw new PolicyFileError(path, "", `cannot read the policy file: ${(err as Error).message}`);
@@ -306,7 +326,11 @@ export async function loadPolicyFile(path: string): Promise<Policy[]> {
   try {
     json = JSON.parse(text.replace(/^\uFEFF/, ""));
   } catch (err) {
-    throw new PolicyFileError(path, "", `not valid JSON (${(err as Error).message}); policy files are plain JSON, without comments or trailing commas`);
+    throw new PolicyFileError(
+      path,
+      "",
+      `not valid JSON (${(err as Error).message}); policy files are plain JSON, without comments or trailing commas`,
+    );
   }
   return parsePolicies(json, path);
 }
@@ -320,7 +344,8 @@ export function policiesToJson(policies: readonly Policy[]): PolicyFileJson {
     const base = { description: a.description, score: a.score };
     const m = a.matcher;
     if (m.kind === "keywords") return { ...base, keywords: [...m.keywords] };
-    if (m.kind === "regex") return m.flags ? { ...base, regex: m.source, flags: m.flags } : { ...base, regex: m.source };
+    if (m.kind === "regex")
+      return m.flags ? { ...base, regex: m.source, flags: m.flags } : { ...base, regex: m.source };
     const { kind: _kind, ...conditions } = m;
     const image: ImageMatcherJson = {};
     for (const [k, v] of Object.entries(conditions)) {
@@ -376,7 +401,8 @@ function parseAssertion(item: unknown, path: string, fail: Fail): PolicyAssertio
   }
   const given = (["keywords", "regex", "image"] as const).filter((k) => obj[k] !== undefined);
   if (given.length !== 1) fail(path, 'give exactly one of "keywords", "regex" or "image"');
-  if (obj.flags !== undefined && given[0] !== "regex") fail(`${path}.flags`, '"flags" only goes with "regex"; remove it');
+  if (obj.flags !== undefined && given[0] !== "regex")
+    fail(`${path}.flags`, '"flags" only goes with "regex"; remove it');
   const base = { description, score: score as number };
 
   switch (given[0]) {
@@ -386,31 +412,43 @@ function parseAssertion(item: unknown, path: string, fail: Fail): PolicyAssertio
         fail(`${path}.keywords`, 'must be a non-empty array of words or phrases, e.g. ["kill you", "hurt you"]');
       }
       const keywords = (list as unknown[]).map((kw, k) => {
-        if (typeof kw !== "string" || kw.trim() === "") fail(`${path}.keywords[${k}]`, `must be a non-empty string; got ${show(kw)}`);
+        if (typeof kw !== "string" || kw.trim() === "")
+          fail(`${path}.keywords[${k}]`, `must be a non-empty string; got ${show(kw)}`);
         return kw as string;
       });
       return { ...base, matcher: { kind: "keywords", keywords, pattern: compileKeywords(keywords) } };
     }
     case "regex": {
       const source = obj.regex;
-      if (typeof source !== "string" || source === "") fail(`${path}.regex`, `must be a non-empty string; got ${show(source)}`);
+      if (typeof source !== "string" || source === "")
+        fail(`${path}.regex`, `must be a non-empty string; got ${show(source)}`);
       let flags = "";
       if (obj.flags !== undefined) {
-        if (typeof obj.flags !== "string") fail(`${path}.flags`, `must be a string such as "i"; got ${show(obj.flags)}`);
+        if (typeof obj.flags !== "string")
+          fail(`${path}.flags`, `must be a string such as "i"; got ${show(obj.flags)}`);
         flags = obj.flags as string;
         const bad = [...flags].find((f) => !ALLOWED_REGEX_FLAGS.includes(f));
         if (bad !== undefined) {
-          fail(`${path}.flags`, `flag ${show(bad)} is not allowed; use only i, m, s, u or v (the whole text is tested once)`);
+          fail(
+            `${path}.flags`,
+            `flag ${show(bad)} is not allowed; use only i, m, s, u or v (the whole text is tested once)`,
+          );
         }
       }
       let pattern: RegExp;
       try {
         pattern = new RegExp(source as string, flags);
       } catch (err) {
-        return fail(`${path}.regex`, `does not compile: ${(err as Error).message}; fix the expression (remember to double each backslash in JSON)`);
+        return fail(
+          `${path}.regex`,
+          `does not compile: ${(err as Error).message}; fix the expression (remember to double each backslash in JSON)`,
+        );
       }
       if (pattern.test("")) {
-        fail(`${path}.regex`, `${show(source)} matches empty text, so it would match every text; make it require at least one character`);
+        fail(
+          `${path}.regex`,
+          `${show(source)} matches empty text, so it would match every text; make it require at least one character`,
+        );
       }
       return { ...base, matcher: { kind: "regex", source: source as string, flags, pattern } };
     }
@@ -425,29 +463,41 @@ function parseImageMatcher(value: unknown, path: string, fail: Fail): ImageMatch
   const out: { -readonly [K in keyof ImageMatcher]: ImageMatcher[K] } = { kind: "image" };
   if (obj.formats !== undefined) {
     const list = obj.formats;
-    if (!Array.isArray(list) || list.length === 0) fail(`${path}.formats`, 'must be a non-empty array of "png", "jpeg" or "webp"');
+    if (!Array.isArray(list) || list.length === 0)
+      fail(`${path}.formats`, 'must be a non-empty array of "png", "jpeg" or "webp"');
     out.formats = (list as unknown[]).map((f, k) => {
       if (typeof f === "string" && (IMAGE_FORMATS as readonly string[]).includes(f)) return f as ImageFormat;
       const hint = f === "jpg" ? '; write "jpeg"' : "";
-      return fail(`${path}.formats[${k}]`, `${show(f)} is not a format the gateway accepts; use "png", "jpeg" or "webp"${hint}`);
+      return fail(
+        `${path}.formats[${k}]`,
+        `${show(f)} is not a format the gateway accepts; use "png", "jpeg" or "webp"${hint}`,
+      );
     });
   }
   for (const key of ["minBytes", "maxBytes", "minWidth", "minHeight"] as const) {
     const v = obj[key];
     if (v === undefined) continue;
-    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) fail(`${path}.${key}`, `must be a whole number, 0 or more; got ${show(v)}`);
+    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0)
+      fail(`${path}.${key}`, `must be a whole number, 0 or more; got ${show(v)}`);
     out[key] = v as number;
   }
   if (out.minBytes !== undefined && out.maxBytes !== undefined && out.minBytes > out.maxBytes) {
-    fail(`${path}`, `minBytes (${out.minBytes}) is greater than maxBytes (${out.maxBytes}), so nothing could match; swap or fix them`);
+    fail(
+      `${path}`,
+      `minBytes (${out.minBytes}) is greater than maxBytes (${out.maxBytes}), so nothing could match; swap or fix them`,
+    );
   }
   if (obj.contentHashes !== undefined) {
     const list = obj.contentHashes;
-    if (!Array.isArray(list) || list.length === 0) fail(`${path}.contentHashes`, 'must be a non-empty array of content hashes ("fnv1a128::" and 32 hex digits)');
+    if (!Array.isArray(list) || list.length === 0)
+      fail(`${path}.contentHashes`, 'must be a non-empty array of content hashes ("fnv1a128::" and 32 hex digits)');
     out.contentHashes = (list as unknown[]).map((h, k) => {
       const hash = typeof h === "string" ? h.toLowerCase() : "";
       if (!isContentHash(hash)) {
-        fail(`${path}.contentHashes[${k}]`, `${show(h)} is not a content hash; write "fnv1a128::" followed by 32 hex digits (the content_hash the emulator reports)`);
+        fail(
+          `${path}.contentHashes[${k}]`,
+          `${show(h)} is not a content hash; write "fnv1a128::" followed by 32 hex digits (the content_hash the emulator reports)`,
+        );
       }
       return hash;
     });
@@ -483,7 +533,10 @@ function checkKeys(obj: Json, allowed: readonly string[], path: string, fail: Fa
   for (const key of Object.keys(obj)) {
     if (allowed.includes(key)) continue;
     const near = allowed.find((a) => editDistance(a.toLowerCase(), key.toLowerCase()) <= (key.length <= 4 ? 1 : 2));
-    const hint = near !== undefined ? `; did you mean ${show(near)}?` : `; the keys allowed here are ${allowed.map(show).join(", ")}`;
+    const hint =
+      near !== undefined
+        ? `; did you mean ${show(near)}?`
+        : `; the keys allowed here are ${allowed.map(show).join(", ")}`;
     fail(path, `unknown key ${show(key)}${hint}`);
   }
 }

@@ -3,7 +3,7 @@
 // the demo and the tests.
 
 import { makePng } from "./image.js";
-import { parsePolicies, type Policy, type PolicyFileJson } from "./policy.js";
+import { type Policy, type PolicyFileJson, parsePolicies } from "./policy.js";
 
 /** The ids of the sample policies. */
 export const SAMPLE_POLICY_IDS = {
@@ -57,7 +57,11 @@ const SAMPLE_FILE: PolicyFileJson = {
           labelId: "label-threats",
           labelVersionId: labels.threats,
           assertions: [
-            { description: "Threatens to kill or hurt someone", score: 0.9, keywords: ["kill you", "hurt you", "you're dead", "you are dead"] },
+            {
+              description: "Threatens to kill or hurt someone",
+              score: 0.9,
+              keywords: ["kill you", "hurt you", "you're dead", "you are dead"],
+            },
             {
               description: "States an intent to hurt or kill",
               score: 0.95,
@@ -66,7 +70,11 @@ const SAMPLE_FILE: PolicyFileJson = {
             },
           ],
           unless: [
-            { description: "The threat is part of fiction or a game", score: 0.8, keywords: ["in the movie", "in my novel", "in the game", "the character"] },
+            {
+              description: "The threat is part of fiction or a game",
+              score: 0.8,
+              keywords: ["in the movie", "in my novel", "in the game", "the character"],
+            },
           ],
         },
         {
@@ -75,7 +83,11 @@ const SAMPLE_FILE: PolicyFileJson = {
           labelId: "label-weapons",
           labelVersionId: labels.weapons,
           assertions: [
-            { description: "Mentions a firearm or ammunition", score: 0.6, keywords: ["gun", "guns", "rifle", "pistol", "ammo", "ammunition"] },
+            {
+              description: "Mentions a firearm or ammunition",
+              score: 0.6,
+              keywords: ["gun", "guns", "rifle", "pistol", "ammo", "ammunition"],
+            },
             {
               description: "Asks how to make a bomb or explosive",
               score: 0.95,
@@ -86,7 +98,11 @@ const SAMPLE_FILE: PolicyFileJson = {
         },
       ],
       unless: [
-        { description: "The content is a news report about violence", score: 0.9, keywords: ["news report", "breaking news", "according to police"] },
+        {
+          description: "The content is a news report about violence",
+          score: 0.9,
+          keywords: ["news report", "breaking news", "according to police"],
+        },
       ],
     },
     {
@@ -101,7 +117,12 @@ const SAMPLE_FILE: PolicyFileJson = {
           labelId: "label-commercial-spam",
           labelVersionId: labels.commercialSpam,
           assertions: [
-            { description: "Pushes a hard sell", score: 0.85, regex: "\\b(?:buy now|free money|act now|limited time offer)\\b", flags: "i" },
+            {
+              description: "Pushes a hard sell",
+              score: 0.85,
+              regex: "\\b(?:buy now|free money|act now|limited time offer)\\b",
+              flags: "i",
+            },
             { description: "Uses spam phrases", score: 0.7, keywords: ["click here", "100% free", "risk-free", "$$$"] },
           ],
         },
@@ -110,7 +131,9 @@ const SAMPLE_FILE: PolicyFileJson = {
           message: "REVIEW",
           labelId: "label-links",
           labelVersionId: labels.links,
-          assertions: [{ description: "Contains a link", score: 0.55, regex: "\\bhttps?://\\S+|\\bwww\\.\\S+\\.\\S+", flags: "i" }],
+          assertions: [
+            { description: "Contains a link", score: 0.55, regex: "\\bhttps?://\\S+|\\bwww\\.\\S+\\.\\S+", flags: "i" },
+          ],
         },
       ],
     },
@@ -126,10 +149,19 @@ const SAMPLE_FILE: PolicyFileJson = {
           labelVersionId: labels.insults,
           assertions: [
             { description: "Calls someone a name", score: 0.7, keywords: ["idiot", "loser", "moron", "pathetic"] },
-            { description: "Tells someone they are unwanted", score: 0.9, keywords: ["nobody likes you", "everyone hates you"] },
+            {
+              description: "Tells someone they are unwanted",
+              score: 0.9,
+              keywords: ["nobody likes you", "everyone hates you"],
+            },
           ],
           unless: [
-            { description: "The speaker is talking about themselves", score: 0.8, regex: "\\bi(?:'m| am) (?:such )?(?:an? )?(?:idiot|loser|moron)\\b", flags: "i" },
+            {
+              description: "The speaker is talking about themselves",
+              score: 0.8,
+              regex: "\\bi(?:'m| am) (?:such )?(?:an? )?(?:idiot|loser|moron)\\b",
+              flags: "i",
+            },
           ],
         },
         {
@@ -171,7 +203,13 @@ const SAMPLE_FILE: PolicyFileJson = {
           message: "BLOCK",
           labelId: "label-known-images",
           labelVersionId: labels.knownImages,
-          assertions: [{ description: "Is a known prohibited image", score: 1, image: { contentHashes: [SAMPLE_KNOWN_IMAGE_HASH] } }],
+          assertions: [
+            {
+              description: "Is a known prohibited image",
+              score: 1,
+              image: { contentHashes: [SAMPLE_KNOWN_IMAGE_HASH] },
+            },
+          ],
         },
       ],
     },
@@ -204,14 +242,18 @@ function formatJson(value: unknown, indent: string): string {
   }
   const inner = `${indent}  `;
   if (Array.isArray(value)) return `[\n${value.map((v) => inner + formatJson(v, inner)).join(",\n")}\n${indent}]`;
-  const entries = Object.entries(value as object).map(([k, v]) => `${inner}${JSON.stringify(k)}: ${formatJson(v, inner)}`);
+  const entries = Object.entries(value as object).map(
+    ([k, v]) => `${inner}${JSON.stringify(k)}: ${formatJson(v, inner)}`,
+  );
   return `{\n${entries.join(",\n")}\n${indent}}`;
 }
 
 function oneLine(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(oneLine).join(", ")}]`;
   if (value !== null && typeof value === "object") {
-    return `{ ${Object.entries(value).map(([k, v]) => `${JSON.stringify(k)}: ${oneLine(v)}`).join(", ")} }`;
+    return `{ ${Object.entries(value)
+      .map(([k, v]) => `${JSON.stringify(k)}: ${oneLine(v)}`)
+      .join(", ")} }`;
   }
   return JSON.stringify(value);
 }

@@ -6,14 +6,14 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { GatewayService } from "../../gen/clavata/gateway/v1/gateway_pb.js";
 import { LabelsService } from "../../gen/clavata/gateway/v1/labels_pb.js";
 import { PolicyEngine } from "./engine.js";
-import { EMULATOR_METHODS, FaultState, type EmulatorMethod, type FaultInjector, type FaultRule } from "./faults.js";
-import { authInterceptor, faultInterceptor, kHttp2Stream, type KeyCheck } from "./interceptors.js";
+import { EMULATOR_METHODS, type EmulatorMethod, type FaultInjector, type FaultRule, FaultState } from "./faults.js";
+import { authInterceptor, faultInterceptor, type KeyCheck, kHttp2Stream } from "./interceptors.js";
 import { JobStore } from "./jobs.js";
 import { loadPolicyFile, type Policy } from "./policy.js";
-import { RateLimiter, type RateLimit } from "./rate-limit.js";
+import { type RateLimit, RateLimiter } from "./rate-limit.js";
 import { SAMPLE_POLICIES } from "./sample-policies.js";
 import { gatewayService, labelsService, runJob } from "./service.js";
-import { WebhookDispatcher, type WebhookDelivery, type WebhookDispatcherOptions } from "./webhook-dispatcher.js";
+import { type WebhookDelivery, WebhookDispatcher, type WebhookDispatcherOptions } from "./webhook-dispatcher.js";
 
 /** How to start the emulator. Every option has a default that suits tests. */
 export interface EmulatorOptions {
@@ -84,9 +84,12 @@ const MiB = 1024 * 1024;
  */
 export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
   const host = options.host ?? "127.0.0.1";
-  const log = options.logger === false ? () => {} : (options.logger ?? ((line: string) => console.error(`[emulator] ${line}`)));
+  const log =
+    options.logger === false ? () => {} : (options.logger ?? ((line: string) => console.error(`[emulator] ${line}`)));
   const policies =
-    typeof options.policies === "string" ? await loadPolicyFile(options.policies) : (options.policies ?? SAMPLE_POLICIES);
+    typeof options.policies === "string"
+      ? await loadPolicyFile(options.policies)
+      : (options.policies ?? SAMPLE_POLICIES);
   const maxMessageBytes = options.maxMessageBytes ?? 32 * MiB;
 
   const engine = new PolicyEngine({ policies, blockedHashes: options.blockedHashes ?? [] });
@@ -101,7 +104,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   });
 
   const keys: KeyCheck =
-    options.apiKeys === undefined ? { open: true } : { open: false, keys: new Set(options.apiKeys.filter((k) => k !== "")) };
+    options.apiKeys === undefined
+      ? { open: true }
+      : { open: false, keys: new Set(options.apiKeys.filter((k) => k !== "")) };
   let limiter = options.rateLimit ? new RateLimiter(options.rateLimit) : undefined;
   const calls = Object.fromEntries(EMULATOR_METHODS.map((m) => [m, 0])) as Record<EmulatorMethod, number>;
   const sessions = new Set<http2.ServerHttp2Session>();
@@ -142,7 +147,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     // A client that misbehaves at the HTTP/2 level must not crash the emulator. A client that closes its connection
     // with CANCEL (as Connect's session manager does on close) is no error worth a log line.
     session.on("error", (err: Error & { code?: string }) => {
-      if (err.code === "ERR_HTTP2_SESSION_ERROR" && err.message.endsWith(`code ${http2.constants.NGHTTP2_CANCEL}`)) return;
+      if (err.code === "ERR_HTTP2_SESSION_ERROR" && err.message.endsWith(`code ${http2.constants.NGHTTP2_CANCEL}`))
+        return;
       log(`session error: ${err.message}`);
     });
   });

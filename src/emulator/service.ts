@@ -3,24 +3,30 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createContextKey, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
-import { PrecheckFailureSchema, type PrecheckFailure } from "../../gen/clavata/gateway/v1/errs_pb.js";
+import { type PrecheckFailure, PrecheckFailureSchema } from "../../gen/clavata/gateway/v1/errs_pb.js";
 import {
   type CreateJobRequest,
   type EvaluateRequest,
   EvaluateResponseSchema,
-  GatewayService,
+  type GatewayService,
   type GetJobRequest,
   type ListJobsRequest,
 } from "../../gen/clavata/gateway/v1/gateway_pb.js";
 import {
   type EvaluateLabelsRequest,
   EvaluateLabelsResponseSchema,
-  LabelResultSchema,
-  LabelsService,
   type LabelResult,
+  LabelResultSchema,
+  type LabelsService,
 } from "../../gen/clavata/gateway/v1/labels_pb.js";
-import { type ContentData, type Job, JobResultSchema, type JobResult } from "../../gen/clavata/shared/v1/public_pb.js";
-import { DEFAULT_THRESHOLD, effectiveThreshold, type ContentVerdict, type PolicyEngine, type PreparedContent } from "./engine.js";
+import { type ContentData, type Job, type JobResult, JobResultSchema } from "../../gen/clavata/shared/v1/public_pb.js";
+import {
+  type ContentVerdict,
+  DEFAULT_THRESHOLD,
+  effectiveThreshold,
+  type PolicyEngine,
+  type PreparedContent,
+} from "./engine.js";
 import type { JobStore } from "./jobs.js";
 import type { Policy } from "./policy.js";
 import { WebhookDispatcher } from "./webhook-dispatcher.js";
@@ -126,7 +132,9 @@ export function labelsService(deps: ServiceDeps): ServiceImpl<typeof LabelsServi
         checkThreshold(req.threshold, "threshold") ??
         checkThreshold(req.labelEvalOptions?.threshold, "label_eval_options.threshold");
       const verdicts = await Promise.all(
-        ids.map(async (id) => (engine.findLabel(id) ? { id, verdict: await engine.evaluateLabel(id, prepared!, threshold) } : { id })),
+        ids.map(async (id) =>
+          engine.findLabel(id) ? { id, verdict: await engine.evaluateLabel(id, prepared!, threshold) } : { id },
+        ),
       );
       const refusals = verdicts.flatMap((v) => (v.verdict?.kind === "refused" ? [v.verdict.failure] : []));
       // One content item: report its refusal once, however many labels it was sent for.
@@ -190,7 +198,7 @@ async function prepareItems(
     throw new ConnectError(`${field} is empty: send at least one content item`, Code.InvalidArgument);
   }
   const where = (i: number) => (items.length === 1 && field !== "content_data" ? field : `${field}[${i}]`);
-  items.forEach((item, i) => engine.checkContent(item, where(i)));
+  for (const [i, item] of items.entries()) engine.checkContent(item, where(i));
   const bytes = items.reduce((sum, item) => sum + approximateSize(item), 0);
   if (bytes > maxBytes) {
     throw new ConnectError(
@@ -213,7 +221,10 @@ function approximateSize(item: ContentData): number {
 function checkJobUuid(jobUuid: string): void {
   if (jobUuid === "") throw new ConnectError("job_uuid is empty: send the id of the job", Code.InvalidArgument);
   if (!UUID.test(jobUuid)) {
-    throw new ConnectError(`job_uuid "${jobUuid.slice(0, 64)}" is not a UUID (like 3fa85f64-5717-4562-b3fc-2c963f66afa6)`, Code.InvalidArgument);
+    throw new ConnectError(
+      `job_uuid "${jobUuid.slice(0, 64)}" is not a UUID (like 3fa85f64-5717-4562-b3fc-2c963f66afa6)`,
+      Code.InvalidArgument,
+    );
   }
 }
 
@@ -232,7 +243,10 @@ export function refusalError(refusals: readonly PrecheckFailure[]): ConnectError
     refusals.length === 1 ? "content refused" : `${refusals.length} content items refused`,
     Code.Canceled,
     undefined,
-    refusals.map((value) => ({ desc: PrecheckFailureSchema, value: value as MessageInitShape<typeof PrecheckFailureSchema> })),
+    refusals.map((value) => ({
+      desc: PrecheckFailureSchema,
+      value: value as MessageInitShape<typeof PrecheckFailureSchema>,
+    })),
   );
 }
 

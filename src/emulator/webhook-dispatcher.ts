@@ -4,8 +4,8 @@ import http from "node:http";
 import https from "node:https";
 import { toJsonString } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { JobSchema, type Job } from "../../gen/clavata/shared/v1/public_pb.js";
 import type { CreateJobRequest_Webhook } from "../../gen/clavata/gateway/v1/gateway_pb.js";
+import { type Job, JobSchema } from "../../gen/clavata/shared/v1/public_pb.js";
 
 /** One attempt to call a webhook, as recorded in {@link WebhookDispatcher.deliveries}. */
 export interface WebhookDelivery {
@@ -104,7 +104,9 @@ export class WebhookDispatcher {
       throw new RangeError(`WebhookDispatcher: maxAttempts must be a whole number >= 1; got ${this.#maxAttempts}`);
     }
     if (!Number.isFinite(this.#backoffMs) || this.#backoffMs < 0) {
-      throw new RangeError(`WebhookDispatcher: backoffMs must be a number of milliseconds >= 0; got ${this.#backoffMs}`);
+      throw new RangeError(
+        `WebhookDispatcher: backoffMs must be a number of milliseconds >= 0; got ${this.#backoffMs}`,
+      );
     }
     if (!Number.isFinite(this.#timeoutMs) || this.#timeoutMs <= 0) {
       throw new RangeError(`WebhookDispatcher: timeoutMs must be a number of milliseconds > 0; got ${this.#timeoutMs}`);
@@ -128,7 +130,9 @@ export class WebhookDispatcher {
       }
       // Values may be secrets, so the message names the header but never quotes its value.
       if (/[\r\n\0]/.test(value)) {
-        throw invalid(`webhook.extra_headers: the value of ${JSON.stringify(name)} contains CR, LF or NUL; remove them`);
+        throw invalid(
+          `webhook.extra_headers: the value of ${JSON.stringify(name)} contains CR, LF or NUL; remove them`,
+        );
       }
       if (!SENDABLE_HEADER_VALUE.test(value)) {
         throw invalid(
@@ -212,7 +216,8 @@ export class WebhookDispatcher {
   waitForDelivery(jobUuid: string, timeoutMs = 5000): Promise<WebhookDelivery> {
     const done = this.#deliveries.find((delivery) => delivery.jobUuid === jobUuid && delivery.final);
     if (done !== undefined) return Promise.resolve(done);
-    if (this.#closed) return Promise.reject(new Error(`no webhook delivery for job ${jobUuid}: the dispatcher is closed`));
+    if (this.#closed)
+      return Promise.reject(new Error(`no webhook delivery for job ${jobUuid}: the dispatcher is closed`));
     return new Promise<WebhookDelivery>((resolve, reject) => {
       const waiter: DeliveryWaiter = {
         jobUuid,
@@ -352,7 +357,9 @@ function parseWebhookUrl(raw: string): URL {
     throw invalid("webhook.url must be an absolute URL such as https://example.com/clavata-webhook");
   }
   if (url.username !== "" || url.password !== "") {
-    throw invalid("webhook.url must not contain a user name or password; send credentials in webhook.extra_headers instead");
+    throw invalid(
+      "webhook.url must not contain a user name or password; send credentials in webhook.extra_headers instead",
+    );
   }
   if (url.protocol === "https:") return url;
   if (url.protocol === "http:") {

@@ -2,8 +2,8 @@
 // Next.js route handlers) and edge runtimes.
 
 import {
-  RequestAbortedError,
   handleWebhook,
+  RequestAbortedError,
   setUpHandler,
   type WebhookHandlerOptions,
   type WebhookReceiver,
@@ -24,7 +24,9 @@ import { WebhookVerificationError } from "./verification-error.js";
  *
  * @throws TypeError at creation when the options are invalid (no onJob, no secret, a bad limit).
  */
-export function createFetchWebhookHandler(options: WebhookHandlerOptions<Request>): (request: Request) => Promise<Response> {
+export function createFetchWebhookHandler(
+  options: WebhookHandlerOptions<Request>,
+): (request: Request) => Promise<Response> {
   const setup = setUpHandler(options, "createFetchWebhookHandler");
   return async (request) => {
     const answer = await handleWebhook(setup, request, async () => {

@@ -3,7 +3,7 @@
 // response API it is given.
 
 import type { Readable } from "node:stream";
-import { readNodeBody, sendNodeAnswer, type NodeResponseLike } from "./node-handler.js";
+import { type NodeResponseLike, readNodeBody, sendNodeAnswer } from "./node-handler.js";
 import {
   handleWebhook,
   parsedBodyError,
@@ -90,7 +90,8 @@ async function rawBodyOf(
 ): Promise<Uint8Array | string> {
   if (req.rawBody !== undefined && req.rawBody !== null) return receiver.rawBody(req.rawBody, fix);
   const { body } = req;
-  if (typeof body === "string" || body instanceof ArrayBuffer || ArrayBuffer.isView(body)) return receiver.rawBody(body, fix);
+  if (typeof body === "string" || body instanceof ArrayBuffer || ArrayBuffer.isView(body))
+    return receiver.rawBody(body, fix);
   // An unread stream wins over a parsed-looking body: Express 4's body parsers set `req.body = {}` even when they
   // skip a request, and then the bytes are all still there.
   if (stream !== undefined && !stream.readableDidRead && !stream.readableEnded) return readNodeBody(stream, receiver);
@@ -115,10 +116,16 @@ function isReadable(value: unknown): value is Readable {
 
 function isFastifyReply(res: WebhookMiddlewareResponse): res is FastifyReplyLike {
   // A Node or Express response has setHeader; a Fastify reply has code() and header() instead.
-  return typeof (res as NodeResponseLike).setHeader !== "function" && typeof (res as FastifyReplyLike).code === "function";
+  return (
+    typeof (res as NodeResponseLike).setHeader !== "function" && typeof (res as FastifyReplyLike).code === "function"
+  );
 }
 
-function sendFastifyAnswer(reply: FastifyReplyLike, answer: WebhookAnswer | undefined, stream: Readable | undefined): unknown {
+function sendFastifyAnswer(
+  reply: FastifyReplyLike,
+  answer: WebhookAnswer | undefined,
+  stream: Readable | undefined,
+): unknown {
   if (reply.sent) return reply;
   const { status, headers, body } = answer ?? { status: 400, headers: {}, body: "" };
   reply.code(status);

@@ -3,8 +3,8 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Readable } from "node:stream";
 import {
-  RequestAbortedError,
   handleWebhook,
+  RequestAbortedError,
   setUpHandler,
   type WebhookAnswer,
   type WebhookHandlerOptions,

@@ -1,8 +1,8 @@
 // The body of a webhook call: the completed job as proto3 JSON. The gateway does not document the payload, so both
 // shapes it may plausibly take are accepted: a bare Job, and a Job wrapped as {"job": Job} like GetJobResponse.
 
-import { fromBinary, fromJson, toBinary, type JsonValue } from "@bufbuild/protobuf";
-import { JobSchema, type Job } from "../../gen/clavata/shared/v1/public_pb.js";
+import { fromBinary, fromJson, type JsonValue, toBinary } from "@bufbuild/protobuf";
+import { type Job, JobSchema } from "../../gen/clavata/shared/v1/public_pb.js";
 import { WebhookVerificationError } from "./verification-error.js";
 
 /**
@@ -11,7 +11,8 @@ import { WebhookVerificationError } from "./verification-error.js";
  */
 export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
 
-const SHAPE_HINT = 'expected the proto3 JSON of a clavata.shared.v1.Job, bare ({"jobUuid": …}) or wrapped ({"job": {…}})';
+const SHAPE_HINT =
+  'expected the proto3 JSON of a clavata.shared.v1.Job, bare ({"jobUuid": …}) or wrapped ({"job": {…}})';
 
 /**
  * Checks a webhook's Content-Type: `application/json`, in any letter case, with no charset or `charset=utf-8`.
@@ -99,7 +100,9 @@ export function parseWebhookJob(body: Uint8Array | string): Job {
     job = fromJson(JobSchema, value as JsonValue, { ignoreUnknownFields: true });
   } catch (cause) {
     const detail = cause instanceof Error ? cause.message : String(cause);
-    throw new WebhookVerificationError("not_a_job", `the body is not a valid Job (${detail}); ${SHAPE_HINT}`, { cause });
+    throw new WebhookVerificationError("not_a_job", `the body is not a valid Job (${detail}); ${SHAPE_HINT}`, {
+      cause,
+    });
   }
   if (job.jobUuid === "") {
     throw new WebhookVerificationError("not_a_job", `the body has no jobUuid, so it is not a job; ${SHAPE_HINT}`);

@@ -2,7 +2,7 @@
 // fail (method, secret, content type, declared size, then the body), and the answers the adapters give.
 
 import type { Job } from "../../gen/clavata/shared/v1/public_pb.js";
-import { DEFAULT_MAX_BODY_BYTES, checkWebhookContentType, parseWebhookJob } from "./payload.js";
+import { checkWebhookContentType, DEFAULT_MAX_BODY_BYTES, parseWebhookJob } from "./payload.js";
 import { SecretCheck } from "./secret.js";
 import { WebhookVerificationError } from "./verification-error.js";
 
@@ -71,7 +71,10 @@ export function verifyWebhook(request: WebhookRequestParts, options: WebhookVeri
  * @throws WebhookVerificationError "missing_secret" or "wrong_secret" (status 401).
  * @throws TypeError when no secret is given, or a secret or the header name cannot travel in a header.
  */
-export function verifyWebhookSecret(headers: WebhookHeaders, options: Pick<WebhookVerifyOptions, "secret" | "header">): void {
+export function verifyWebhookSecret(
+  headers: WebhookHeaders,
+  options: Pick<WebhookVerifyOptions, "secret" | "header">,
+): void {
   const check = new SecretCheck(options.secret, options.header);
   check.verify(headerOf(headers, check.headerName));
 }
@@ -92,7 +95,9 @@ export class WebhookReceiver {
     this.#secret = new SecretCheck(options.secret, options.header);
     this.maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
     if (!Number.isSafeInteger(this.maxBodyBytes) || this.maxBodyBytes < 1) {
-      throw new TypeError(`webhook receiver: maxBodyBytes must be a whole number of bytes >= 1; got ${String(options.maxBodyBytes)}`);
+      throw new TypeError(
+        `webhook receiver: maxBodyBytes must be a whole number of bytes >= 1; got ${String(options.maxBodyBytes)}`,
+      );
     }
   }
 
@@ -167,7 +172,10 @@ export const GENERIC_RAW_BODY_FIX =
  */
 export function parsedBodyError(body: unknown, fix: string): WebhookVerificationError {
   if (body === undefined) {
-    return new WebhookVerificationError("parsed_body", `no request body was given; pass the raw body as bytes or text: ${fix}`);
+    return new WebhookVerificationError(
+      "parsed_body",
+      `no request body was given; pass the raw body as bytes or text: ${fix}`,
+    );
   }
   const type = typeof body;
   const kind = body === null ? "null" : Array.isArray(body) ? "an array" : `${type === "object" ? "an" : "a"} ${type}`;
@@ -223,7 +231,9 @@ export interface WebhookHandlerSetup<Req> {
  */
 export function setUpHandler<Req>(options: WebhookHandlerOptions<Req>, adapter: string): WebhookHandlerSetup<Req> {
   if (options === null || typeof options !== "object" || typeof options.onJob !== "function") {
-    throw new TypeError(`${adapter}: pass options { secret, onJob: async (job) => { … } }; onJob receives each verified job`);
+    throw new TypeError(
+      `${adapter}: pass options { secret, onJob: async (job) => { … } }; onJob receives each verified job`,
+    );
   }
   if (options.onError !== undefined && typeof options.onError !== "function") {
     throw new TypeError(`${adapter}: onError must be a function (error, status) => void`);

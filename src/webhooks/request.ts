@@ -5,8 +5,8 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import type {
-  CreateJobRequestSchema,
   CreateJobRequest_WebhookSchema,
+  CreateJobRequestSchema,
 } from "../../gen/clavata/gateway/v1/gateway_pb.js";
 import { InvalidRequestError } from "../errors.js";
 import { isLoopbackHost } from "../loopback.js";
@@ -70,7 +70,10 @@ export function checkWebhook(webhook: unknown, path = "webhook"): void {
   try {
     parsed = new URL(url);
   } catch {
-    throw invalid(`${path}.url "${url}" is not an absolute URL; pass one such as https://example.com/hooks/clavata`, `${path}.url`);
+    throw invalid(
+      `${path}.url "${url}" is not an absolute URL; pass one such as https://example.com/hooks/clavata`,
+      `${path}.url`,
+    );
   }
   if (parsed.protocol === "http:") {
     if (!isLoopbackHost(parsed.hostname)) {

@@ -1,8 +1,8 @@
 // Webhook requests for tests: what the gateway sends when a job completes, built from a job and a secret, so that
 // users can test their own handlers without a gateway.
 
-import { create, isMessage, toJsonString, type MessageInitShape } from "@bufbuild/protobuf";
-import { JobSchema, type Job } from "../../gen/clavata/shared/v1/public_pb.js";
+import { create, isMessage, type MessageInitShape, toJsonString } from "@bufbuild/protobuf";
+import { type Job, JobSchema } from "../../gen/clavata/shared/v1/public_pb.js";
 import { SecretCheck } from "./secret.js";
 
 /** How {@link createTestWebhookRequest} builds a request. */

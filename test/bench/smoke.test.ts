@@ -9,7 +9,7 @@ import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { renderReport, type BenchReport } from "../../bench/report.js";
+import { type BenchReport, renderReport } from "../../bench/report.js";
 import { parseSettings, runBench } from "../../bench/run.js";
 import { SCENARIOS } from "../../bench/scenarios.js";
 
@@ -30,7 +30,8 @@ function checkFigures(report: BenchReport, scenarioIds: readonly string[]): void
         expect(metric.ratio, where).toBeNull();
         continue;
       }
-      if (!("median" in metric.theirs)) throw new Error(`${where}: the official client has no figure: ${metric.theirs.unsupported}`);
+      if (!("median" in metric.theirs))
+        throw new Error(`${where}: the official client has no figure: ${metric.theirs.unsupported}`);
       expect(Number.isFinite(metric.theirs.median), where).toBe(true);
       // Memory growth can be zero or below at tiny sizes; every other figure is a positive rate, time or size.
       if (!metric.key.endsWith("GrowthMiB")) {
@@ -45,7 +46,9 @@ function checkFigures(report: BenchReport, scenarioIds: readonly string[]): void
 describe("bench smoke run", () => {
   it("runs every scenario for both clients in-process and reports every figure and ratio", async () => {
     const lines: string[] = [];
-    const report = await runBench(parseSettings(["--in-process", "--rounds", "1", "--scale", "0.002"]), (line) => lines.push(line));
+    const report = await runBench(parseSettings(["--in-process", "--rounds", "1", "--scale", "0.002"]), (line) =>
+      lines.push(line),
+    );
     checkFigures(
       report,
       SCENARIOS.map((s) => s.id),
@@ -78,7 +81,16 @@ describe("bench smoke run", () => {
 
       const run = spawnSync(
         process.execPath,
-        [join(out, "bench", "run.js"), "--json", "--rounds", "1", "--scale", "0.002", "--only", "getjob-c1,decode-floor"],
+        [
+          join(out, "bench", "run.js"),
+          "--json",
+          "--rounds",
+          "1",
+          "--scale",
+          "0.002",
+          "--only",
+          "getjob-c1,decode-floor",
+        ],
         { cwd: root, encoding: "utf8", timeout: 60_000 },
       );
       expect(run.status, run.stderr).toBe(0);

@@ -6,15 +6,15 @@ import { createHash } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
-import { EvaluateResponseSchema, type EvaluateResponse } from "../../gen/clavata/gateway/v1/gateway_pb.js";
-import { Outcome, type ContentData } from "../../gen/clavata/shared/v1/public_pb.js";
-import type { ClavataClient } from "../../src/client.js";
-import type { EvaluateRequestInit } from "../../src/requests.js";
-import { ConnectionError, EvaluationRefusedError } from "../../src/errors.js";
-import { RefusalReason, type RefusedContent } from "../../src/refusals.js";
+import { type EvaluateResponse, EvaluateResponseSchema } from "../../gen/clavata/gateway/v1/gateway_pb.js";
+import { type ContentData, Outcome } from "../../gen/clavata/shared/v1/public_pb.js";
 import { chunkItems, evaluateBatch, itemHash } from "../../src/cli/batch-evaluator.js";
 import type { InputItem } from "../../src/cli/input-items.js";
 import type { ItemResult } from "../../src/cli/item-result.js";
+import type { ClavataClient } from "../../src/client.js";
+import { ConnectionError, EvaluationRefusedError } from "../../src/errors.js";
+import { RefusalReason, type RefusedContent } from "../../src/refusals.js";
+import type { EvaluateRequestInit } from "../../src/requests.js";
 
 function textItem(index: number, text: string): InputItem {
   return { index, id: `t${index}`, content: { case: "text", value: text }, metadata: {} };
@@ -80,7 +80,12 @@ describe("evaluateBatch", () => {
     const calls: string[][] = [];
     const md5 = (t: string) => `md5::${createHash("md5").update(t).digest("hex")}`;
     const results = await run(scriptedClient(refused, md5, calls), items, 10);
-    expect([...results.values()].filter((r) => r.outcome === "refused").map((r) => r.id).sort()).toEqual(["t3", "t8"]);
+    expect(
+      [...results.values()]
+        .filter((r) => r.outcome === "refused")
+        .map((r) => r.id)
+        .sort(),
+    ).toEqual(["t3", "t8"]);
     expect([...results.values()].filter((r) => r.outcome === "clear")).toHaveLength(8);
     // The refused stream, then one stream of the eight others.
     expect(calls.map((c) => c.length)).toEqual([10, 8]);
@@ -88,7 +93,11 @@ describe("evaluateBatch", () => {
 
   it("halves a refused chunk until each refusal has its item when the hash algorithm is unknown", async () => {
     const calls: string[][] = [];
-    const results = await run(scriptedClient(refused, () => "xxh3::0123", calls), items, 10);
+    const results = await run(
+      scriptedClient(refused, () => "xxh3::0123", calls),
+      items,
+      10,
+    );
     expect(results.size).toBe(10);
     expect(results.get("t3")).toMatchObject({ outcome: "refused", refusal: { reason: "UNSUPPORTED_FORMAT" } });
     expect(results.get("t8")).toMatchObject({ outcome: "refused" });
@@ -98,7 +107,11 @@ describe("evaluateBatch", () => {
   it("needs about two calls per halving, not one per item, to find one refused item among many", async () => {
     const many = Array.from({ length: 40 }, (_, i) => textItem(i, i === 13 ? "bad 13" : `ok ${i}`));
     const calls: string[][] = [];
-    const results = await run(scriptedClient(new Set(["bad 13"]), () => "xxh3::0123", calls), many, 40);
+    const results = await run(
+      scriptedClient(new Set(["bad 13"]), () => "xxh3::0123", calls),
+      many,
+      40,
+    );
     expect([...results.values()].filter((r) => r.outcome === "refused").map((r) => r.id)).toEqual(["t13"]);
     expect([...results.values()].filter((r) => r.outcome === "clear")).toHaveLength(39);
     // 1 + 2 per level over ceil(log2(40)) = 6 levels at most; one call per item would be 41.
@@ -110,9 +123,10 @@ describe("evaluateBatch", () => {
     const failing = {
       evaluate() {
         calls.push([]);
-        return (async function* (): AsyncGenerator<EvaluateResponse> {
-          throw new ConnectionError("could not reach the gateway", { code: Code.Unavailable });
-        })();
+        const failure = new ConnectionError("could not reach the gateway", { code: Code.Unavailable });
+        return {
+          [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(failure) }),
+        } as AsyncIterable<EvaluateResponse>;
       },
     } as unknown as ClavataClient;
     await expect(run(failing, items, 2)).rejects.toBeInstanceOf(ConnectionError);
@@ -128,7 +142,9 @@ describe("chunkItems", () => {
     // About 140 bytes each: two fit under 300.
     expect(chunkItems(items, 100, 300).map((c) => c.length)).toEqual([2, 2, 2, 1]);
     // An item larger than the byte bound gets a chunk of its own.
-    expect(chunkItems([textItem(0, "y".repeat(1000)), ...items.slice(1, 3)], 100, 300).map((c) => c.length)).toEqual([1, 2]);
+    expect(chunkItems([textItem(0, "y".repeat(1000)), ...items.slice(1, 3)], 100, 300).map((c) => c.length)).toEqual([
+      1, 2,
+    ]);
   });
 });
 

@@ -6,8 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { contentHash, makePng, sampleKnownImage, startEmulator, type Emulator } from "../../src/emulator/index.js";
-import { ndjson, requireBuild, runCli, spawnCli, type RunOptions } from "./run-cli.js";
+import { contentHash, type Emulator, makePng, sampleKnownImage, startEmulator } from "../../src/emulator/index.js";
+import { ndjson, type RunOptions, requireBuild, runCli, spawnCli } from "./run-cli.js";
 
 const API_KEY = "cli-test-key-7f3a9c";
 const GIF = Buffer.from("GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff\x00\x00\x00;", "latin1");
@@ -57,7 +57,13 @@ function tableRows(stdout: string): string[][] {
 
 describe("clavata evaluate", () => {
   it("evaluates text arguments and prints a table and a summary", async () => {
-    const run = await evaluate(["--policy", "policy-violence", "I will hurt you", "Have a nice day", "Selling my old rifle"]);
+    const run = await evaluate([
+      "--policy",
+      "policy-violence",
+      "I will hurt you",
+      "Have a nice day",
+      "Selling my old rifle",
+    ]);
     expect(run.stderr).toBe("");
     expect(run.code).toBe(0);
     const rows = tableRows(run.stdout);
@@ -71,7 +77,12 @@ describe("clavata evaluate", () => {
   });
 
   it("writes NDJSON with --json and the summary to standard error", async () => {
-    const run = await evaluate(["--policy", "policy-spam", "--json", "BUY NOW, limited time offer: www.deals.example.com"]);
+    const run = await evaluate([
+      "--policy",
+      "policy-spam",
+      "--json",
+      "BUY NOW, limited time offer: www.deals.example.com",
+    ]);
     expect(run.code).toBe(0);
     const [record, ...rest] = ndjson(run.stdout);
     expect(rest).toEqual([]);
@@ -83,22 +94,37 @@ describe("clavata evaluate", () => {
       labels: { "Commercial spam": 0.85, Links: 0.55 },
       tokens: { input: 13, billed: 20 },
     });
-    expect(record!["contentHash"]).toMatch(/^fnv1a128::[0-9a-f]{32}$/);
-    expect((record!["report"] as { policyId: string }).policyId).toBe("policy-spam");
+    expect(record!.contentHash).toMatch(/^fnv1a128::[0-9a-f]{32}$/);
+    expect((record!.report as { policyId: string }).policyId).toBe("policy-spam");
     expect(run.stderr).toContain("1 item: 1 matched, 0 clear, 0 refused, 0 failed");
   });
 
   it("runs a 1,000-item batch file in input order with --ordered --json, each id exactly once", async () => {
     const rows = Array.from({ length: 1000 }, (_, i) =>
-      JSON.stringify({ id: `item-${i}`, kind: "text", content: i % 7 === 0 ? `I will hurt you, number ${i}` : `hello friend number ${i}` }),
+      JSON.stringify({
+        id: `item-${i}`,
+        kind: "text",
+        content: i % 7 === 0 ? `I will hurt you, number ${i}` : `hello friend number ${i}`,
+      }),
     );
     const path = file("thousand.jsonl", `${rows.join("\n")}\n`);
-    const run = await evaluate(["--policy", "policy-violence", "--input", path, "--ordered", "--json", "--concurrency", "4", "--chunk-size", "64"]);
+    const run = await evaluate([
+      "--policy",
+      "policy-violence",
+      "--input",
+      path,
+      "--ordered",
+      "--json",
+      "--concurrency",
+      "4",
+      "--chunk-size",
+      "64",
+    ]);
     expect(run.code).toBe(0);
     const records = ndjson(run.stdout);
-    expect(records.map((r) => r["id"])).toEqual(Array.from({ length: 1000 }, (_, i) => `item-${i}`));
-    expect(records.map((r) => r["index"])).toEqual(Array.from({ length: 1000 }, (_, i) => i));
-    records.forEach((r, i) => expect(r["outcome"]).toBe(i % 7 === 0 ? "match" : "clear"));
+    expect(records.map((r) => r.id)).toEqual(Array.from({ length: 1000 }, (_, i) => `item-${i}`));
+    expect(records.map((r) => r.index)).toEqual(Array.from({ length: 1000 }, (_, i) => i));
+    for (const [i, r] of records.entries()) expect(r.outcome).toBe(i % 7 === 0 ? "match" : "clear");
     expect(run.stderr).toContain("1,000 items: 143 matched, 857 clear, 0 refused, 0 failed");
     // No progress bar: standard error is a pipe here.
     expect(run.stderr).not.toContain("\r");
@@ -107,9 +133,19 @@ describe("clavata evaluate", () => {
   it("writes results as they arrive without --ordered (the emulator answers out of input order)", async () => {
     const rows = Array.from({ length: 50 }, (_, i) => JSON.stringify({ id: `n${i}`, content: `message ${i}` }));
     const path = file("fifty.jsonl", rows.join("\n"));
-    const run = await evaluate(["--policy", "policy-violence", "--input", path, "--json", "--concurrency", "1", "--chunk-size", "50"]);
+    const run = await evaluate([
+      "--policy",
+      "policy-violence",
+      "--input",
+      path,
+      "--json",
+      "--concurrency",
+      "1",
+      "--chunk-size",
+      "50",
+    ]);
     expect(run.code).toBe(0);
-    const ids = ndjson(run.stdout).map((r) => r["id"]);
+    const ids = ndjson(run.stdout).map((r) => r.id);
     expect([...ids].sort()).toEqual(rows.map((_, i) => `n${i}`).sort());
     expect(ids).not.toEqual(rows.map((_, i) => `n${i}`));
   });
@@ -127,11 +163,20 @@ describe("clavata evaluate", () => {
     ];
     const path = file("refusals.jsonl", rows.map((r) => JSON.stringify(r)).join("\n"));
     for (const chunkSize of ["100", "3"]) {
-      const run = await evaluate(["--policy", "policy-violence", "--input", path, "--json", "--ordered", "--chunk-size", chunkSize]);
+      const run = await evaluate([
+        "--policy",
+        "policy-violence",
+        "--input",
+        path,
+        "--json",
+        "--ordered",
+        "--chunk-size",
+        chunkSize,
+      ]);
       expect(run.code).toBe(0);
       const records = ndjson(run.stdout);
-      expect(records.map((r) => r["id"])).toEqual(rows.map((r) => r.id));
-      const outcome = Object.fromEntries(records.map((r) => [r["id"], r["outcome"]]));
+      expect(records.map((r) => r.id)).toEqual(rows.map((r) => r.id));
+      const outcome = Object.fromEntries(records.map((r) => [r.id, r.outcome]));
       expect(outcome).toEqual({
         "clean-1": "clear",
         gif: "refused",
@@ -141,8 +186,15 @@ describe("clavata evaluate", () => {
         "clean-2": "clear",
         "gif-again": "refused",
       });
-      const reason = Object.fromEntries(records.filter((r) => r["refusal"]).map((r) => [r["id"], (r["refusal"] as { reason: string }).reason]));
-      expect(reason).toEqual({ gif: "UNSUPPORTED_FORMAT", "broken-png": "INVALID_CONTENT", blocked: "CSAM", "gif-again": "UNSUPPORTED_FORMAT" });
+      const reason = Object.fromEntries(
+        records.filter((r) => r.refusal).map((r) => [r.id, (r.refusal as { reason: string }).reason]),
+      );
+      expect(reason).toEqual({
+        gif: "UNSUPPORTED_FORMAT",
+        "broken-png": "INVALID_CONTENT",
+        blocked: "CSAM",
+        "gif-again": "UNSUPPORTED_FORMAT",
+      });
       expect(run.stderr).toContain("7 items: 1 matched, 2 clear, 4 refused, 0 failed");
       // Ties are listed by severity.
       expect(run.stderr).toContain("refused by reason: UNSUPPORTED_FORMAT 2, CSAM 1, INVALID_CONTENT 1");
@@ -152,7 +204,9 @@ describe("clavata evaluate", () => {
   it("shows refusals in the table with their reason", async () => {
     file("banner.gif", GIF);
     file("known.png", sampleKnownImage());
-    const run = await evaluate(["--policy", "policy-images", "--file", "banner.gif", "--file", "known.png"], { cwd: dir });
+    const run = await evaluate(["--policy", "policy-images", "--file", "banner.gif", "--file", "known.png"], {
+      cwd: dir,
+    });
     expect(run.code).toBe(0);
     const rows = Object.fromEntries(tableRows(run.stdout).map((r) => [r[0], r]));
     expect(rows["banner.gif"]).toEqual(["banner.gif", "refused", "-", "UNSUPPORTED_FORMAT: unsupported image format"]);
@@ -164,23 +218,40 @@ describe("clavata evaluate", () => {
     const noExtension = file("upload-without-extension", makePng(4, 4));
     const text = file("comment.txt", "click here for free money\n");
     const unknownText = file("notes.dat", "nothing to see here");
-    const run = await evaluate(["--policy", "policy-spam", "--json", "--ordered", "-f", noExtension, "-f", text, "-f", unknownText]);
+    const run = await evaluate([
+      "--policy",
+      "policy-spam",
+      "--json",
+      "--ordered",
+      "-f",
+      noExtension,
+      "-f",
+      text,
+      "-f",
+      unknownText,
+    ]);
     expect(run.code).toBe(0);
     const records = ndjson(run.stdout);
     // An image counts 256 input tokens; text counts by length.
-    expect(records.map((r) => (r["tokens"] as { input: number }).input)).toEqual([256, 7, 5]);
-    expect(records.map((r) => r["outcome"])).toEqual(["clear", "match", "clear"]);
+    expect(records.map((r) => (r.tokens as { input: number }).input)).toEqual([256, 7, 5]);
+    expect(records.map((r) => r.outcome)).toEqual(["clear", "match", "clear"]);
   });
 
   it("sends image URLs for the gateway to fetch, and pins a refused URL to its item", async () => {
     const run = await evaluate([
-      "--policy", "policy-images", "--json", "--ordered",
-      "--image-url", "https://cdn.example.com/cat.webp",
-      "--image-url", "https://cdn.example.com/anim.gif",
-      "--image-url", "https://cdn.example.com/photo.png",
+      "--policy",
+      "policy-images",
+      "--json",
+      "--ordered",
+      "--image-url",
+      "https://cdn.example.com/cat.webp",
+      "--image-url",
+      "https://cdn.example.com/anim.gif",
+      "--image-url",
+      "https://cdn.example.com/photo.png",
     ]);
     expect(run.code).toBe(0);
-    expect(ndjson(run.stdout).map((r) => [r["id"], r["outcome"]])).toEqual([
+    expect(ndjson(run.stdout).map((r) => [r.id, r.outcome])).toEqual([
       ["https://cdn.example.com/cat.webp", "match"],
       ["https://cdn.example.com/anim.gif", "refused"],
       ["https://cdn.example.com/photo.png", "clear"],
@@ -193,17 +264,21 @@ describe("clavata evaluate", () => {
   it("reads one item from standard input: text, or an image when its bytes are one", async () => {
     const text = await evaluate(["--policy", "policy-harassment", "--json"], { stdin: "nobody likes you\n" });
     expect(text.code).toBe(0);
-    expect(ndjson(text.stdout)).toEqual([expect.objectContaining({ id: "stdin", outcome: "match", labels: { Insults: 0.9 } })]);
+    expect(ndjson(text.stdout)).toEqual([
+      expect.objectContaining({ id: "stdin", outcome: "match", labels: { Insults: 0.9 } }),
+    ]);
     const image = await evaluate(["--policy", "policy-images", "--json"], { stdin: sampleKnownImage() });
     expect(image.code).toBe(0);
-    expect(ndjson(image.stdout)).toEqual([expect.objectContaining({ id: "stdin", outcome: "match", labels: { "Known images": 1 } })]);
+    expect(ndjson(image.stdout)).toEqual([
+      expect.objectContaining({ id: "stdin", outcome: "match", labels: { "Known images": 1 } }),
+    ]);
   });
 
   it("reads an RFC 4180 CSV batch: quoted commas, doubled quotes, line breaks, extra columns as metadata", async () => {
     file("banner.gif", GIF);
     const csv = file(
       "items.csv",
-      'id,kind,content,source\r\n' +
+      "id,kind,content,source\r\n" +
         'a,text,"hello, world",forum\r\n' +
         'b,text,"he wrote ""I will kill you""",chat\r\n' +
         'c,text,"first line\r\nsecond line: you\'re dead",dm\r\n' +
@@ -212,13 +287,13 @@ describe("clavata evaluate", () => {
     const run = await evaluate(["--policy", "policy-violence", "--input", csv, "--json", "--ordered"]);
     expect(run.code).toBe(0);
     const records = ndjson(run.stdout);
-    expect(records.map((r) => [r["id"], r["outcome"]])).toEqual([
+    expect(records.map((r) => [r.id, r.outcome])).toEqual([
       ["a", "clear"],
       ["b", "match"],
       ["c", "match"],
       ["d", "refused"],
     ]);
-    expect(records[0]!["metadata"]).toEqual({ source: "forum" });
+    expect(records[0]!.metadata).toEqual({ source: "forum" });
   });
 
   it("exits with 3 under --fail-on-match when an item matched or was refused, else 0", async () => {
@@ -235,11 +310,25 @@ describe("clavata evaluate", () => {
       [["--policy", "policy-violence", "--bogus", "hi"], /unknown option --bogus/],
       [["hi"], /--policy is required/],
       [["--policy", "policy-violence", "--threshold", "2", "hi"], /--threshold must be a number from 0 to 1/],
-      [["--policy", "policy-violence", "--concurrency", "0", "hi"], /--concurrency must be a whole number from 1 to 64/],
+      [
+        ["--policy", "policy-violence", "--concurrency", "0", "hi"],
+        /--concurrency must be a whole number from 1 to 64/,
+      ],
       [["--policy", "policy-violence", "--timeout", "soon", "hi"], /--timeout must be a duration/],
       [["--policy", "policy-violence", "--file", join(dir, "missing.png")], /cannot read .*missing\.png: no such file/],
-      [["--policy", "policy-violence", "--input", file("bad.jsonl", '{"id":"1","content":"ok"}\n{"id":2,"content":5}\n')], /bad\.jsonl:2: "content" is missing or not a string/],
-      [["--policy", "policy-violence", "--input", file("bad.csv", 'id,content\n1,"unterminated\n')], /bad\.csv: line 2: a quoted field is never closed/],
+      [
+        [
+          "--policy",
+          "policy-violence",
+          "--input",
+          file("bad.jsonl", '{"id":"1","content":"ok"}\n{"id":2,"content":5}\n'),
+        ],
+        /bad\.jsonl:2: "content" is missing or not a string/,
+      ],
+      [
+        ["--policy", "policy-violence", "--input", file("bad.csv", 'id,content\n1,"unterminated\n')],
+        /bad\.csv: line 2: a quoted field is never closed/,
+      ],
       [["--policy", "policy-violence", "--input", file("items.txt", "x")], /--format jsonl\|csv/],
       [["--policy", "policy-violence", "--policy"], /--policy needs a value/],
     ];
@@ -253,13 +342,25 @@ describe("clavata evaluate", () => {
   }, 60_000);
 
   it("refuses --insecure to a host that is not loopback (exit 2), before sending anything", async () => {
-    const run = await runCli(["--host", "gateway.example.com", "--insecure", "evaluate", "--policy", "p", "hi"], { env: { CLAVATA_API_KEY: API_KEY } });
+    const run = await runCli(["--host", "gateway.example.com", "--insecure", "evaluate", "--policy", "p", "hi"], {
+      env: { CLAVATA_API_KEY: API_KEY },
+    });
     expect(run.code).toBe(2);
     expect(run.stderr).toContain("plaintext");
   });
 
   it("asks for an API key when there is none (exit 2)", async () => {
-    const run = await runCli(["evaluate", "--host", "127.0.0.1", "--port", String(emulator.port), "--insecure", "--policy", "p", "hi"]);
+    const run = await runCli([
+      "evaluate",
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(emulator.port),
+      "--insecure",
+      "--policy",
+      "p",
+      "hi",
+    ]);
     expect(run.code).toBe(2);
     expect(run.stderr).toContain("no API key: set CLAVATA_API_KEY, or pass --api-key");
   });
@@ -267,7 +368,9 @@ describe("clavata evaluate", () => {
   it("reports a rejected API key with exit code 1 and never prints the key", async () => {
     const wrongKey = "wrong-key-DO-NOT-PRINT-8d1e";
     for (const args of [["--api-key", wrongKey], ["--verbose"]]) {
-      const run = await evaluate([...args, "--policy", "policy-violence", "hello"], { env: { CLAVATA_API_KEY: wrongKey } });
+      const run = await evaluate([...args, "--policy", "policy-violence", "hello"], {
+        env: { CLAVATA_API_KEY: wrongKey },
+      });
       expect(run.code).toBe(1);
       expect(run.stderr).toContain("did not accept the API key");
       expect(run.stderr).toContain("hint: check CLAVATA_API_KEY or --api-key");
@@ -283,7 +386,14 @@ describe("clavata evaluate", () => {
   });
 
   it("runs against an in-process emulator with --emulator, without an API key", async () => {
-    const run = await runCli(["evaluate", "--emulator", "--policy", "policy-violence", "--json", "I'm going to stab you"]);
+    const run = await runCli([
+      "evaluate",
+      "--emulator",
+      "--policy",
+      "policy-violence",
+      "--json",
+      "I'm going to stab you",
+    ]);
     expect(run.code).toBe(0);
     expect(ndjson(run.stdout)).toEqual([expect.objectContaining({ outcome: "match", labels: { Threats: 0.95 } })]);
     const conflict = await runCli(["evaluate", "--emulator", "--port", "50051", "--policy", "policy-violence", "hi"]);
@@ -297,8 +407,25 @@ describe("clavata evaluate", () => {
     const before = emulator.calls.Evaluate;
     // The first stream hangs until it is cancelled; the other two answer at once.
     emulator.faults.delay("Evaluate", 60_000, 1);
-    const child = spawnCli(["--host", "127.0.0.1", "--port", String(emulator.port), "--insecure", "evaluate", "--policy", "policy-violence",
-      "--input", path, "--chunk-size", "10", "--concurrency", "3"], { env: { CLAVATA_API_KEY: API_KEY } });
+    const child = spawnCli(
+      [
+        "--host",
+        "127.0.0.1",
+        "--port",
+        String(emulator.port),
+        "--insecure",
+        "evaluate",
+        "--policy",
+        "policy-violence",
+        "--input",
+        path,
+        "--chunk-size",
+        "10",
+        "--concurrency",
+        "3",
+      ],
+      { env: { CLAVATA_API_KEY: API_KEY } },
+    );
     try {
       let stdout = "";
       let stderr = "";
@@ -323,7 +450,16 @@ describe("clavata evaluate", () => {
     const run = await runCli(["evaluate", "--help"]);
     expect(run.code).toBe(0);
     expect(run.stdout).toContain("Usage: clavata evaluate --policy <id>");
-    for (const option of ["--file", "--input", "--json", "--ordered", "--concurrency", "--fail-on-match", "--api-key", "--emulator"]) {
+    for (const option of [
+      "--file",
+      "--input",
+      "--json",
+      "--ordered",
+      "--concurrency",
+      "--fail-on-match",
+      "--api-key",
+      "--emulator",
+    ]) {
       expect(run.stdout).toContain(option);
     }
   });

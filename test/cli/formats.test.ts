@@ -1,11 +1,11 @@
 // The tool's formats: the CSV reader, telling images from text, durations, and the progress bar.
 
 import { describe, expect, it } from "vitest";
-import { makePng } from "../../src/emulator/index.js";
-import { UsageError, parseDuration } from "../../src/cli/args.js";
+import { parseDuration, UsageError } from "../../src/cli/args.js";
 import { CsvError, parseCsv } from "../../src/cli/csv-reader.js";
 import { contentOfFile, looksLikeImage } from "../../src/cli/input-items.js";
-import { ProgressBar, formatEta, renderProgress } from "../../src/cli/progress-bar.js";
+import { formatEta, ProgressBar, renderProgress } from "../../src/cli/progress-bar.js";
+import { makePng } from "../../src/emulator/index.js";
 
 describe("parseCsv", () => {
   it("reads quoted fields with commas, doubled quotes and line breaks, CRLF or LF, and a BOM", () => {
@@ -25,7 +25,9 @@ describe("parseCsv", () => {
   });
 
   it("says where a malformed file goes wrong", () => {
-    expect(() => parseCsv('id,content\n1,"never closed\n')).toThrow(new CsvError(2, "a quoted field is never closed; add the closing quote"));
+    expect(() => parseCsv('id,content\n1,"never closed\n')).toThrow(
+      new CsvError(2, "a quoted field is never closed; add the closing quote"),
+    );
     expect(() => parseCsv('1,"a"b\n')).toThrow(/line 1: text follows a closing quote/);
     expect(() => parseCsv('x\n1,ab"c\n')).toThrow(/line 2: a field that does not start with a quote contains one/);
   });
@@ -66,9 +68,11 @@ describe("parseDuration", () => {
 describe("the progress bar", () => {
   it("shows items done, percent, rate and ETA", () => {
     expect(renderProgress(0, 1000, 0, 80)).toBe(`[${".".repeat(40)}] 0/1000   0%`);
-    expect(renderProgress(250, 1000, 1000, 80)).toBe(`[${"#".repeat(10)}${".".repeat(30)}] 250/1000  25%  250 items/s  ETA 3s`);
+    expect(renderProgress(250, 1000, 1000, 80)).toBe(
+      `[${"#".repeat(10)}${".".repeat(30)}] 250/1000  25%  250 items/s  ETA 3s`,
+    );
     expect(renderProgress(1000, 1000, 4000, 80)).toBe(`[${"#".repeat(40)}] 1000/1000 100%  250 items/s`);
-    expect(renderProgress(3, 1000, 2000, 40)).toMatch(/^\[\.{10}\] 3\/1000   0%  1\.5 items\/s  ETA 11m05s$/);
+    expect(renderProgress(3, 1000, 2000, 40)).toMatch(/^\[\.{10}\] 3\/1000 {3}0% {2}1\.5 items\/s {2}ETA 11m05s$/);
   });
 
   it("formats the time left", () => {
@@ -77,7 +81,13 @@ describe("the progress bar", () => {
 
   it("draws over one line of the terminal, and erases it", () => {
     let written = "";
-    const stream = { columns: 60, write: (text: string) => ((written += text), true) } as unknown as NodeJS.WriteStream;
+    const stream = {
+      columns: 60,
+      write: (text: string) => {
+        written += text;
+        return true;
+      },
+    } as unknown as NodeJS.WriteStream;
     const bar = new ProgressBar(stream, 2);
     bar.tick();
     bar.tick();

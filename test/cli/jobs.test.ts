@@ -3,12 +3,12 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Job } from "../../gen/clavata/shared/v1/public_pb.js";
 import { ClavataClient } from "../../src/client.js";
 import { textContent } from "../../src/content.js";
-import { startEmulator, type Emulator } from "../../src/emulator/index.js";
+import { type Emulator, startEmulator } from "../../src/emulator/index.js";
 import { createNodeWebhookHandler } from "../../src/webhooks/index.js";
-import type { Job } from "../../gen/clavata/shared/v1/public_pb.js";
-import { ndjson, requireBuild, runCli, type RunOptions } from "./run-cli.js";
+import { ndjson, type RunOptions, requireBuild, runCli } from "./run-cli.js";
 
 const API_KEY = "cli-jobs-test-key";
 let emulator: Emulator;
@@ -60,22 +60,33 @@ describe("clavata jobs", () => {
     const [job, ...rest] = ndjson(got.stdout);
     expect(rest).toEqual([]);
     expect(job).toMatchObject({ jobUuid, status: "JOB_STATUS_COMPLETED", policyId: "policy-violence" });
-    expect((job!["results"] as unknown[]).length).toBe(2);
+    expect((job!.results as unknown[]).length).toBe(2);
 
     const failOnMatch = await jobs(["get", jobUuid, "--fail-on-match"]);
     expect(failOnMatch.code).toBe(3);
   });
 
   it("creates a job from a batch file and waits for it with --wait --json", async () => {
-    const run = await jobs(["create", "--policy", "policy-spam", "--input", "-", "--wait", "--poll-interval", "20ms", "--json"], {
-      stdin: ['{"id":"a","content":"buy now!"}', '{"id":"b","content":"lovely weather"}', '{"id":"c","content":"visit www.example.com/x"}'].join("\n"),
-    });
+    const run = await jobs(
+      ["create", "--policy", "policy-spam", "--input", "-", "--wait", "--poll-interval", "20ms", "--json"],
+      {
+        stdin: [
+          '{"id":"a","content":"buy now!"}',
+          '{"id":"b","content":"lovely weather"}',
+          '{"id":"c","content":"visit www.example.com/x"}',
+        ].join("\n"),
+      },
+    );
     expect(run.code).toBe(0);
     expect(run.stderr).toMatch(/job .* created \(PENDING\); waiting for it to finish/);
     const [job] = ndjson(run.stdout);
     expect(job).toMatchObject({ status: "JOB_STATUS_COMPLETED", policyId: "policy-spam" });
-    const results = job!["results"] as Array<{ report: { contentMetadata: { id: string }; reviewResult: { outcome?: string } } }>;
-    expect(results.map((r) => [r.report.contentMetadata.id, r.report.reviewResult.outcome ?? "OUTCOME_UNSPECIFIED"])).toEqual([
+    const results = job!.results as Array<{
+      report: { contentMetadata: { id: string }; reviewResult: { outcome?: string } };
+    }>;
+    expect(
+      results.map((r) => [r.report.contentMetadata.id, r.report.reviewResult.outcome ?? "OUTCOME_UNSPECIFIED"]),
+    ).toEqual([
       ["a", "OUTCOME_TRUE"],
       ["b", "OUTCOME_FALSE"],
       ["c", "OUTCOME_TRUE"],
@@ -90,9 +101,12 @@ describe("clavata jobs", () => {
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     try {
       const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
-      const run = await jobs(["create", "--policy", "policy-harassment", "--webhook", url, "--webhook-header", "Tenant=acme", "you idiot"], {
-        env: { CLAVATA_WEBHOOK_SECRET: secret },
-      });
+      const run = await jobs(
+        ["create", "--policy", "policy-harassment", "--webhook", url, "--webhook-header", "Tenant=acme", "you idiot"],
+        {
+          env: { CLAVATA_WEBHOOK_SECRET: secret },
+        },
+      );
       expect(run.code).toBe(0);
       expect(run.stdout).toContain(`webhook   ${url} (secret in X-Webhook-Secret)`);
       expect(run.stdout + run.stderr).not.toContain(secret);
@@ -113,7 +127,10 @@ describe("clavata jobs", () => {
     try {
       const created: string[] = [];
       for (let i = 0; i < 5; i++) {
-        const job = await client.createJob({ policyId: i < 3 ? "policy-spam" : "policy-violence", contentData: [textContent(`message ${i}`)] });
+        const job = await client.createJob({
+          policyId: i < 3 ? "policy-spam" : "policy-violence",
+          contentData: [textContent(`message ${i}`)],
+        });
         created.push(job.jobUuid);
       }
       await Promise.all(created.map((uuid) => client.waitForJob(uuid, { pollIntervalMs: 20 })));
@@ -122,9 +139,9 @@ describe("clavata jobs", () => {
       const all = await jobs(["list", "--all", "--page-size", "2", "--json"], { env });
       expect(all.code).toBe(0);
       expect(all.stderr).toBe("");
-      const order = ndjson(all.stdout).map((j) => j["jobUuid"] as string);
+      const order = ndjson(all.stdout).map((j) => j.jobUuid as string);
       expect([...order].sort()).toEqual([...created].sort());
-      const createdAt = ndjson(all.stdout).map((j) => Date.parse(j["created"] as string));
+      const createdAt = ndjson(all.stdout).map((j) => Date.parse(j.created as string));
       expect(createdAt).toEqual([...createdAt].sort((a, b) => b - a));
 
       // One page at a time: the same jobs in the same order, the next page found through the printed token.
@@ -137,11 +154,11 @@ describe("clavata jobs", () => {
       const token = /--page-token=(\S+)/.exec(page.stdout)![1]!;
       const next = await jobs(["list", "--page-size", "2", `--page-token=${token}`, "--json"], { env });
       expect(next.code).toBe(0);
-      expect(ndjson(next.stdout).map((j) => j["jobUuid"])).toEqual(order.slice(2, 4));
+      expect(ndjson(next.stdout).map((j) => j.jobUuid)).toEqual(order.slice(2, 4));
       expect(next.stderr).toMatch(/next page: --page-token=\S+/);
 
       const spam = await jobs(["list", "--all", "--json", "--policy", "policy-spam", "--status", "completed"], { env });
-      expect(ndjson(spam.stdout).map((j) => j["jobUuid"])).toEqual(order.filter((uuid) => created.indexOf(uuid) < 3));
+      expect(ndjson(spam.stdout).map((j) => j.jobUuid)).toEqual(order.filter((uuid) => created.indexOf(uuid) < 3));
 
       const future = await jobs(["list", "--created-after", new Date(Date.now() + 3_600_000).toISOString()], { env });
       expect(future.code).toBe(0);

@@ -1,8 +1,8 @@
 // `clavata labels evaluate` end to end: the built binary against an emulator started here.
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startEmulator, type Emulator } from "../../src/emulator/index.js";
-import { ndjson, requireBuild, runCli, type RunOptions } from "./run-cli.js";
+import { type Emulator, startEmulator } from "../../src/emulator/index.js";
+import { ndjson, type RunOptions, requireBuild, runCli } from "./run-cli.js";
 
 let emulator: Emulator;
 
@@ -24,7 +24,15 @@ function labels(args: readonly string[], options: RunOptions = {}) {
 
 describe("clavata labels evaluate", () => {
   it("prints one row per label version, in the order given", async () => {
-    const run = await labels(["-l", "label-threats-v1", "-l", "label-insults-v1", "-l", "label-links-v1", "you idiot, I will hurt you"]);
+    const run = await labels([
+      "-l",
+      "label-threats-v1",
+      "-l",
+      "label-insults-v1",
+      "-l",
+      "label-links-v1",
+      "you idiot, I will hurt you",
+    ]);
     expect(run.stderr).toBe("");
     expect(run.code).toBe(0);
     const rows = run.stdout.split("\n").filter((l) => l.startsWith("label-"));
@@ -37,11 +45,15 @@ describe("clavata labels evaluate", () => {
   });
 
   it("prints the gateway's answer as JSON with --json, and exits 3 with --fail-on-match on a match", async () => {
-    const run = await labels(["--label", "label-personal-information-v1", "--json", "--fail-on-match"], { stdin: "call me at 555-123-4567" });
+    const run = await labels(["--label", "label-personal-information-v1", "--json", "--fail-on-match"], {
+      stdin: "call me at 555-123-4567",
+    });
     expect(run.code).toBe(3);
     const [response] = ndjson(run.stdout);
     expect(response).toMatchObject({
-      results: [{ labelVersionId: "label-personal-information-v1", evaluation: { outcome: "OUTCOME_TRUE", score: 0.6 } }],
+      results: [
+        { labelVersionId: "label-personal-information-v1", evaluation: { outcome: "OUTCOME_TRUE", score: 0.6 } },
+      ],
     });
   });
 
@@ -55,7 +67,9 @@ describe("clavata labels evaluate", () => {
     const gif = Buffer.from("GIF89a\x01\x00\x01\x00\x00\x00\x00;", "latin1");
     const run = await labels(["--label", "label-webp-images-v1"], { stdin: gif });
     expect(run.code).toBe(0);
-    expect(run.stdout).toMatch(/^content stdin refused: UNSUPPORTED_FORMAT: unsupported image format \(fnv1a128::[0-9a-f]{32}\)$/m);
+    expect(run.stdout).toMatch(
+      /^content stdin refused: UNSUPPORTED_FORMAT: unsupported image format \(fnv1a128::[0-9a-f]{32}\)$/m,
+    );
     const json = await labels(["--label", "label-webp-images-v1", "--json", "--fail-on-match"], { stdin: gif });
     expect(json.code).toBe(3);
     expect(ndjson(json.stdout)).toEqual([{ refusal: expect.objectContaining({ reason: "UNSUPPORTED_FORMAT" }) }]);
@@ -77,7 +91,11 @@ describe("clavata labels evaluate", () => {
   }, 60_000);
 
   it("prints help", async () => {
-    for (const args of [["labels", "--help"], ["labels", "evaluate", "--help"], ["help", "labels", "evaluate"]]) {
+    for (const args of [
+      ["labels", "--help"],
+      ["labels", "evaluate", "--help"],
+      ["help", "labels", "evaluate"],
+    ]) {
       const run = await runCli(args);
       expect(run.code).toBe(0);
       expect(run.stdout).toContain("Usage: clavata labels evaluate --label <label-version-id>");

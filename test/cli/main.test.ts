@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { VERSION } from "../../src/version.js";
-import { CLI_MAIN, ROOT, ndjson, requireBuild, runCli, spawnCli } from "./run-cli.js";
+import { CLI_MAIN, ndjson, ROOT, requireBuild, runCli, spawnCli } from "./run-cli.js";
 
 let dir: string;
 
@@ -23,7 +23,17 @@ describe("clavata", () => {
   it("prints its help with --help, and for help <command>", async () => {
     const run = await runCli(["--help"]);
     expect(run.code).toBe(0);
-    for (const command of ["evaluate", "jobs create", "jobs list", "jobs wait", "jobs get", "labels evaluate", "emulator", "--api-key", "CLAVATA_API_KEY"]) {
+    for (const command of [
+      "evaluate",
+      "jobs create",
+      "jobs list",
+      "jobs wait",
+      "jobs get",
+      "labels evaluate",
+      "emulator",
+      "--api-key",
+      "CLAVATA_API_KEY",
+    ]) {
       expect(run.stdout).toContain(command);
     }
     const help = await runCli(["help", "jobs", "list"]);
@@ -32,11 +42,14 @@ describe("clavata", () => {
   });
 
   it("is the package's clavata bin: a built file that starts with a node shebang", () => {
-    const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { bin: Record<string, string>; scripts: Record<string, string> };
-    const bin = join(ROOT, pkg.bin["clavata"]!);
+    const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as {
+      bin: Record<string, string>;
+      scripts: Record<string, string>;
+    };
+    const bin = join(ROOT, pkg.bin.clavata!);
     expect(bin).toBe(CLI_MAIN);
     expect(readFileSync(bin, "utf8").split("\n")[0]).toBe("#!/usr/bin/env node");
-    expect(pkg.scripts["demo"]).toContain("dist/esm/src/cli/demo.js");
+    expect(pkg.scripts.demo).toContain("dist/esm/src/cli/demo.js");
   });
 
   it("prints its version", async () => {
@@ -60,10 +73,21 @@ describe("clavata", () => {
   }, 60_000);
 
   it("takes global options before the command and reads them from the environment", async () => {
-    const run = await runCli(["--emulator", "--timeout", "20s", "evaluate", "--policy", "policy-harassment", "--json", "what a loser"]);
+    const run = await runCli([
+      "--emulator",
+      "--timeout",
+      "20s",
+      "evaluate",
+      "--policy",
+      "policy-harassment",
+      "--json",
+      "what a loser",
+    ]);
     expect(run.code).toBe(0);
     expect(ndjson(run.stdout)[0]).toMatchObject({ outcome: "match" });
-    const badEnv = await runCli(["evaluate", "--policy", "p", "hi"], { env: { CLAVATA_API_KEY: "k", CLAVATA_PORT: "99999" } });
+    const badEnv = await runCli(["evaluate", "--policy", "p", "hi"], {
+      env: { CLAVATA_API_KEY: "k", CLAVATA_PORT: "99999" },
+    });
     expect(badEnv.code).toBe(2);
     expect(badEnv.stderr).toContain("CLAVATA_PORT must be a whole number from 1 to 65535");
   });
@@ -86,12 +110,29 @@ describe("clavata emulator", () => {
       expect(stdout).toContain("Try: CLAVATA_API_KEY=<one of the --api-key keys> clavata --host 127.0.0.1 --port");
       const port = new URL(url).port;
       const env = { CLAVATA_API_KEY: "only-this-key" };
-      const run = await runCli(["--host", "127.0.0.1", "--port", port, "--insecure", "evaluate", "--policy", "policy-violence", "--json", "I will stab"], { env });
+      const run = await runCli(
+        [
+          "--host",
+          "127.0.0.1",
+          "--port",
+          port,
+          "--insecure",
+          "evaluate",
+          "--policy",
+          "policy-violence",
+          "--json",
+          "I will stab",
+        ],
+        { env },
+      );
       expect(run.code).toBe(0);
       expect(ndjson(run.stdout)[0]).toMatchObject({ outcome: "match", labels: { Threats: 0.95 } });
-      const rejected = await runCli(["--host", "127.0.0.1", "--port", port, "--insecure", "evaluate", "--policy", "policy-violence", "hi"], {
-        env: { CLAVATA_API_KEY: "another-key" },
-      });
+      const rejected = await runCli(
+        ["--host", "127.0.0.1", "--port", port, "--insecure", "evaluate", "--policy", "policy-violence", "hi"],
+        {
+          env: { CLAVATA_API_KEY: "another-key" },
+        },
+      );
       expect(rejected.code).toBe(1);
       const exited = once(child, "exit");
       child.kill("SIGTERM");
@@ -112,7 +153,13 @@ describe("clavata emulator", () => {
             id: "policy-pets",
             key: "Pets",
             versionId: "v1",
-            sections: [{ name: "Cats", message: "REVIEW", assertions: [{ description: "Mentions a cat", score: 0.8, keywords: ["cat"] }] }],
+            sections: [
+              {
+                name: "Cats",
+                message: "REVIEW",
+                assertions: [{ description: "Mentions a cat", score: 0.8, keywords: ["cat"] }],
+              },
+            ],
           },
         ],
       }),
@@ -128,9 +175,23 @@ describe("clavata emulator", () => {
           if (match) resolve(match[1]!);
         });
       });
-      const run = await runCli(["--host", "127.0.0.1", "--port", port, "--insecure", "evaluate", "--policy", "policy-pets", "--json", "my cat"], {
-        env: { CLAVATA_API_KEY: "k" },
-      });
+      const run = await runCli(
+        [
+          "--host",
+          "127.0.0.1",
+          "--port",
+          port,
+          "--insecure",
+          "evaluate",
+          "--policy",
+          "policy-pets",
+          "--json",
+          "my cat",
+        ],
+        {
+          env: { CLAVATA_API_KEY: "k" },
+        },
+      );
       expect(ndjson(run.stdout)[0]).toMatchObject({ outcome: "match", labels: { Cats: 0.8 } });
       const exited = once(child, "exit");
       child.kill("SIGINT");

@@ -1,7 +1,7 @@
 // Runs the built `clavata` binary (dist/, which `npm test` builds first) as a user would, and collects what it
 // printed and its exit code.
 
-import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
@@ -15,7 +15,9 @@ export const CLI_DEMO = fileURLToPath(new URL("../../dist/esm/src/cli/demo.js", 
 /** Throws a clear error when dist/ has not been built. */
 export function requireBuild(): void {
   if (!existsSync(CLI_MAIN)) {
-    throw new Error("dist/esm/src/cli/main.js is missing: run the tests with `npm test`, which builds first (or run `npm run build`)");
+    throw new Error(
+      "dist/esm/src/cli/main.js is missing: run the tests with `npm test`, which builds first (or run `npm run build`)",
+    );
   }
 }
 
@@ -40,7 +42,7 @@ export interface RunOptions {
 }
 
 function baseEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  return { PATH: process.env["PATH"] ?? "", HOME: process.env["HOME"] ?? "", ...extra };
+  return { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...extra };
 }
 
 /** Spawns `node <script> ...args` and resolves when it exits. */
@@ -59,8 +61,15 @@ export function runCli(args: readonly string[], options: RunOptions = {}): Promi
 }
 
 /** Spawns `clavata ...args` and returns the child, for commands that run until stopped. */
-export function spawnCli(args: readonly string[], options: Omit<RunOptions, "stdin" | "timeoutMs"> = {}): ChildProcessWithoutNullStreams {
-  return spawn(process.execPath, [CLI_MAIN, ...args], { cwd: options.cwd ?? ROOT, env: baseEnv(options.env), stdio: ["pipe", "pipe", "pipe"] });
+export function spawnCli(
+  args: readonly string[],
+  options: Omit<RunOptions, "stdin" | "timeoutMs"> = {},
+): ChildProcessWithoutNullStreams {
+  return spawn(process.execPath, [CLI_MAIN, ...args], {
+    cwd: options.cwd ?? ROOT,
+    env: baseEnv(options.env),
+    stdio: ["pipe", "pipe", "pipe"],
+  });
 }
 
 function collect(child: ChildProcessWithoutNullStreams, options: RunOptions): Promise<CliRun> {

@@ -13,9 +13,11 @@ import { afterEach, describe, expect, it } from "vitest";
 import {
   AbortedError,
   AuthenticationError,
-  ClavataClient,
-  ClavataError,
   CLIENT_ID,
+  ClavataClient,
+  type ClavataClientOptions,
+  type ClavataError,
+  type ClavataLogger,
   ConnectionError,
   EvaluateResponseSchema,
   EvaluationRefusedError,
@@ -27,13 +29,11 @@ import {
   RetryInfoSchema,
   ServerError,
   TimeoutError,
-  VERSION,
   textContent,
-  type ClavataClientOptions,
-  type ClavataLogger,
+  VERSION,
 } from "../../src/index.js";
-import { freePort, startTestServer, type TestServer } from "../support/test-server.js";
 import { drain, thrown } from "../support/calls.js";
+import { freePort, startTestServer, type TestServer } from "../support/test-server.js";
 
 const KEY = "sk-test-7f3a9c2e5b1d4f6a8c0e2b4d6f8a0c2e";
 const JOB = "3fa85f64-5717-4562-b3fc-2c963f66afa6";
@@ -68,7 +68,6 @@ function recordingLogger(): ClavataLogger & { lines: string[] } {
   return { lines, debug: keep, info: keep, warn: keep, error: keep };
 }
 
-
 /** Resolves when the handler's call is cancelled by the client. */
 function onCancel(ctx: HandlerContext): Promise<void> {
   return new Promise((resolve) => ctx.signal.addEventListener("abort", () => resolve(), { once: true }));
@@ -83,10 +82,12 @@ describe("headers", () => {
     await client.getJob(JOB, { headers: { "x-request-id": "r-1" } });
     const [request] = s.requests;
     expect(request!.method).toBe("GetJob");
-    expect(request!.headers["authorization"]).toBe(`Bearer ${KEY}`);
+    expect(request!.headers.authorization).toBe(`Bearer ${KEY}`);
     expect(request!.headers["x-clavata-client"]).toBe(`clavata-connect:${VERSION}`);
     expect(CLIENT_ID).toBe(`clavata-connect:${VERSION}`);
-    expect(request!.headers["user-agent"]).toMatch(new RegExp(`^clavata-connect/${VERSION.replace(/\./g, "\\.")} node/`));
+    expect(request!.headers["user-agent"]).toMatch(
+      new RegExp(`^clavata-connect/${VERSION.replace(/\./g, "\\.")} node/`),
+    );
     expect(request!.headers["x-team"]).toBe("moderation");
     expect(request!.headers["x-request-id"]).toBe("r-1");
     expect(request!.headers["content-type"]).toBe("application/grpc+proto");
@@ -97,16 +98,16 @@ describe("headers", () => {
 
   it("reads the API key from CLAVATA_API_KEY", async () => {
     const s = await server({ gateway: { getJob: () => job() } });
-    const saved = process.env["CLAVATA_API_KEY"];
-    process.env["CLAVATA_API_KEY"] = "sk-from-the-environment";
+    const saved = process.env.CLAVATA_API_KEY;
+    process.env.CLAVATA_API_KEY = "sk-from-the-environment";
     try {
       const client = new ClavataClient({ baseUrl: s.url, insecure: true });
       cleanup.push(() => client.close());
       await client.getJob(JOB);
-      expect(s.requests[0]!.headers["authorization"]).toBe("Bearer sk-from-the-environment");
+      expect(s.requests[0]!.headers.authorization).toBe("Bearer sk-from-the-environment");
     } finally {
-      if (saved === undefined) delete process.env["CLAVATA_API_KEY"];
-      else process.env["CLAVATA_API_KEY"] = saved;
+      if (saved === undefined) delete process.env.CLAVATA_API_KEY;
+      else process.env.CLAVATA_API_KEY = saved;
     }
   });
 
@@ -131,7 +132,10 @@ describe("bad input", () => {
       /threshold is 2/,
     );
     await expect(
-      client.evaluateLabels({ contentData: textContent("x"), labelVersionIds: Array.from({ length: 11 }, (_, i) => `l${String(i)}`) }),
+      client.evaluateLabels({
+        contentData: textContent("x"),
+        labelVersionIds: Array.from({ length: 11 }, (_, i) => `l${String(i)}`),
+      }),
     ).rejects.toThrow(/at most 10/);
     await expect(client.listJobs({ pageSize: 5000 })).rejects.toBeInstanceOf(InvalidRequestError);
     expect(() => client.listAllJobs({ policyId: "" })).toThrow(InvalidRequestError);
@@ -222,7 +226,9 @@ describe("retries", () => {
         },
       },
     });
-    const results = await drain(clientFor(s).evaluate({ policyId: "p", contentData: [textContent("a"), textContent("b")] }));
+    const results = await drain(
+      clientFor(s).evaluate({ policyId: "p", contentData: [textContent("a"), textContent("b")] }),
+    );
     expect(results.map((r) => r.contentHash)).toEqual(["h::1", "h::2"]);
     expect(s.count("Evaluate")).toBe(2);
   });
@@ -239,7 +245,10 @@ describe("retries", () => {
     const seen: string[] = [];
     const error = await thrown(
       (async () => {
-        for await (const r of clientFor(s).evaluate({ policyId: "p", contentData: [textContent("a"), textContent("b")] })) {
+        for await (const r of clientFor(s).evaluate({
+          policyId: "p",
+          contentData: [textContent("a"), textContent("b")],
+        })) {
           expect(r.$typeName).toBe("clavata.gateway.v1.EvaluateResponse");
           seen.push(r.contentHash);
         }
@@ -259,7 +268,9 @@ describe("retries", () => {
       },
     });
     const client = clientFor(s, { maxRetries: 5 });
-    expect(await thrown(client.createJob({ policyId: "p", contentData: [textContent("x")] }))).toBeInstanceOf(ConnectionError);
+    expect(await thrown(client.createJob({ policyId: "p", contentData: [textContent("x")] }))).toBeInstanceOf(
+      ConnectionError,
+    );
     expect(s.count("CreateJob")).toBe(1);
   });
 
@@ -275,11 +286,14 @@ describe("retries", () => {
         late ??= server({ port, gateway: { createJob: () => job(JobStatus.PENDING) } });
       },
     };
-    const client = clientFor({ url: `http://127.0.0.1:${String(port)}` }, {
-      maxRetries: 50,
-      retryBackoff: { initialDelayMs: 20, maxDelayMs: 40 },
-      logger: startOnFirstRetry,
-    });
+    const client = clientFor(
+      { url: `http://127.0.0.1:${String(port)}` },
+      {
+        maxRetries: 50,
+        retryBackoff: { initialDelayMs: 20, maxDelayMs: 40 },
+        logger: startOnFirstRetry,
+      },
+    );
     const created = await client.createJob({ policyId: "p", contentData: [textContent("x")] });
     expect(created.status).toBe(JobStatus.PENDING);
     expect(logger.lines[0]).toMatch(/CreateJob: UNAVAILABLE .*ECONNREFUSED.*retry 1 of 50/);
@@ -323,7 +337,9 @@ describe("timeouts", () => {
         },
       },
     });
-    const error = await thrown(clientFor(s, { attemptTimeoutMs: 200 }).createJob({ policyId: "p", contentData: [textContent("x")] }));
+    const error = await thrown(
+      clientFor(s, { attemptTimeoutMs: 200 }).createJob({ policyId: "p", contentData: [textContent("x")] }),
+    );
     expect(error).toBeInstanceOf(TimeoutError);
     expect(s.count("CreateJob")).toBe(1);
   });
@@ -388,7 +404,10 @@ describe("cancellation", () => {
     const seen: string[] = [];
     const error = await thrown(
       (async () => {
-        for await (const r of clientFor(s).evaluate({ policyId: "p", contentData: [textContent("a")] }, { signal: controller.signal })) {
+        for await (const r of clientFor(s).evaluate(
+          { policyId: "p", contentData: [textContent("a")] },
+          { signal: controller.signal },
+        )) {
           seen.push(r.contentHash);
           controller.abort();
         }
@@ -501,7 +520,10 @@ describe("refusals on the wire", () => {
         req.resume();
         res.writeHead(200, { "content-type": "application/grpc" });
         for (let i = 0; i < messagesFirst; i++) {
-          const body = toBinary(EvaluateResponseSchema, create(EvaluateResponseSchema, { contentHash: `h::${String(i)}` }));
+          const body = toBinary(
+            EvaluateResponseSchema,
+            create(EvaluateResponseSchema, { contentHash: `h::${String(i)}` }),
+          );
           const frame = Buffer.alloc(5 + body.length);
           frame.writeUInt32BE(body.length, 1);
           frame.set(body, 5);
@@ -545,7 +567,8 @@ describe("refusals on the wire", () => {
     const seen: string[] = [];
     const error = await thrown(
       (async () => {
-        for await (const r of clientFor(s).evaluate({ policyId: "p", contentData: [textContent("a")] })) seen.push(r.contentHash);
+        for await (const r of clientFor(s).evaluate({ policyId: "p", contentData: [textContent("a")] }))
+          seen.push(r.contentHash);
       })(),
     );
     expect(seen).toEqual(["h::0", "h::1"]);
@@ -585,12 +608,17 @@ describe("the API key", () => {
       JSON.stringify(e),
       JSON.stringify([...e.metadata]),
     ]);
-    outputs.push(...logger.lines, JSON.stringify(client), inspect(client, { depth: Infinity, showHidden: true }), String(client));
+    outputs.push(
+      ...logger.lines,
+      JSON.stringify(client),
+      inspect(client, { depth: Infinity, showHidden: true }),
+      String(client),
+    );
     expect(logger.lines.length).toBeGreaterThan(4);
     expect(auth.rawMessage).toBe("key not accepted: Bearer [redacted]");
     for (const out of outputs) expect(out).not.toContain(KEY);
     // The key did travel, in the one place it belongs.
-    expect(s.requests[0]!.headers["authorization"]).toBe(`Bearer ${KEY}`);
+    expect(s.requests[0]!.headers.authorization).toBe(`Bearer ${KEY}`);
   });
 });
 
@@ -604,7 +632,7 @@ describe("TLS", () => {
     cleanup.push(() => client.close());
     expect(s.url.startsWith("https://127.0.0.1:")).toBe(true);
     expect((await client.getJob(JOB)).status).toBe(JobStatus.COMPLETED);
-    expect(s.requests[0]!.headers["authorization"]).toBe(`Bearer ${KEY}`);
+    expect(s.requests[0]!.headers.authorization).toBe(`Bearer ${KEY}`);
   });
 
   it("refuses an untrusted certificate with a ConnectionError that says what to do, without retrying", async () => {
@@ -633,7 +661,11 @@ describe("your own transport", () => {
     const client = new ClavataClient({ apiKey: KEY, transport, retryBackoff: { initialDelayMs: 1 } });
     expect((await client.getJob(JOB)).status).toBe(JobStatus.COMPLETED);
     expect(s.count("GetJob")).toBe(2);
-    expect(s.requests.every((r) => r.headers["authorization"] === `Bearer ${KEY}` && r.headers["x-clavata-client"] === CLIENT_ID)).toBe(true);
+    expect(
+      s.requests.every(
+        (r) => r.headers.authorization === `Bearer ${KEY}` && r.headers["x-clavata-client"] === CLIENT_ID,
+      ),
+    ).toBe(true);
     await client.close();
     // The transport still works for its owner.
     const raw = createClient(GatewayService, transport);

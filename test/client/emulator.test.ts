@@ -3,22 +3,33 @@
 // with injected faults, timeouts, aborts, many streams on one session, and
 // that close() leaves no session open.
 import { once } from "node:events";
+import { readFileSync } from "node:fs";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
-import { readFileSync } from "node:fs";
 import { Code } from "@connectrpc/connect";
 import { afterEach, describe, expect, it } from "vitest";
-import { contentHash, SAMPLE_POLICY_IDS, startEmulator, type Emulator, type EmulatorOptions } from "../../src/emulator/index.js";
-import { sampleKnownImage, SAMPLE_LABEL_VERSION_IDS } from "../../src/emulator/sample-policies.js";
+import {
+  contentHash,
+  type Emulator,
+  type EmulatorOptions,
+  SAMPLE_POLICY_IDS,
+  startEmulator,
+} from "../../src/emulator/index.js";
+import { SAMPLE_LABEL_VERSION_IDS, sampleKnownImage } from "../../src/emulator/sample-policies.js";
 import {
   AbortedError,
   AuthenticationError,
+  addWebhook,
   ClavataClient,
-  ClavataError,
+  type ClavataClientOptions,
+  type ClavataError,
   ConnectionError,
+  type EvaluateResponse,
   EvaluationRefusedError,
   InvalidRequestError,
+  imageContent,
   JobStatus,
+  jobQuery,
   NotFoundError,
   Outcome,
   PermissionDeniedError,
@@ -26,12 +37,7 @@ import {
   RefusalReason,
   ServerError,
   TimeoutError,
-  addWebhook,
-  imageContent,
-  jobQuery,
   textContent,
-  type ClavataClientOptions,
-  type EvaluateResponse,
 } from "../../src/index.js";
 import { drain, thrown } from "../support/calls.js";
 
@@ -60,7 +66,6 @@ async function setup(
   return { emu, client };
 }
 
-
 const hashOf = (text: string) => contentHash(new TextEncoder().encode(text));
 
 /** A truncated PNG: a real header, then nothing. */
@@ -71,7 +76,11 @@ function truncatedPng(): Uint8Array {
 describe("every method", () => {
   it("evaluate streams one result per item, matched through metadata", async () => {
     const { client, emu } = await setup();
-    const texts = { threat: "I will kill you", calm: "have a nice day", fiction: "the character says I will kill you in the movie" };
+    const texts = {
+      threat: "I will kill you",
+      calm: "have a nice day",
+      fiction: "the character says I will kill you in the movie",
+    };
     const results = await drain(
       client.evaluate({
         policyId: SAMPLE_POLICY_IDS.violence,
@@ -79,7 +88,7 @@ describe("every method", () => {
       }),
     );
     expect(results).toHaveLength(3);
-    const byId = new Map(results.map((r) => [r.policyEvaluationReport?.contentMetadata["id"], r]));
+    const byId = new Map(results.map((r) => [r.policyEvaluationReport?.contentMetadata.id, r]));
     expect(byId.get("threat")!.policyEvaluationReport?.reviewResult?.outcome).toBe(Outcome.TRUE);
     expect(byId.get("calm")!.policyEvaluationReport?.reviewResult?.outcome).toBe(Outcome.FALSE);
     expect(byId.get("fiction")!.policyEvaluationReport?.reviewResult?.outcome).toBe(Outcome.FALSE);
@@ -121,7 +130,9 @@ describe("every method", () => {
     expect(timeout).toBeInstanceOf(TimeoutError);
     expect(timeout.message).toMatch(/still (PENDING|RUNNING) after 150 ms/);
     const controller = new AbortController();
-    const waiting = thrown(client.waitForJob(created.jobUuid, { pollIntervalMs: 60_000, timeoutMs: Infinity, signal: controller.signal }));
+    const waiting = thrown(
+      client.waitForJob(created.jobUuid, { pollIntervalMs: 60_000, timeoutMs: Infinity, signal: controller.signal }),
+    );
     setTimeout(() => controller.abort(), 50);
     expect(await waiting).toBeInstanceOf(AbortedError);
   });
@@ -172,7 +183,10 @@ describe("pagination", () => {
     for (const uuid of created) await client.waitForJob(uuid, { pollIntervalMs: 10 });
     const completedRecently = await drain(
       client.listAllJobs(
-        jobQuery().status(JobStatus.COMPLETED).createdBetween(Date.now() - 60_000, new Date()).completedBetween(Date.now() - 60_000, undefined),
+        jobQuery()
+          .status(JobStatus.COMPLETED)
+          .createdBetween(Date.now() - 60_000, new Date())
+          .completedBetween(Date.now() - 60_000, undefined),
         { pageSize: 7 },
       ),
     );
@@ -189,7 +203,9 @@ describe("pagination", () => {
 describe("refusals", () => {
   it("one refused image: EvaluationRefusedError with its reason and hash, not retried", async () => {
     const { client, emu } = await setup();
-    const error = await thrown(drain(client.evaluate({ policyId: SAMPLE_POLICY_IDS.images, contentData: [imageContent(GIF)] })));
+    const error = await thrown(
+      drain(client.evaluate({ policyId: SAMPLE_POLICY_IDS.images, contentData: [imageContent(GIF)] })),
+    );
     expect(error).toBeInstanceOf(EvaluationRefusedError);
     const refused = error as EvaluationRefusedError;
     expect(refused.code).toBe(Code.Canceled);
@@ -209,12 +225,21 @@ describe("refusals", () => {
       imageContent(sampleKnownImage()),
       imageContent(GIF),
     ];
-    const fromEvaluate = (await thrown(drain(client.evaluate({ policyId: SAMPLE_POLICY_IDS.images, contentData })))) as EvaluationRefusedError;
-    const fromJob = (await thrown(client.createJob({ policyId: SAMPLE_POLICY_IDS.images, contentData }))) as EvaluationRefusedError;
+    const fromEvaluate = (await thrown(
+      drain(client.evaluate({ policyId: SAMPLE_POLICY_IDS.images, contentData })),
+    )) as EvaluationRefusedError;
+    const fromJob = (await thrown(
+      client.createJob({ policyId: SAMPLE_POLICY_IDS.images, contentData }),
+    )) as EvaluationRefusedError;
     for (const refused of [fromEvaluate, fromJob]) {
       expect(refused).toBeInstanceOf(EvaluationRefusedError);
       expect(refused.refusals.map((r) => r.reason).sort()).toEqual(
-        [RefusalReason.CSAM, RefusalReason.INVALID_CONTENT, RefusalReason.UNSUPPORTED_FORMAT, RefusalReason.UNSUPPORTED_FORMAT].sort(),
+        [
+          RefusalReason.CSAM,
+          RefusalReason.INVALID_CONTENT,
+          RefusalReason.UNSUPPORTED_FORMAT,
+          RefusalReason.UNSUPPORTED_FORMAT,
+        ].sort(),
       );
       expect(refused.topReason).toBe(RefusalReason.CSAM);
       expect(refused.mostCommonReason).toBe(RefusalReason.UNSUPPORTED_FORMAT);
@@ -222,7 +247,9 @@ describe("refusals", () => {
         [contentHash(GIF), contentHash(truncatedPng()), contentHash(sampleKnownImage())].sort(),
       );
     }
-    const one = await thrown(client.evaluateOne({ policyId: SAMPLE_POLICY_IDS.images, contentData: imageContent(truncatedPng()) }));
+    const one = await thrown(
+      client.evaluateOne({ policyId: SAMPLE_POLICY_IDS.images, contentData: imageContent(truncatedPng()) }),
+    );
     expect((one as EvaluationRefusedError).firstReason).toBe(RefusalReason.INVALID_CONTENT);
     expect(emu.calls.Evaluate).toBe(2);
     expect(emu.calls.CreateJob).toBe(1);
@@ -238,7 +265,9 @@ describe("every error class", () => {
     expect(await thrown(wrongKey.getJob("3fa85f64-5717-4562-b3fc-2c963f66afa6"))).toBeInstanceOf(AuthenticationError);
 
     expect(await thrown(client.getJob("3fa85f64-5717-4562-b3fc-2c963f66afa6"))).toBeInstanceOf(NotFoundError);
-    expect(await thrown(client.evaluateOne({ policyId: "policy-nope", contentData: textContent("x") }))).toBeInstanceOf(NotFoundError);
+    expect(await thrown(client.evaluateOne({ policyId: "policy-nope", contentData: textContent("x") }))).toBeInstanceOf(
+      NotFoundError,
+    );
     expect(await thrown(client.getJob("not-a-uuid"))).toBeInstanceOf(InvalidRequestError);
 
     const cases: [Code, new (...args: never[]) => ClavataError][] = [
@@ -258,7 +287,9 @@ describe("every error class", () => {
     }
 
     emu.faults.delay("GetJob", 30_000, 1);
-    expect(await thrown(client.getJob("3fa85f64-5717-4562-b3fc-2c963f66afa6", { timeoutMs: 150 }))).toBeInstanceOf(TimeoutError);
+    expect(await thrown(client.getJob("3fa85f64-5717-4562-b3fc-2c963f66afa6", { timeoutMs: 150 }))).toBeInstanceOf(
+      TimeoutError,
+    );
     expect(await thrown(client.listJobs({}, { signal: AbortSignal.abort() }))).toBeInstanceOf(AbortedError);
   });
 
@@ -286,7 +317,9 @@ describe("retries with injected faults", () => {
   it("N failures then success", async () => {
     const { client, emu } = await setup({}, { maxRetries: 3 });
     emu.faults.failNext("Evaluate", 3, Code.Unavailable);
-    const results = await drain(client.evaluate({ policyId: SAMPLE_POLICY_IDS.spam, contentData: [textContent("a"), textContent("b")] }));
+    const results = await drain(
+      client.evaluate({ policyId: SAMPLE_POLICY_IDS.spam, contentData: [textContent("a"), textContent("b")] }),
+    );
     expect(results).toHaveLength(2);
     expect(emu.calls.Evaluate).toBe(4);
 
@@ -310,7 +343,11 @@ describe("retries with injected faults", () => {
     const seen: EvaluateResponse[] = [];
     const error = await thrown(
       (async () => {
-        for await (const r of client.evaluate({ policyId: SAMPLE_POLICY_IDS.spam, contentData: [textContent("a"), textContent("b")] })) seen.push(r);
+        for await (const r of client.evaluate({
+          policyId: SAMPLE_POLICY_IDS.spam,
+          contentData: [textContent("a"), textContent("b")],
+        }))
+          seen.push(r);
       })(),
     );
     expect(seen).toHaveLength(1);
@@ -324,7 +361,11 @@ describe("retries with injected faults", () => {
     const seen: EvaluateResponse[] = [];
     const error = await thrown(
       (async () => {
-        for await (const r of client.evaluate({ policyId: SAMPLE_POLICY_IDS.spam, contentData: [textContent("a"), textContent("b")] })) seen.push(r);
+        for await (const r of client.evaluate({
+          policyId: SAMPLE_POLICY_IDS.spam,
+          contentData: [textContent("a"), textContent("b")],
+        }))
+          seen.push(r);
       })(),
     );
     expect(seen).toHaveLength(1);
@@ -332,7 +373,9 @@ describe("retries with injected faults", () => {
     expect(emu.calls.Evaluate).toBe(1);
     // gRPC maps a reset with CANCEL to CANCELLED, which is not a status to retry (REFUSED_STREAM would be).
     emu.faults.resetStreamAfter(0);
-    const early = await thrown(drain(client.evaluate({ policyId: SAMPLE_POLICY_IDS.spam, contentData: [textContent("a")] })));
+    const early = await thrown(
+      drain(client.evaluate({ policyId: SAMPLE_POLICY_IDS.spam, contentData: [textContent("a")] })),
+    );
     expect(early).toBeInstanceOf(ConnectionError);
     expect(early.code).toBe(Code.Canceled);
     expect(emu.calls.Evaluate).toBe(2);
@@ -341,13 +384,13 @@ describe("retries with injected faults", () => {
   it("CreateJob is not retried once it reached the gateway", async () => {
     const { client, emu } = await setup({}, { maxRetries: 5 });
     emu.faults.failNext("CreateJob", 1, Code.Unavailable);
-    expect(await thrown(client.createJob({ policyId: SAMPLE_POLICY_IDS.spam, contentData: [textContent("a")] }))).toBeInstanceOf(
-      ConnectionError,
-    );
+    expect(
+      await thrown(client.createJob({ policyId: SAMPLE_POLICY_IDS.spam, contentData: [textContent("a")] })),
+    ).toBeInstanceOf(ConnectionError);
     emu.faults.failNext("CreateJob", 1, Code.ResourceExhausted, { retryDelayMs: 10 });
-    expect(await thrown(client.createJob({ policyId: SAMPLE_POLICY_IDS.spam, contentData: [textContent("a")] }))).toBeInstanceOf(
-      RateLimitError,
-    );
+    expect(
+      await thrown(client.createJob({ policyId: SAMPLE_POLICY_IDS.spam, contentData: [textContent("a")] })),
+    ).toBeInstanceOf(RateLimitError);
     expect(emu.calls.CreateJob).toBe(2);
   });
 
@@ -429,7 +472,12 @@ describe("streams and sessions", () => {
   it("100 concurrent streams share one HTTP/2 session", async () => {
     const { client, emu } = await setup();
     const streams = Array.from({ length: 100 }, (_, i) =>
-      drain(client.evaluate({ policyId: SAMPLE_POLICY_IDS.violence, contentData: [textContent(`stream ${String(i)}`), textContent("I will kill you")] })),
+      drain(
+        client.evaluate({
+          policyId: SAMPLE_POLICY_IDS.violence,
+          contentData: [textContent(`stream ${String(i)}`), textContent("I will kill you")],
+        }),
+      ),
     );
     const results = await Promise.all(streams);
     expect(results.every((r) => r.length === 2)).toBe(true);
@@ -480,7 +528,9 @@ describe("webhooks", () => {
 
     const { client, emu } = await setup({ jobDelayMs: 20 });
     const job = await client.createJob(
-      addWebhook({ policyId: SAMPLE_POLICY_IDS.violence, contentData: [textContent("I will kill you")] }, url, { Secret: "s3cret" }),
+      addWebhook({ policyId: SAMPLE_POLICY_IDS.violence, contentData: [textContent("I will kill you")] }, url, {
+        Secret: "s3cret",
+      }),
     );
     const delivery = await emu.waitForDelivery(job.jobUuid, 10_000);
     expect(delivery.outcome).toBe("delivered");

@@ -115,11 +115,15 @@ describe("toClavataError", () => {
     expect(error).toBeInstanceOf(RateLimitError);
     expect((error as RateLimitError).retryDelayMs).toBe(1500);
     expect(error.message).toContain("1500 ms");
-    expect((toClavataError(new ConnectError("x", Code.ResourceExhausted)) as RateLimitError).retryDelayMs).toBeUndefined();
+    expect(
+      (toClavataError(new ConnectError("x", Code.ResourceExhausted)) as RateLimitError).retryDelayMs,
+    ).toBeUndefined();
   });
 
   it("names the timeout in a DEADLINE_EXCEEDED message", () => {
-    const error = toClavataError(new ConnectError("the operation timed out", Code.DeadlineExceeded), { timeoutMs: 250 });
+    const error = toClavataError(new ConnectError("the operation timed out", Code.DeadlineExceeded), {
+      timeoutMs: 250,
+    });
     expect(error).toBeInstanceOf(TimeoutError);
     expect(error.message).toContain("250 ms");
   });
@@ -266,7 +270,9 @@ describe("refusals", () => {
         }),
       },
     ];
-    const refused = toClavataError(new ConnectError("refused", Code.Canceled, undefined, details)) as EvaluationRefusedError;
+    const refused = toClavataError(
+      new ConnectError("refused", Code.Canceled, undefined, details),
+    ) as EvaluationRefusedError;
     expect(refused.refusals).toHaveLength(5);
     expect(refused.firstReason).toBe(RefusalReason.INVALID_CONTENT);
     expect(refused.topReason).toBe(RefusalReason.CSAM);

@@ -2,26 +2,26 @@
 // option checks. Nothing here touches the network.
 import { inspect } from "node:util";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { resolveClientOptions } from "../../src/client-options.js";
 import {
   AuthenticationError,
   ClavataClient,
-  InvalidRequestError,
   type ClavataClientOptions,
   type ClavataLogger,
+  InvalidRequestError,
 } from "../../src/index.js";
-import { resolveClientOptions } from "../../src/client-options.js";
 
 const KEY = "sk-test-opt-5d1c0b9a8e7f6a5b4c3d2e1f";
 let savedKey: string | undefined;
 
 beforeEach(() => {
-  savedKey = process.env["CLAVATA_API_KEY"];
-  delete process.env["CLAVATA_API_KEY"];
+  savedKey = process.env.CLAVATA_API_KEY;
+  delete process.env.CLAVATA_API_KEY;
 });
 afterEach(async () => {
   for (const client of built.splice(0)) await client.close();
-  if (savedKey === undefined) delete process.env["CLAVATA_API_KEY"];
-  else process.env["CLAVATA_API_KEY"] = savedKey;
+  if (savedKey === undefined) delete process.env.CLAVATA_API_KEY;
+  else process.env.CLAVATA_API_KEY = savedKey;
 });
 
 // Clients here never connect (sessions open on the first call), but each is still closed after its test.
@@ -44,14 +44,18 @@ function rejected(options: ClavataClientOptions): InvalidRequestError {
 
 describe("the API key", () => {
   it("is required, and the error names the option and the variable", () => {
-    for (const make of [() => new ClavataClient(), () => ClavataClient.create({}), () => new ClavataClient({ apiKey: "  " })]) {
+    for (const make of [
+      () => new ClavataClient(),
+      () => ClavataClient.create({}),
+      () => new ClavataClient({ apiKey: "  " }),
+    ]) {
       expect(make).toThrow(AuthenticationError);
       expect(make).toThrow(/apiKey.*CLAVATA_API_KEY/);
     }
   });
 
   it("comes from CLAVATA_API_KEY when the option is not given", async () => {
-    process.env["CLAVATA_API_KEY"] = KEY;
+    process.env.CLAVATA_API_KEY = KEY;
     const client = new ClavataClient();
     await client.close();
     expect(resolveClientOptions({}).apiKey).toBe(KEY);
@@ -73,7 +77,12 @@ describe("the API key", () => {
 
   it("is not in the client's string forms or its resolved options", () => {
     const client = build({ host: "gateway.example.com" });
-    for (const out of [JSON.stringify(client), inspect(client, { depth: Infinity, showHidden: true }), String(client), `${inspect(client)}`]) {
+    for (const out of [
+      JSON.stringify(client),
+      inspect(client, { depth: Infinity, showHidden: true }),
+      String(client),
+      `${inspect(client)}`,
+    ]) {
       expect(out).not.toContain(KEY);
     }
     expect(inspect(client)).toBe('ClavataClient { baseUrl: "https://gateway.example.com", closed: false }');
@@ -92,7 +101,9 @@ describe("where the client connects", () => {
   });
 
   it("takes a baseUrl over host and port", () => {
-    expect(build({ baseUrl: "https://gw.example.com:9443/", host: "ignored", port: 1 }).baseUrl).toBe("https://gw.example.com:9443");
+    expect(build({ baseUrl: "https://gw.example.com:9443/", host: "ignored", port: 1 }).baseUrl).toBe(
+      "https://gw.example.com:9443",
+    );
     expect(build({ baseUrl: "http://127.0.0.1:50051", insecure: true }).baseUrl).toBe("http://127.0.0.1:50051");
   });
 
@@ -157,7 +168,12 @@ describe("other options", () => {
       timeoutMs: 60_000,
       attemptTimeoutMs: undefined,
       retry: { maxRetries: 2, initialDelayMs: 250, maxDelayMs: 10_000 },
-      keepalive: { pingIntervalMs: 300_000, pingTimeoutMs: 20_000, pingIdleConnection: false, idleConnectionTimeoutMs: 900_000 },
+      keepalive: {
+        pingIntervalMs: 300_000,
+        pingTimeoutMs: 20_000,
+        pingIdleConnection: false,
+        idleConnectionTimeoutMs: 900_000,
+      },
       logLevel: "info",
       insecure: false,
     });

@@ -6,13 +6,15 @@ import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import ts from "typescript";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startEmulator, type Emulator } from "../../src/emulator/index.js";
+import { type Emulator, startEmulator } from "../../src/emulator/index.js";
 import * as sdk from "../../src/index.js";
 
 const MARKER = "<!-- clavata-client-examples";
 const END_MARKER = "<!-- /clavata-client-examples -->";
 const SOURCES = [new URL("../../README.md", import.meta.url)];
-const source = SOURCES.map((u) => fileURLToPath(u)).find((p) => existsSync(p) && readFileSync(p, "utf8").includes(MARKER));
+const source = SOURCES.map((u) => fileURLToPath(u)).find(
+  (p) => existsSync(p) && readFileSync(p, "utf8").includes(MARKER),
+);
 
 interface Example {
   heading: string;
@@ -44,7 +46,9 @@ function runnable(code: string): string {
         .filter((n) => n !== "" && !n.startsWith("type "))
         .map((n) => n.replace(/^(\w+)\s+as\s+(\w+)$/, "$1: $2"))
         .join(", ");
-      return from === "clavata-connect" ? `const { ${bindings} } = __sdk;` : `const { ${bindings} } = await import(${JSON.stringify(from)});`;
+      return from === "clavata-connect"
+        ? `const { ${bindings} } = __sdk;`
+        : `const { ${bindings} } = await import(${JSON.stringify(from)});`;
     });
   const js = ts.transpileModule(withoutImports, {
     compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext },
@@ -52,9 +56,9 @@ function runnable(code: string): string {
   return js.replace(/^export \{\};\s*$/m, "");
 }
 
-const AsyncFunction = Object.getPrototypeOf(async () => {}).constructor as new (...args: string[]) => (
-  ...args: unknown[]
-) => Promise<void>;
+const AsyncFunction = Object.getPrototypeOf(async () => {}).constructor as new (
+  ...args: string[]
+) => (...args: unknown[]) => Promise<void>;
 
 /** What each section's example must print against the emulator's sample policies. */
 const expectations: Record<string, (lines: string[]) => void> = {

@@ -8,9 +8,9 @@ import {
   EvaluateLabelsRequestSchema,
   EvaluateRequestSchema,
   InvalidRequestError,
-  JobStatus,
   imageContent,
   imageUrlContent,
+  JobStatus,
   jobQuery,
   textContent,
 } from "../../src/index.js";
@@ -101,7 +101,9 @@ describe("request checks", () => {
   });
 
   it("needs exactly one kind of content per item", () => {
-    const none = invalid(() => evaluateRequest({ policyId: "p", contentData: [textContent("a"), { metadata: { a: "b" } }] }));
+    const none = invalid(() =>
+      evaluateRequest({ policyId: "p", contentData: [textContent("a"), { metadata: { a: "b" } }] }),
+    );
     expect(none.field).toBe("contentData[1].content");
     expect(none.message).toMatch(/contentData\[1\] has no content/);
     const two = invalid(() =>
@@ -134,7 +136,11 @@ describe("request checks", () => {
       invalid(() => createJobRequest({ ...ok, threshold }));
       invalid(() => evaluateLabelsRequest({ contentData: textContent("x"), labelVersionIds: ["l"], threshold }));
       invalid(() =>
-        evaluateLabelsRequest({ contentData: textContent("x"), labelVersionIds: ["l"], labelEvalOptions: { threshold } }),
+        evaluateLabelsRequest({
+          contentData: textContent("x"),
+          labelVersionIds: ["l"],
+          labelEvalOptions: { threshold },
+        }),
       );
     }
     expect(evaluateRequest({ ...ok, threshold: 0 }).threshold).toBe(0);
@@ -147,9 +153,9 @@ describe("request checks", () => {
 
   it("evaluateOne takes a single item", () => {
     expect(evaluateOneRequest({ policyId: "p", contentData: textContent("x") }).contentData).toHaveLength(1);
-    expect(invalid(() => evaluateOneRequest({ policyId: "p", contentData: [textContent("x")] as never })).message).toMatch(
-      /use evaluate\(\)/,
-    );
+    expect(
+      invalid(() => evaluateOneRequest({ policyId: "p", contentData: [textContent("x")] as never })).message,
+    ).toMatch(/use evaluate\(\)/);
     invalid(() => evaluateOneRequest({ policyId: "p" } as never));
     invalid(() => evaluateOneRequest({ policyId: "", contentData: textContent("x") }));
   });
@@ -157,10 +163,12 @@ describe("request checks", () => {
   it("checks a webhook on CreateJob", () => {
     const e = invalid(() => createJobRequest({ ...ok, webhook: { url: "http://example.com/hook" } }));
     expect(e.field).toBe("webhook.url");
-    invalid(() => createJobRequest({ ...ok, webhook: { url: "https://x/y", extraHeaders: { "X-Webhook-Secret": "s" } } }));
-    expect(createJobRequest({ ...ok, webhook: { url: "https://x/y", extraHeaders: { Secret: "s" } } }).webhook?.url).toBe(
-      "https://x/y",
+    invalid(() =>
+      createJobRequest({ ...ok, webhook: { url: "https://x/y", extraHeaders: { "X-Webhook-Secret": "s" } } }),
     );
+    expect(
+      createJobRequest({ ...ok, webhook: { url: "https://x/y", extraHeaders: { Secret: "s" } } }).webhook?.url,
+    ).toBe("https://x/y");
   });
 
   it("needs a job id", () => {

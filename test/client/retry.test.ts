@@ -2,9 +2,9 @@
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
-import { DEFAULT_RETRY_OPTIONS, RetryInfoSchema, backoffDelayMs, retryDelayHintMs } from "../../src/index.js";
-import { decideRetry, provablyNeverSent, sleep, type FailedAttempt } from "../../src/retry.js";
+import { backoffDelayMs, DEFAULT_RETRY_OPTIONS, RetryInfoSchema, retryDelayHintMs } from "../../src/index.js";
 import { attemptTimeoutMs, kCallSettings } from "../../src/interceptors.js";
+import { decideRetry, type FailedAttempt, provablyNeverSent, sleep } from "../../src/retry.js";
 
 const retry = { maxRetries: 3, initialDelayMs: 100, maxDelayMs: 1000 };
 
@@ -22,7 +22,10 @@ function attempt(overrides: Partial<FailedAttempt>): FailedAttempt {
 }
 
 function refusedConnection(): ConnectError {
-  const sys = Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:1"), { code: "ECONNREFUSED", syscall: "connect" });
+  const sys = Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:1"), {
+    code: "ECONNREFUSED",
+    syscall: "connect",
+  });
   const error = new ConnectError(sys.message, Code.Unavailable);
   error.cause = sys;
   return error;
@@ -65,7 +68,10 @@ describe("retryDelayHintMs", () => {
 describe("provablyNeverSent", () => {
   it("is true only for failures to open the connection", () => {
     expect(provablyNeverSent(refusedConnection())).toBe(true);
-    const dns = Object.assign(new Error("getaddrinfo ENOTFOUND nowhere.invalid"), { code: "ENOTFOUND", syscall: "getaddrinfo" });
+    const dns = Object.assign(new Error("getaddrinfo ENOTFOUND nowhere.invalid"), {
+      code: "ENOTFOUND",
+      syscall: "getaddrinfo",
+    });
     expect(provablyNeverSent(new ConnectError("x", Code.Unavailable, undefined, undefined, dns))).toBe(true);
     const reset = Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET", syscall: "read" });
     expect(provablyNeverSent(new ConnectError("x", Code.Aborted, undefined, undefined, reset))).toBe(false);
@@ -85,13 +91,21 @@ describe("decideRetry", () => {
   });
 
   it("does not retry other codes", () => {
-    for (const code of [Code.Internal, Code.InvalidArgument, Code.Canceled, Code.DeadlineExceeded, Code.Unauthenticated]) {
+    for (const code of [
+      Code.Internal,
+      Code.InvalidArgument,
+      Code.Canceled,
+      Code.DeadlineExceeded,
+      Code.Unauthenticated,
+    ]) {
       expect(decideRetry(attempt({ error: new ConnectError("x", code) })).retry).toBe(false);
     }
   });
 
   it("retries an attempt that ran out of its own timeout", () => {
-    expect(decideRetry(attempt({ error: new ConnectError("x", Code.DeadlineExceeded), attemptTimedOut: true })).retry).toBe(true);
+    expect(
+      decideRetry(attempt({ error: new ConnectError("x", Code.DeadlineExceeded), attemptTimedOut: true })).retry,
+    ).toBe(true);
   });
 
   it("stops after maxRetries", () => {
@@ -108,12 +122,17 @@ describe("decideRetry", () => {
   });
 
   it("gives up when the wait would pass the deadline", () => {
-    expect(decideRetry(attempt({ remainingMs: 40 }))).toEqual({ retry: false, why: "the wait would pass the deadline" });
+    expect(decideRetry(attempt({ remainingMs: 40 }))).toEqual({
+      retry: false,
+      why: "the wait would pass the deadline",
+    });
   });
 
   it("retries a non-idempotent call only when the request never left", () => {
     expect(decideRetry(attempt({ idempotent: false })).retry).toBe(false);
-    expect(decideRetry(attempt({ idempotent: false, error: new ConnectError("x", Code.ResourceExhausted) })).retry).toBe(false);
+    expect(
+      decideRetry(attempt({ idempotent: false, error: new ConnectError("x", Code.ResourceExhausted) })).retry,
+    ).toBe(false);
     expect(decideRetry(attempt({ idempotent: false, error: refusedConnection() })).retry).toBe(true);
   });
 });
@@ -140,6 +159,8 @@ describe("attemptTimeoutMs", () => {
     expect(attemptTimeoutMs({ ...base, deadlineAt: 1000, attemptTimeoutMs: 800 }, 500)).toBe(500);
     expect(attemptTimeoutMs({ ...base, deadlineAt: 1000, attemptTimeoutMs: undefined }, 999.5)).toBe(1);
     expect(attemptTimeoutMs({ ...base, deadlineAt: Infinity, attemptTimeoutMs: undefined }, 0)).toBeUndefined();
-    expect(() => attemptTimeoutMs({ ...base, deadlineAt: 1000, attemptTimeoutMs: undefined }, 1000)).toThrow(/timed out/);
+    expect(() => attemptTimeoutMs({ ...base, deadlineAt: 1000, attemptTimeoutMs: undefined }, 1000)).toThrow(
+      /timed out/,
+    );
   });
 });

@@ -1,13 +1,13 @@
 // The sending-side webhook helper: attaching a webhook to a CreateJob request.
-import { toBinary, create } from "@bufbuild/protobuf";
+import { create, toBinary } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
 import {
-  CreateJobRequestSchema,
-  InvalidRequestError,
-  WEBHOOK_HEADER_PREFIX,
   addWebhook,
+  CreateJobRequestSchema,
   createWebhook,
+  InvalidRequestError,
   imageUrlContent,
+  WEBHOOK_HEADER_PREFIX,
 } from "../../src/index.js";
 
 function fails(fn: () => unknown): InvalidRequestError {
@@ -39,7 +39,12 @@ describe("createWebhook and addWebhook", () => {
   });
 
   it("allows http only for a loopback host", () => {
-    for (const url of ["http://127.0.0.1:8080/h", "http://localhost/h", "http://[::1]:9000/h", "http://api.localhost/h"]) {
+    for (const url of [
+      "http://127.0.0.1:8080/h",
+      "http://localhost/h",
+      "http://[::1]:9000/h",
+      "http://api.localhost/h",
+    ]) {
       expect(createWebhook(url).url).toBe(url);
     }
     for (const url of ["http://example.com/h", "http://10.0.0.1/h", "http://127.0.0.1.nip.io/h"]) {
@@ -66,8 +71,12 @@ describe("createWebhook and addWebhook", () => {
       expect(e.message).not.toContain(value);
       expect(e.field).toBe('webhook.extraHeaders["Secret"]');
     }
-    expect(fails(() => createWebhook("https://x/h", { Secret: 1 as unknown as string })).message).toMatch(/must be strings/);
-    expect(createWebhook("https://x/h", { Secret: "tab\tand space ok" }).extraHeaders).toEqual({ Secret: "tab\tand space ok" });
+    expect(fails(() => createWebhook("https://x/h", { Secret: 1 as unknown as string })).message).toMatch(
+      /must be strings/,
+    );
+    expect(createWebhook("https://x/h", { Secret: "tab\tand space ok" }).extraHeaders).toEqual({
+      Secret: "tab\tand space ok",
+    });
   });
 
   it("explains the X-Webhook- prefix instead of doubling it", () => {

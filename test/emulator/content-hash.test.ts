@@ -21,7 +21,8 @@ describe("fnv1a128", () => {
 
   it("agrees with the BigInt definition on every byte value and on longer inputs", () => {
     const all = Uint8Array.from({ length: 256 }, (_, i) => i);
-    for (let i = 0; i < 256; i++) expect(fnv1a128(all.subarray(i, i + 1))).toBe(referenceFnv1a128(all.subarray(i, i + 1)));
+    for (let i = 0; i < 256; i++)
+      expect(fnv1a128(all.subarray(i, i + 1))).toBe(referenceFnv1a128(all.subarray(i, i + 1)));
     expect(fnv1a128(all)).toBe(referenceFnv1a128(all));
     const pseudoRandom = Uint8Array.from({ length: 5000 }, (_, i) => (i * 2654435761) >>> 24);
     expect(fnv1a128(pseudoRandom)).toBe(referenceFnv1a128(pseudoRandom));

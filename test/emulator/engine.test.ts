@@ -3,27 +3,27 @@ import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
-import { create, fromJson, toBinary, type JsonValue } from "@bufbuild/protobuf";
+import { create, fromJson, type JsonValue, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { PrecheckFailureType, PrecheckMatchConfidence } from "../../gen/clavata/gateway/v1/errs_pb.js";
 import { EvaluateResponseSchema } from "../../gen/clavata/gateway/v1/gateway_pb.js";
 import {
+  type ContentData,
   ContentDataSchema,
   Outcome,
-  type ContentData,
   type PolicyEvaluationReport,
 } from "../../gen/clavata/shared/v1/public_pb.js";
 import { contentHash } from "../../src/emulator/content-hash.js";
 import {
-  PolicyEngine,
+  type ContentVerdict,
   effectiveThreshold,
   formatFromUrlPath,
   isLoopbackUrl,
-  type ContentVerdict,
+  PolicyEngine,
 } from "../../src/emulator/engine.js";
 import { makePng } from "../../src/emulator/image.js";
-import { parsePolicies, type Policy, type PolicyJson } from "../../src/emulator/policy.js";
+import { type Policy, type PolicyJson, parsePolicies } from "../../src/emulator/policy.js";
 import {
   SAMPLE_LABEL_VERSION_IDS,
   SAMPLE_POLICIES,
@@ -43,7 +43,12 @@ const spam = () => policy(SAMPLE_POLICY_IDS.spam);
 const images = () => policy(SAMPLE_POLICY_IDS.images);
 
 /** Evaluates and insists on a report (not a refusal). */
-async function report(p: Policy, item: ContentData, threshold?: number, on: PolicyEngine = engine): Promise<PolicyEvaluationReport> {
+async function report(
+  p: Policy,
+  item: ContentData,
+  threshold?: number,
+  on: PolicyEngine = engine,
+): Promise<PolicyEvaluationReport> {
   const verdict = await on.evaluate(p, item, threshold);
   if (verdict.kind !== "evaluated") throw new Error(`expected a report, got a refusal: ${verdict.failure.message}`);
   return verdict.report;
@@ -57,7 +62,8 @@ async function refusal(p: Policy, item: ContentData, on: PolicyEngine = engine) 
 }
 
 /** Each section's [name, outcome, score]. */
-const sections = (r: PolicyEvaluationReport) => r.sectionEvaluationReports.map((s) => [s.name, s.reviewResult?.outcome, s.reviewResult?.score]);
+const sections = (r: PolicyEvaluationReport) =>
+  r.sectionEvaluationReports.map((s) => [s.name, s.reviewResult?.outcome, s.reviewResult?.score]);
 
 function onePolicy(json: Partial<PolicyJson> & Pick<PolicyJson, "sections">): Policy {
   return parsePolicies([{ id: "custom", key: "Custom", versionId: "v9", ...json }])[0]!;
@@ -93,13 +99,39 @@ describe("PolicyEngine: matchers", () => {
       sections: [
         { name: "png", message: "M", assertions: [{ description: "png", score: 0.6, image: { formats: ["png"] } }] },
         { name: "webp", message: "M", assertions: [{ description: "webp", score: 0.6, image: { formats: ["webp"] } }] },
-        { name: "4x3", message: "M", assertions: [{ description: "4x3", score: 0.7, image: { minWidth: 4, minHeight: 3 } }] },
+        {
+          name: "4x3",
+          message: "M",
+          assertions: [{ description: "4x3", score: 0.7, image: { minWidth: 4, minHeight: 3 } }],
+        },
         { name: "5 wide", message: "M", assertions: [{ description: "5 wide", score: 0.7, image: { minWidth: 5 } }] },
-        { name: "size", message: "M", assertions: [{ description: "size", score: 0.8, image: { minBytes: png.length, maxBytes: png.length } }] },
-        { name: "too small", message: "M", assertions: [{ description: "small", score: 0.8, image: { maxBytes: png.length - 1 } }] },
-        { name: "hash", message: "M", assertions: [{ description: "hash", score: 1, image: { contentHashes: [contentHash(png)] } }] },
+        {
+          name: "size",
+          message: "M",
+          assertions: [{ description: "size", score: 0.8, image: { minBytes: png.length, maxBytes: png.length } }],
+        },
+        {
+          name: "too small",
+          message: "M",
+          assertions: [{ description: "small", score: 0.8, image: { maxBytes: png.length - 1 } }],
+        },
+        {
+          name: "hash",
+          message: "M",
+          assertions: [{ description: "hash", score: 1, image: { contentHashes: [contentHash(png)] } }],
+        },
         { name: "any", message: "M", assertions: [{ description: "any image", score: 0.5, image: {} }] },
-        { name: "all", message: "M", assertions: [{ description: "all", score: 0.9, image: { formats: ["png"], minWidth: 4, contentHashes: [contentHash(png)] } }] },
+        {
+          name: "all",
+          message: "M",
+          assertions: [
+            {
+              description: "all",
+              score: 0.9,
+              image: { formats: ["png"], minWidth: 4, contentHashes: [contentHash(png)] },
+            },
+          ],
+        },
       ],
     });
     const r = await report(custom, image(png));
@@ -152,7 +184,10 @@ describe("PolicyEngine: exceptions", () => {
 
   it("an exception that does not hold is reported FALSE and changes nothing", async () => {
     const r = await report(violence(), text("I will kill you"));
-    expect(r.sectionEvaluationReports[0]!.exceptionEvaluationReport?.reviewResult).toMatchObject({ outcome: Outcome.FALSE, score: 0 });
+    expect(r.sectionEvaluationReports[0]!.exceptionEvaluationReport?.reviewResult).toMatchObject({
+      outcome: Outcome.FALSE,
+      score: 0,
+    });
     expect(r.exceptionEvaluationReport?.reviewResult).toMatchObject({ outcome: Outcome.FALSE, score: 0 });
     expect(r.sectionEvaluationReports[1]!.exceptionEvaluationReport).toBeUndefined(); // Weapons has no UNLESS
     expect(r.reviewResult?.outcome).toBe(Outcome.TRUE);
@@ -202,13 +237,19 @@ describe("PolicyEngine: thresholds", () => {
     expect(high.threshold).toBe(0.9);
     expect(high.reviewResult).toMatchObject({ outcome: Outcome.FALSE, score: 0.6 });
     expect(high.result).toBe(Outcome.FALSE);
-    expect(high.sectionEvaluationReports[1]!.assertionEvaluationReports[0]).toMatchObject({ score: 0.6, result: Outcome.FALSE });
+    expect(high.sectionEvaluationReports[1]!.assertionEvaluationReports[0]).toMatchObject({
+      score: 0.6,
+      result: Outcome.FALSE,
+    });
     expect(high.labelMatches).toEqual({});
   });
 
   it("applies to exceptions too: at 0.9 the fiction exception (0.8) no longer holds", async () => {
     const r = await report(violence(), text("In the movie he says I will kill you"), 0.9);
-    expect(r.sectionEvaluationReports[0]!.exceptionEvaluationReport?.reviewResult).toMatchObject({ outcome: Outcome.FALSE, score: 0.8 });
+    expect(r.sectionEvaluationReports[0]!.exceptionEvaluationReport?.reviewResult).toMatchObject({
+      outcome: Outcome.FALSE,
+      score: 0.8,
+    });
     expect(r.sectionEvaluationReports[0]!.reviewResult).toMatchObject({ outcome: Outcome.TRUE, score: 0.95 });
   });
 
@@ -243,12 +284,22 @@ describe("PolicyEngine: report fields", () => {
       const r = await report(spam(), text(input));
       expect(r.tokenUsage, input).toMatchObject({ inputTokens: tokens, billedTokens: billed, multiplier: 1.5 });
     }
-    expect((await report(violence(), text("hello"))).tokenUsage).toMatchObject({ inputTokens: 2, billedTokens: 2, multiplier: 1 });
+    expect((await report(violence(), text("hello"))).tokenUsage).toMatchObject({
+      inputTokens: 2,
+      billedTokens: 2,
+      multiplier: 1,
+    });
   });
 
   it("token usage: 256 for an image or an image URL", async () => {
-    expect((await report(spam(), image(makePng(2, 2)))).tokenUsage).toMatchObject({ inputTokens: 256, billedTokens: 384 });
-    expect((await report(spam(), imageUrl("https://cdn.example.com/a.png"))).tokenUsage).toMatchObject({ inputTokens: 256, billedTokens: 384 });
+    expect((await report(spam(), image(makePng(2, 2)))).tokenUsage).toMatchObject({
+      inputTokens: 256,
+      billedTokens: 384,
+    });
+    expect((await report(spam(), imageUrl("https://cdn.example.com/a.png"))).tokenUsage).toMatchObject({
+      inputTokens: 256,
+      billedTokens: 384,
+    });
   });
 
   it("policy id, key and version, content hash of text (UTF-8) and image, metadata echo", async () => {
@@ -257,7 +308,12 @@ describe("PolicyEngine: report fields", () => {
     const hash = contentHash(new TextEncoder().encode("héllo"));
     expect(verdict.contentHash).toBe(hash);
     const r = (verdict as Extract<ContentVerdict, { kind: "evaluated" }>).report;
-    expect(r).toMatchObject({ policyId: "policy-violence", policyKey: "Violence", policyVersionId: "v1", contentHash: hash });
+    expect(r).toMatchObject({
+      policyId: "policy-violence",
+      policyKey: "Violence",
+      policyVersionId: "v1",
+      contentHash: hash,
+    });
     expect(r.contentMetadata).toEqual({ id: "42", user: "u-1" });
     r.contentMetadata.id = "changed";
     expect(item.metadata.id).toBe("42"); // a copy, not the request's own map
@@ -279,7 +335,9 @@ describe("PolicyEngine: report fields", () => {
 
   it("has the shape of the gateway's report in the wire vector evaluate_response_report, byte for byte", async () => {
     const fixture = fileURLToPath(new URL("../fixtures/wire-vectors.json", import.meta.url));
-    const vectors = (JSON.parse(readFileSync(fixture, "utf8")) as { vectors: { name: string; hex: string; json: JsonValue }[] }).vectors;
+    const vectors = (
+      JSON.parse(readFileSync(fixture, "utf8")) as { vectors: { name: string; hex: string; json: JsonValue }[] }
+    ).vectors;
     const vector = vectors.find((v) => v.name === "evaluate_response_report")!;
     // A policy like the one behind the vector: Violence, one section Threats with an UNLESS, multiplier 1.5.
     const p = onePolicy({
@@ -316,7 +374,11 @@ describe("PolicyEngine: report fields", () => {
     }
     expect(ours.contentHash).toBe(contentHash(input));
     ours.contentHash = theirs.contentHash; // the vector's hash is a placeholder
-    const response = create(EvaluateResponseSchema, { jobUuid: expected.jobUuid, contentHash: theirs.contentHash, policyEvaluationReport: ours });
+    const response = create(EvaluateResponseSchema, {
+      jobUuid: expected.jobUuid,
+      contentHash: theirs.contentHash,
+      policyEvaluationReport: ours,
+    });
     expect(Buffer.from(toBinary(EvaluateResponseSchema, response)).toString("hex")).toBe(vector.hex);
   });
 });
@@ -342,7 +404,9 @@ describe("PolicyEngine: refusals", () => {
     const gif = new TextEncoder().encode("GIF89a not really");
     blocking.blockHash(contentHash(gif));
     expect((await refusal(images(), image(gif), blocking)).failure.type).toBe(PrecheckFailureType.NCMEC);
-    expect(() => blocking.blockHash("fnv1a128::aa")).toThrow(/not a content hash; give "fnv1a128::" followed by 32 hex digits/);
+    expect(() => blocking.blockHash("fnv1a128::aa")).toThrow(
+      /not a content hash; give "fnv1a128::" followed by 32 hex digits/,
+    );
   });
 
   it("a GIF is refused as an unsupported image format", async () => {
@@ -372,7 +436,10 @@ describe("PolicyEngine: refusals", () => {
     try {
       const gifUrl = "https://cdn.example.com/images/cat.gif";
       const refused = await refusal(images(), imageUrl(gifUrl));
-      expect(refused.failure).toMatchObject({ type: PrecheckFailureType.UNSUPPORTED_IMAGE_FORMAT, message: "unsupported image format" });
+      expect(refused.failure).toMatchObject({
+        type: PrecheckFailureType.UNSUPPORTED_IMAGE_FORMAT,
+        message: "unsupported image format",
+      });
       expect(refused.contentHash).toBe(contentHash(gifUrl));
       expect((await refusal(images(), imageUrl("https://cdn.example.com/render?id=1"))).failure.type).toBe(
         PrecheckFailureType.UNSUPPORTED_IMAGE_FORMAT,
@@ -389,7 +456,11 @@ describe("PolicyEngine: refusals", () => {
       ]);
       const byHash = onePolicy({
         sections: [
-          { name: "url hash", message: "M", assertions: [{ description: "d", score: 1, image: { contentHashes: [contentHash(webpUrl)] } }] },
+          {
+            name: "url hash",
+            message: "M",
+            assertions: [{ description: "d", score: 1, image: { contentHashes: [contentHash(webpUrl)] } }],
+          },
           { name: "jpeg", message: "M", assertions: [{ description: "d", score: 1, image: { formats: ["jpeg"] } }] },
           { name: "sized", message: "M", assertions: [{ description: "d", score: 1, image: { minBytes: 0 } }] },
         ],
@@ -399,7 +470,11 @@ describe("PolicyEngine: refusals", () => {
         ["jpeg", Outcome.FALSE, 0],
         ["sized", Outcome.FALSE, 0],
       ]);
-      expect(sections(await report(byHash, imageUrl("http://example.org/a.jpg")))[1]).toEqual(["jpeg", Outcome.TRUE, 1]);
+      expect(sections(await report(byHash, imageUrl("http://example.org/a.jpg")))[1]).toEqual([
+        "jpeg",
+        Outcome.TRUE,
+        1,
+      ]);
       expect(fetchSpy).not.toHaveBeenCalled();
     } finally {
       fetchSpy.mockRestore();
@@ -449,7 +524,19 @@ describe("PolicyEngine: loopback image URLs", () => {
 
   it("fetches the image and evaluates its bytes (hash, format from the bytes, dimensions)", async () => {
     const custom = onePolicy({
-      sections: [{ name: "3x2 png", message: "M", assertions: [{ description: "d", score: 0.9, image: { formats: ["png"], minWidth: 3, minHeight: 2, maxBytes: png.length } }] }],
+      sections: [
+        {
+          name: "3x2 png",
+          message: "M",
+          assertions: [
+            {
+              description: "d",
+              score: 0.9,
+              image: { formats: ["png"], minWidth: 3, minHeight: 2, maxBytes: png.length },
+            },
+          ],
+        },
+      ],
     });
     for (const path of ["/ok.png", "/no-extension"]) {
       const verdict = await engine.evaluate(custom, imageUrl(`${base}${path}`), undefined);
@@ -469,7 +556,9 @@ describe("PolicyEngine: loopback image URLs", () => {
   });
 
   it("refuses a fetched image by its bytes, whatever the extension says", async () => {
-    expect((await refusal(images(), imageUrl(`${base}/gif.png`))).failure.type).toBe(PrecheckFailureType.UNSUPPORTED_IMAGE_FORMAT);
+    expect((await refusal(images(), imageUrl(`${base}/gif.png`))).failure.type).toBe(
+      PrecheckFailureType.UNSUPPORTED_IMAGE_FORMAT,
+    );
   });
 
   it("a failed fetch gives an OUTCOME_FAILED report, not an error", async () => {
@@ -486,7 +575,10 @@ describe("PolicyEngine: loopback image URLs", () => {
     ]);
     expect(r.labelMatches).toEqual({});
     expect(r.tokenUsage).toMatchObject({ inputTokens: 0, billedTokens: 0 });
-    expect(await engine.prepare(imageUrl(url))).toMatchObject({ kind: "fetchFailed", reason: "the server answered HTTP 404" });
+    expect(await engine.prepare(imageUrl(url))).toMatchObject({
+      kind: "fetchFailed",
+      reason: "the server answered HTTP 404",
+    });
   });
 
   it("never follows a redirect", async () => {
@@ -523,7 +615,8 @@ describe("PolicyEngine: loopback image URLs", () => {
   it("a prepared item is fetched once and can be evaluated against many policies and labels", async () => {
     const before = hits.get("/ok.png") ?? 0;
     const prepared = await engine.prepare(imageUrl(`${base}/ok.png`));
-    for (const p of SAMPLE_POLICIES) expect((await engine.evaluate(p, prepared, undefined)).contentHash).toBe(contentHash(png));
+    for (const p of SAMPLE_POLICIES)
+      expect((await engine.evaluate(p, prepared, undefined)).contentHash).toBe(contentHash(png));
     await engine.evaluateLabel(SAMPLE_LABEL_VERSION_IDS.webpImages, prepared, undefined);
     expect(hits.get("/ok.png")).toBe(before + 1);
   });
@@ -531,10 +624,23 @@ describe("PolicyEngine: loopback image URLs", () => {
 
 describe("isLoopbackUrl and formatFromUrlPath", () => {
   it("recognise exactly localhost, 127.0.0.0/8 and [::1]", () => {
-    for (const u of ["http://localhost/a", "http://127.0.0.1:8080/a", "http://127.1/a", "https://127.255.3.4/", "http://[::1]:9/x", "http://LOCALHOST/"]) {
+    for (const u of [
+      "http://localhost/a",
+      "http://127.0.0.1:8080/a",
+      "http://127.1/a",
+      "https://127.255.3.4/",
+      "http://[::1]:9/x",
+      "http://LOCALHOST/",
+    ]) {
       expect(isLoopbackUrl(new URL(u)), u).toBe(true);
     }
-    for (const u of ["http://128.0.0.1/", "http://localhost.example.com/", "http://[::2]/", "http://10.0.0.1/", "http://example.com/127.0.0.1"]) {
+    for (const u of [
+      "http://128.0.0.1/",
+      "http://localhost.example.com/",
+      "http://[::2]/",
+      "http://10.0.0.1/",
+      "http://example.com/127.0.0.1",
+    ]) {
       expect(isLoopbackUrl(new URL(u)), u).toBe(false);
     }
   });
@@ -553,10 +659,22 @@ describe("PolicyEngine: checkContent", () => {
   const cases: [string, ContentData, string][] = [
     ["no content", create(ContentDataSchema, {}), "content_data[2]: no content; set one of text, image or image_url"],
     ["empty text", text(""), "content_data[2]: text is empty; give the text to evaluate"],
-    ["empty image", image(new Uint8Array(0)), "content_data[2]: image is empty; give the image bytes (PNG, JPEG or WebP)"],
+    [
+      "empty image",
+      image(new Uint8Array(0)),
+      "content_data[2]: image is empty; give the image bytes (PNG, JPEG or WebP)",
+    ],
     ["empty URL", imageUrl(""), "content_data[2]: image_url is empty; give an absolute http or https URL"],
-    ["relative URL", imageUrl("/a.png?sig=secret"), 'content_data[2]: image_url "/a.png" is not a valid URL; give an absolute http or https URL'],
-    ["ftp URL", imageUrl("ftp://example.com/a.png"), 'content_data[2]: image_url must be an http or https URL; got the scheme "ftp:"'],
+    [
+      "relative URL",
+      imageUrl("/a.png?sig=secret"),
+      'content_data[2]: image_url "/a.png" is not a valid URL; give an absolute http or https URL',
+    ],
+    [
+      "ftp URL",
+      imageUrl("ftp://example.com/a.png"),
+      'content_data[2]: image_url must be an http or https URL; got the scheme "ftp:"',
+    ],
     [
       "video",
       create(ContentDataSchema, { content: { case: "videoUrl", value: "https://x/v.mp4" } }),
@@ -594,7 +712,11 @@ describe("PolicyEngine: checkContent", () => {
 
 describe("PolicyEngine: labels", () => {
   it("evaluates one section as a label", async () => {
-    const verdict = await engine.evaluateLabel(SAMPLE_LABEL_VERSION_IDS.threats, text("I will hurt you", { id: "7" }), undefined);
+    const verdict = await engine.evaluateLabel(
+      SAMPLE_LABEL_VERSION_IDS.threats,
+      text("I will hurt you", { id: "7" }),
+      undefined,
+    );
     if (verdict.kind !== "evaluated") throw new Error("expected an evaluation");
     expect(verdict.labelId).toBe("label-threats");
     expect(verdict.contentHash).toBe(contentHash("I will hurt you"));
@@ -612,12 +734,22 @@ describe("PolicyEngine: labels", () => {
 
   it("applies the threshold and the policy-level UNLESS", async () => {
     const low = await engine.evaluateLabel(SAMPLE_LABEL_VERSION_IDS.weapons, text("a gun"), 0.9);
-    expect(low).toMatchObject({ kind: "evaluated", evaluation: { score: 0.6, outcome: Outcome.FALSE, threshold: 0.9 } });
-    const news = await engine.evaluateLabel(SAMPLE_LABEL_VERSION_IDS.weapons, text("according to police, a gun was found"), undefined);
+    expect(low).toMatchObject({
+      kind: "evaluated",
+      evaluation: { score: 0.6, outcome: Outcome.FALSE, threshold: 0.9 },
+    });
+    const news = await engine.evaluateLabel(
+      SAMPLE_LABEL_VERSION_IDS.weapons,
+      text("according to police, a gun was found"),
+      undefined,
+    );
     if (news.kind !== "evaluated") throw new Error("expected an evaluation");
     expect(news.evaluation).toMatchObject({ score: 0, outcome: Outcome.FALSE });
     expect(news.evaluation.report!.exceptionEvaluationReport?.reviewResult?.outcome).toBe(Outcome.TRUE);
-    expect(news.evaluation.report!.sectionEvaluationReports[0]!.reviewResult).toMatchObject({ outcome: Outcome.FALSE, score: 0.6 });
+    expect(news.evaluation.report!.sectionEvaluationReports[0]!.reviewResult).toMatchObject({
+      outcome: Outcome.FALSE,
+      score: 0.6,
+    });
   });
 
   it("refuses what the policies refuse, and throws NotFound for an unknown label", async () => {
@@ -626,9 +758,14 @@ describe("PolicyEngine: labels", () => {
       kind: "refused",
       failure: { type: PrecheckFailureType.UNSUPPORTED_IMAGE_FORMAT },
     });
-    await expect(engine.evaluateLabel("label-nope", text("x"), undefined)).rejects.toMatchObject({ code: Code.NotFound });
+    await expect(engine.evaluateLabel("label-nope", text("x"), undefined)).rejects.toMatchObject({
+      code: Code.NotFound,
+    });
     expect(engine.findLabel("label-nope")).toBeUndefined();
-    expect(engine.findLabel(SAMPLE_LABEL_VERSION_IDS.links)).toMatchObject({ policy: { id: "policy-spam" }, section: { name: "Links" } });
+    expect(engine.findLabel(SAMPLE_LABEL_VERSION_IDS.links)).toMatchObject({
+      policy: { id: "policy-spam" },
+      section: { name: "Links" },
+    });
   });
 });
 
@@ -637,9 +774,13 @@ describe("PolicyEngine: construction", () => {
     const p = SAMPLE_POLICIES[0]!;
     expect(() => new PolicyEngine({ policies: [p, p] })).toThrow(/two policies have the id "policy-violence"/);
     const copy = { ...p, id: "other" };
-    expect(() => new PolicyEngine({ policies: [p, copy] })).toThrow(/label version id "label-threats-v1" is used by both/);
+    expect(() => new PolicyEngine({ policies: [p, copy] })).toThrow(
+      /label version id "label-threats-v1" is used by both/,
+    );
     expect(() => new PolicyEngine({ policies: [p], blockedHashes: ["abc"] })).toThrow(/not a content hash/);
-    expect(() => new PolicyEngine({ policies: [p], fetchTimeoutMs: 0 })).toThrow(/fetchTimeoutMs must be a positive number/);
+    expect(() => new PolicyEngine({ policies: [p], fetchTimeoutMs: 0 })).toThrow(
+      /fetchTimeoutMs must be a positive number/,
+    );
     expect(engine.getPolicy("nope")).toBeUndefined();
     expect(engine.policies.map((x) => x.id)).toEqual(Object.values(SAMPLE_POLICY_IDS));
   });

@@ -1,24 +1,37 @@
 // A client that is not Connect-based (@grpc/grpc-js, as the official SDKs use) against the emulator: Evaluate,
 // CreateJob, and a refusal decoded by hand from the grpc-status-details-bin trailer.
-import * as grpc from "@grpc/grpc-js";
-import { fromBinary, toBinary, type DescMessage, type MessageInitShape, type MessageShape, create } from "@bufbuild/protobuf";
+
+import {
+  create,
+  type DescMessage,
+  fromBinary,
+  type MessageInitShape,
+  type MessageShape,
+  toBinary,
+} from "@bufbuild/protobuf";
 import { anyUnpack } from "@bufbuild/protobuf/wkt";
+import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Emulator, SAMPLE_POLICY_IDS, startEmulator } from "../../src/emulator/index.js";
 import {
   CreateJobRequestSchema,
   CreateJobResponseSchema,
   EvaluateRequestSchema,
+  type EvaluateResponse,
   EvaluateResponseSchema,
   JobStatus,
   Outcome,
   PrecheckFailureSchema,
   PrecheckFailureType,
   RpcStatusSchema,
-  type EvaluateResponse,
 } from "../../src/index.js";
-import { SAMPLE_POLICY_IDS, startEmulator, type Emulator } from "../../src/emulator/index.js";
 
-function method<I extends DescMessage, O extends DescMessage>(name: string, input: I, output: O, responseStream: boolean) {
+function method<I extends DescMessage, O extends DescMessage>(
+  name: string,
+  input: I,
+  output: O,
+  responseStream: boolean,
+) {
   return {
     path: `/clavata.gateway.v1.GatewayService/${name}`,
     requestStream: false,
@@ -53,10 +66,15 @@ describe("@grpc/grpc-js against the emulator", () => {
     await emulator.close();
   });
 
-  function evaluate(init: MessageInitShape<typeof EvaluateRequestSchema>): Promise<{ results: EvaluateResponse[]; error?: grpc.ServiceError }> {
+  function evaluate(
+    init: MessageInitShape<typeof EvaluateRequestSchema>,
+  ): Promise<{ results: EvaluateResponse[]; error?: grpc.ServiceError }> {
     return new Promise((resolve) => {
       const results: EvaluateResponse[] = [];
-      const call = client["Evaluate"]!(create(EvaluateRequestSchema, init), metadata) as grpc.ClientReadableStream<EvaluateResponse>;
+      const call = client.Evaluate!(
+        create(EvaluateRequestSchema, init),
+        metadata,
+      ) as grpc.ClientReadableStream<EvaluateResponse>;
       call.on("data", (r: EvaluateResponse) => results.push(r));
       call.on("error", (error: grpc.ServiceError) => resolve({ results, error }));
       call.on("end", () => resolve({ results }));
@@ -72,15 +90,22 @@ describe("@grpc/grpc-js against the emulator", () => {
       ],
     });
     expect(error).toBeUndefined();
-    expect(results.map((r) => r.policyEvaluationReport?.reviewResult?.outcome).sort()).toEqual([Outcome.FALSE, Outcome.TRUE]);
+    expect(results.map((r) => r.policyEvaluationReport?.reviewResult?.outcome).sort()).toEqual([
+      Outcome.FALSE,
+      Outcome.TRUE,
+    ]);
   });
 
   it("creates a job", async () => {
     const res = await new Promise<MessageShape<typeof CreateJobResponseSchema>>((resolve, reject) => {
-      client["CreateJob"]!(
-        create(CreateJobRequestSchema, { policyId: SAMPLE_POLICY_IDS.violence, contentData: [{ content: { case: "text", value: "hi" } }] }),
+      client.CreateJob!(
+        create(CreateJobRequestSchema, {
+          policyId: SAMPLE_POLICY_IDS.violence,
+          contentData: [{ content: { case: "text", value: "hi" } }],
+        }),
         metadata,
-        (err: grpc.ServiceError | null, r: MessageShape<typeof CreateJobResponseSchema>) => (err ? reject(err) : resolve(r)),
+        (err: grpc.ServiceError | null, r: MessageShape<typeof CreateJobResponseSchema>) =>
+          err ? reject(err) : resolve(r),
       );
     });
     expect(res.job?.status).toBe(JobStatus.PENDING);
@@ -91,7 +116,10 @@ describe("@grpc/grpc-js against the emulator", () => {
     const gif = new Uint8Array([...Buffer.from("GIF89a"), 1, 0, 1, 0, 0, 0, 0, 0x3b]);
     const { error } = await evaluate({
       policyId: SAMPLE_POLICY_IDS.violence,
-      contentData: [{ content: { case: "image", value: gif } }, { content: { case: "image", value: gif.subarray(0, 8) } }],
+      contentData: [
+        { content: { case: "image", value: gif } },
+        { content: { case: "image", value: gif.subarray(0, 8) } },
+      ],
     });
     expect(error?.code).toBe(grpc.status.CANCELLED);
     const [bin] = error!.metadata.get("grpc-status-details-bin") as Buffer[];

@@ -22,7 +22,14 @@ function handPng(width: number, height: number, extra: { skipIdat?: boolean; zer
   const raw = new Uint8Array(height * (1 + width)); // greyscale, filter 0, zero pixels
   const ihdr = [...u32be(extra.zeroWidth ? 0 : width), ...u32be(height), 8, 0, 0, 0, 0];
   return Uint8Array.from([
-    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a,
+    0x89,
+    0x50,
+    0x4e,
+    0x47,
+    0x0d,
+    0x0a,
+    0x1a,
+    0x0a,
     ...chunk("IHDR", ihdr),
     ...(extra.skipIdat ? [] : chunk("IDAT", zlib.deflateSync(raw))),
     ...chunk("tEXt", ascii("Comment\0hand made")),
@@ -52,15 +59,61 @@ function webpChunk(fourcc: string, payload: number[]): number[] {
 }
 
 const vp8lPayload = (w: number, h: number) => [0x2f, ...u32le((w - 1) | ((h - 1) << 14)), 0];
-const vp8Payload = (w: number, h: number) => [0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, w & 0xff, w >>> 8, h & 0xff, h >>> 8, 0, 0];
+const vp8Payload = (w: number, h: number) => [
+  0x10,
+  0x02,
+  0x00,
+  0x9d,
+  0x01,
+  0x2a,
+  w & 0xff,
+  w >>> 8,
+  h & 0xff,
+  h >>> 8,
+  0,
+  0,
+];
 const vp8xPayload = (w: number, h: number) => [0x10, 0, 0, 0, ...u32le(w - 1).slice(0, 3), ...u32le(h - 1).slice(0, 3)];
 
 const webpLossless = (w: number, h: number) => riff([webpChunk("VP8L", vp8lPayload(w, h))]);
 const webpLossy = (w: number, h: number) => riff([webpChunk("VP8 ", vp8Payload(w, h))]);
-const webpExtended = (w: number, h: number) => riff([webpChunk("VP8X", vp8xPayload(w, h)), webpChunk("VP8L", vp8lPayload(w, h))]);
+const webpExtended = (w: number, h: number) =>
+  riff([webpChunk("VP8X", vp8xPayload(w, h)), webpChunk("VP8L", vp8lPayload(w, h))]);
 
-const GIF = Uint8Array.from([...ascii("GIF89a"), 1, 0, 1, 0, 0x80, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, ...ascii(",\0\0\0\0\x01\0\x01\0\0\x02\x02D\x01\0;")]);
-const BMP = Uint8Array.from([...ascii("BM"), ...u32le(58), 0, 0, 0, 0, ...u32le(54), ...u32le(40), ...u32le(1), ...u32le(1), 1, 0, 24, 0, ...new Array<number>(28).fill(0)]);
+const GIF = Uint8Array.from([
+  ...ascii("GIF89a"),
+  1,
+  0,
+  1,
+  0,
+  0x80,
+  0,
+  0,
+  0,
+  0,
+  0,
+  0xff,
+  0xff,
+  0xff,
+  ...ascii(",\0\0\0\0\x01\0\x01\0\0\x02\x02D\x01\0;"),
+]);
+const BMP = Uint8Array.from([
+  ...ascii("BM"),
+  ...u32le(58),
+  0,
+  0,
+  0,
+  0,
+  ...u32le(54),
+  ...u32le(40),
+  ...u32le(1),
+  ...u32le(1),
+  1,
+  0,
+  24,
+  0,
+  ...new Array<number>(28).fill(0),
+]);
 
 describe("crc32", () => {
   it("gives the standard check value and agrees with zlib where zlib has it", () => {
@@ -88,7 +141,9 @@ describe("inspectImage", () => {
     expect(inspectImage(BMP)).toEqual({ error: "unsupported" });
     expect(inspectImage(new TextEncoder().encode("just some text"))).toEqual({ error: "unsupported" });
     expect(inspectImage(new Uint8Array(0))).toEqual({ error: "unsupported" });
-    expect(inspectImage(Uint8Array.from([...ascii("RIFF"), ...u32le(4), ...ascii("WAVE")]))).toEqual({ error: "unsupported" });
+    expect(inspectImage(Uint8Array.from([...ascii("RIFF"), ...u32le(4), ...ascii("WAVE")]))).toEqual({
+      error: "unsupported",
+    });
   });
 
   it("calls every truncation of a valid PNG, JPEG or WebP invalid, keeping its format", () => {
@@ -119,25 +174,56 @@ describe("inspectImage", () => {
     const png = handPng(2, 2);
     const badCrc = png.slice();
     badCrc[20] = badCrc[20]! ^ 0x01; // inside IHDR's data
-    expect(inspectImage(badCrc)).toMatchObject({ error: "invalid", format: "png", reason: expect.stringContaining("bad CRC") });
-    expect(inspectImage(handPng(2, 2, { skipIdat: true }))).toMatchObject({ error: "invalid", reason: expect.stringContaining("IDAT") });
-    expect(inspectImage(handPng(2, 2, { zeroWidth: true }))).toMatchObject({ error: "invalid", reason: expect.stringContaining("dimensions") });
+    expect(inspectImage(badCrc)).toMatchObject({
+      error: "invalid",
+      format: "png",
+      reason: expect.stringContaining("bad CRC"),
+    });
+    expect(inspectImage(handPng(2, 2, { skipIdat: true }))).toMatchObject({
+      error: "invalid",
+      reason: expect.stringContaining("IDAT"),
+    });
+    expect(inspectImage(handPng(2, 2, { zeroWidth: true }))).toMatchObject({
+      error: "invalid",
+      reason: expect.stringContaining("dimensions"),
+    });
     const badSig = png.slice();
     badSig[4] = 0x0a; // CR LF turned into LF, as by a text-mode copy
-    expect(inspectImage(badSig)).toMatchObject({ error: "invalid", format: "png", reason: expect.stringContaining("signature") });
+    expect(inspectImage(badSig)).toMatchObject({
+      error: "invalid",
+      format: "png",
+      reason: expect.stringContaining("signature"),
+    });
   });
 
   it("calls corrupt JPEGs and WebPs invalid", () => {
-    expect(inspectImage(handJpeg(4, 4, { sosFirst: true }))).toMatchObject({ error: "invalid", format: "jpeg", reason: expect.stringContaining("SOS") });
+    expect(inspectImage(handJpeg(4, 4, { sosFirst: true }))).toMatchObject({
+      error: "invalid",
+      format: "jpeg",
+      reason: expect.stringContaining("SOS"),
+    });
     expect(inspectImage(handJpeg(0, 4))).toMatchObject({ error: "invalid", format: "jpeg" });
     const noEnd = handJpeg(4, 4).slice(0, -2);
     expect(inspectImage(noEnd)).toMatchObject({ error: "invalid", reason: expect.stringContaining("FFD9") });
-    const vp8BadStart = riff([webpChunk("VP8 ", vp8Payload(4, 4).map((b, i) => (i === 3 ? 0 : b)))]);
+    const vp8BadStart = riff([
+      webpChunk(
+        "VP8 ",
+        vp8Payload(4, 4).map((b, i) => (i === 3 ? 0 : b)),
+      ),
+    ]);
     expect(inspectImage(vp8BadStart)).toMatchObject({ error: "invalid", format: "webp", reason: "bad VP8 start code" });
     const vp8xOnly = riff([webpChunk("VP8X", vp8xPayload(4, 4))]);
-    expect(inspectImage(vp8xOnly)).toMatchObject({ error: "invalid", format: "webp", reason: expect.stringContaining("without image data") });
+    expect(inspectImage(vp8xOnly)).toMatchObject({
+      error: "invalid",
+      format: "webp",
+      reason: expect.stringContaining("without image data"),
+    });
     const otherFirst = riff([webpChunk("ICCP", [1, 2])]);
-    expect(inspectImage(otherFirst)).toMatchObject({ error: "invalid", format: "webp", reason: expect.stringContaining('"ICCP"') });
+    expect(inspectImage(otherFirst)).toMatchObject({
+      error: "invalid",
+      format: "webp",
+      reason: expect.stringContaining('"ICCP"'),
+    });
   });
 
   it("accepts trailing bytes after a WebP's RIFF data", () => {

@@ -1,23 +1,23 @@
-import { afterEach, describe, expect, it, vi } from "vitest";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import {
+  type CreateJobRequest_Webhook,
+  CreateJobRequest_WebhookSchema,
+  type ListJobsRequest_QuerySchema,
+  ListJobsRequestSchema,
+} from "../../gen/clavata/gateway/v1/gateway_pb.js";
 import {
   ContentDataSchema,
+  type Job,
+  type JobResult,
   JobResultSchema,
   JobStatus,
   JobType,
   Outcome,
   TimeRangeSchema,
-  type Job,
-  type JobResult,
 } from "../../gen/clavata/shared/v1/public_pb.js";
-import {
-  CreateJobRequest_WebhookSchema,
-  ListJobsRequestSchema,
-  ListJobsRequest_QuerySchema,
-  type CreateJobRequest_Webhook,
-} from "../../gen/clavata/gateway/v1/gateway_pb.js";
 import { JobStore, type JobStoreOptions, type NewJob } from "../../src/emulator/jobs.js";
 
 const stores: JobStore[] = [];
@@ -116,11 +116,11 @@ describe("JobStore create and get", () => {
 
     // Neither the returned job nor the caller's input can reach into the store.
     job.status = JobStatus.FAILED;
-    job.contentData[0]!.metadata["id"] = "changed";
-    content[1]!.metadata["id"] = "changed";
+    job.contentData[0]!.metadata.id = "changed";
+    content[1]!.metadata.id = "changed";
     const again = store.get("cust-a", job.jobUuid)!;
     expect(again.status).toBe(JobStatus.PENDING);
-    expect(again.contentData.map((item) => item.metadata["id"])).toEqual(["1", "2"]);
+    expect(again.contentData.map((item) => item.metadata.id)).toEqual(["1", "2"]);
   });
 
   it("gives every job a fresh id", () => {
@@ -164,7 +164,10 @@ describe("JobStore state changes", () => {
       },
       onFinished: (job, webhook) => finished.push({ job, webhook }),
     });
-    const webhook = create(CreateJobRequest_WebhookSchema, { url: "https://example.com/hook", extraHeaders: { Secret: "s" } });
+    const webhook = create(CreateJobRequest_WebhookSchema, {
+      url: "https://example.com/hook",
+      extraHeaders: { Secret: "s" },
+    });
     const created = store.create(newJob({ contentData: [text("a", { id: "a" }), text("b", { id: "b" })], webhook }));
     expect(created.status).toBe(JobStatus.PENDING);
 
@@ -243,7 +246,11 @@ describe("JobStore state changes", () => {
     });
     expect((await throwing.waitForEnd(throwing.create(newJob()).jobUuid)).status).toBe(JobStatus.FAILED);
 
-    const short = makeStore({ delayMs: 0, run: async () => [], onFinished: (_job, _webhook, reason) => reasons.push(reason) });
+    const short = makeStore({
+      delayMs: 0,
+      run: async () => [],
+      onFinished: (_job, _webhook, reason) => reasons.push(reason),
+    });
     expect((await short.waitForEnd(short.create(newJob()).jobUuid)).status).toBe(JobStatus.FAILED);
     expect(reasons[0]).toBe("sync");
     expect(reasons[1]).toMatch(/0 results for 1 content items/);
@@ -322,7 +329,10 @@ describe("JobStore ListJobs filters", () => {
   //   j5    p1      5000     -                 -                           PENDING
   async function fiveJobs() {
     let clock = 0;
-    const controls = new Map<string, { resolve: (results: JobResult[]) => void; reject: (error: Error) => void; job: Job }>();
+    const controls = new Map<
+      string,
+      { resolve: (results: JobResult[]) => void; reject: (error: Error) => void; job: Job }
+    >();
     const store = makeStore({
       delayMs: 0,
       now: () => new Date(clock),
@@ -355,7 +365,13 @@ describe("JobStore ListJobs filters", () => {
   it("has the scripted states", async () => {
     const { store, j1, j2, j3, j4, j5 } = await fiveJobs();
     const statuses = [j1, j2, j3, j4, j5].map((id) => store.get("cust-a", id)!.status);
-    expect(statuses).toEqual([JobStatus.COMPLETED, JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.RUNNING, JobStatus.PENDING]);
+    expect(statuses).toEqual([
+      JobStatus.COMPLETED,
+      JobStatus.COMPLETED,
+      JobStatus.FAILED,
+      JobStatus.RUNNING,
+      JobStatus.PENDING,
+    ]);
     const updated = [j1, j2, j3, j4, j5].map((id) => timestampDate(store.get("cust-a", id)!.updated!).getTime());
     expect(updated).toEqual([2000, 3000, 4000, 4500, 5000]);
   });
@@ -387,7 +403,9 @@ describe("JobStore ListJobs filters", () => {
     expect(ids({ createdTimeRange: range(3000, 3000, false) })).toEqual([]);
     // One nanosecond past a job's time excludes it even from an inclusive range.
     expect(
-      ids({ createdTimeRange: create(TimeRangeSchema, { start: { seconds: 2n, nanos: 1 }, end: ms(3000), inclusive: true }) }),
+      ids({
+        createdTimeRange: create(TimeRangeSchema, { start: { seconds: 2n, nanos: 1 }, end: ms(3000), inclusive: true }),
+      }),
     ).toEqual([j3]);
 
     // updated: 2000, 3000, 4000, 4500, 5000
@@ -462,7 +480,11 @@ describe("JobStore ListJobs filters", () => {
       /query\.created_time_range: start \(1970-01-01T00:00:02\.000Z\) is after end/,
     );
     expectInvalidArgument(
-      () => store.list("cust-a", listRequest({ query: { updatedTimeRange: { start: ms(2000), end: ms(1999), inclusive: true } } })),
+      () =>
+        store.list(
+          "cust-a",
+          listRequest({ query: { updatedTimeRange: { start: ms(2000), end: ms(1999), inclusive: true } } }),
+        ),
       /query\.updated_time_range/,
     );
     expectInvalidArgument(
@@ -470,7 +492,11 @@ describe("JobStore ListJobs filters", () => {
       /query\.completed_time_range/,
     );
     expectInvalidArgument(
-      () => store.list("cust-a", listRequest({ query: { createdTimeRange: { start: { seconds: 1n, nanos: 1_000_000_000 } } } })),
+      () =>
+        store.list(
+          "cust-a",
+          listRequest({ query: { createdTimeRange: { start: { seconds: 1n, nanos: 1_000_000_000 } } } }),
+        ),
       /created_time_range\.start\.nanos/,
     );
   });
@@ -514,8 +540,14 @@ describe("JobStore ListJobs pages", () => {
     const page = store.list("cust-a", listRequest({ pageSize: 1000 }));
     expect(page.jobs.map((job) => job.jobUuid)).toEqual(expected);
     expect(page.nextPageToken).toBe("");
-    expectInvalidArgument(() => store.list("cust-a", listRequest({ pageSize: 1001 })), /page_size must be between 0 and 1000.*got 1001/);
-    expectInvalidArgument(() => store.list("cust-a", listRequest({ pageSize: -1 })), /page_size must be between 0 and 1000.*got -1/);
+    expectInvalidArgument(
+      () => store.list("cust-a", listRequest({ pageSize: 1001 })),
+      /page_size must be between 0 and 1000.*got 1001/,
+    );
+    expectInvalidArgument(
+      () => store.list("cust-a", listRequest({ pageSize: -1 })),
+      /page_size must be between 0 and 1000.*got -1/,
+    );
   });
 
   it("walks 25 jobs in pages of 7, each job once, in order", () => {
@@ -571,8 +603,19 @@ describe("JobStore ListJobs pages", () => {
     const { store } = twentyFiveJobs();
     const token = store.list("cust-a", listRequest({ pageSize: 7 })).nextPageToken;
     const flip = (s: string, i: number) => s.slice(0, i) + (s[i] === "A" ? "B" : "A") + s.slice(i + 1);
-    for (const bad of [flip(token, 0), flip(token, token.length - 5), token.slice(0, -4), `${token}AAAA`, "!!!", "not a token", "AAAA"]) {
-      expectInvalidArgument(() => store.list("cust-a", listRequest({ pageSize: 7, pageToken: bad })), /page_token is malformed or was altered/);
+    for (const bad of [
+      flip(token, 0),
+      flip(token, token.length - 5),
+      token.slice(0, -4),
+      `${token}AAAA`,
+      "!!!",
+      "not a token",
+      "AAAA",
+    ]) {
+      expectInvalidArgument(
+        () => store.list("cust-a", listRequest({ pageSize: 7, pageToken: bad })),
+        /page_token is malformed or was altered/,
+      );
     }
     // A token from another store (same shape, different key) is not accepted either.
     const other = makeStore({ run: echoResults, delayMs: 60_000 });
@@ -583,9 +626,16 @@ describe("JobStore ListJobs pages", () => {
 
   it("rejects a token used with a different query or by another customer, but allows a new page size", () => {
     const { store, expected } = twentyFiveJobs();
-    const token = store.list("cust-a", listRequest({ pageSize: 7, query: { status: JobStatus.PENDING } })).nextPageToken;
+    const token = store.list(
+      "cust-a",
+      listRequest({ pageSize: 7, query: { status: JobStatus.PENDING } }),
+    ).nextPageToken;
     expectInvalidArgument(
-      () => store.list("cust-a", listRequest({ pageToken: token, query: { status: JobStatus.PENDING, policyId: "policy-1" } })),
+      () =>
+        store.list(
+          "cust-a",
+          listRequest({ pageToken: token, query: { status: JobStatus.PENDING, policyId: "policy-1" } }),
+        ),
       /page_token was made for a different query/,
     );
     expectInvalidArgument(() => store.list("cust-a", listRequest({ pageToken: token })), /different query/);
@@ -593,7 +643,10 @@ describe("JobStore ListJobs pages", () => {
       () => store.list("cust-b", listRequest({ pageToken: token, query: { status: JobStatus.PENDING } })),
       /different query/,
     );
-    const next = store.list("cust-a", listRequest({ pageSize: 3, pageToken: token, query: { status: JobStatus.PENDING } }));
+    const next = store.list(
+      "cust-a",
+      listRequest({ pageSize: 3, pageToken: token, query: { status: JobStatus.PENDING } }),
+    );
     expect(next.jobs.map((job) => job.jobUuid)).toEqual(expected.slice(7, 10));
   });
 });

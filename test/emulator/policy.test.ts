@@ -5,12 +5,12 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { contentHash } from "../../src/emulator/content-hash.js";
 import {
+  type KeywordsMatcher,
   loadPolicyFile,
+  PolicyFileError,
+  type PolicyJson,
   parsePolicies,
   policiesToJson,
-  PolicyFileError,
-  type KeywordsMatcher,
-  type PolicyJson,
 } from "../../src/emulator/policy.js";
 import {
   SAMPLE_KNOWN_IMAGE_HASH,
@@ -88,7 +88,18 @@ describe("parsePolicies: valid files", () => {
             labelId: "L",
             labelVersionId: "LV",
             assertions: [
-              { description: "d", score: 0.5, image: { formats: ["png", "webp"], minBytes: 1, maxBytes: 9, minWidth: 2, minHeight: 3, contentHashes: [hash.toUpperCase().replace("FNV1A128", "fnv1a128")] } },
+              {
+                description: "d",
+                score: 0.5,
+                image: {
+                  formats: ["png", "webp"],
+                  minBytes: 1,
+                  maxBytes: 9,
+                  minWidth: 2,
+                  minHeight: 3,
+                  contentHashes: [hash.toUpperCase().replace("FNV1A128", "fnv1a128")],
+                },
+              },
             ],
             unless: [{ description: "u", score: 0.1, keywords: ["ok"] }],
           },
@@ -112,7 +123,16 @@ describe("parsePolicies: valid files", () => {
 
   it("compiles keywords to case-insensitive whole-word and phrase matches", () => {
     const [policy] = parsePolicies([
-      { ...validPolicy(), sections: [{ name: "K", message: "M", assertions: [{ description: "d", score: 1, keywords: ["kill you", "$$$", "café"] }] }] },
+      {
+        ...validPolicy(),
+        sections: [
+          {
+            name: "K",
+            message: "M",
+            assertions: [{ description: "d", score: 1, keywords: ["kill you", "$$$", "café"] }],
+          },
+        ],
+      },
     ]);
     const { pattern } = policy!.sections[0]!.assertions[0]!.matcher as KeywordsMatcher;
     expect(pattern.test("I will KILL YOU")).toBe(true);
@@ -130,7 +150,12 @@ describe("parsePolicies: errors name the place and the fix", () => {
   it("an assertion with two matchers, or none", () => {
     expect(
       errorAfter((f) => {
-        f.policies[0]!.sections[1]!.assertions[0] = { description: "d", score: 0.5, keywords: ["x"], regex: "y" } as never;
+        f.policies[0]!.sections[1]!.assertions[0] = {
+          description: "d",
+          score: 0.5,
+          keywords: ["x"],
+          regex: "y",
+        } as never;
       }),
     ).toBe('policies.json: policies[0].sections[1].assertions[0]: give exactly one of "keywords", "regex" or "image"');
     expect(
@@ -162,13 +187,17 @@ describe("parsePolicies: errors name the place and the fix", () => {
   });
 
   it("a regular expression that does not compile, has a stateful flag, or matches empty text", () => {
-    expect(errorAfter((f) => ((f.policies[0]!.sections[1]!.assertions[0] as { regex: string }).regex = "(unclosed"))).toMatch(
+    expect(
+      errorAfter((f) => ((f.policies[0]!.sections[1]!.assertions[0] as { regex: string }).regex = "(unclosed")),
+    ).toMatch(
       /^policies\.json: policies\[0\]\.sections\[1\]\.assertions\[0\]\.regex: does not compile: .*Unterminated group.*; fix the expression/,
     );
     expect(errorAfter((f) => ((f.policies[0]!.sections[1]!.assertions[0] as { flags?: string }).flags = "gi"))).toBe(
       'policies.json: policies[0].sections[1].assertions[0].flags: flag "g" is not allowed; use only i, m, s, u or v (the whole text is tested once)',
     );
-    expect(errorAfter((f) => ((f.policies[0]!.sections[1]!.assertions[0] as { regex: string }).regex = "(beta)?"))).toBe(
+    expect(
+      errorAfter((f) => ((f.policies[0]!.sections[1]!.assertions[0] as { regex: string }).regex = "(beta)?")),
+    ).toBe(
       'policies.json: policies[0].sections[1].assertions[0].regex: "(beta)?" matches empty text, so it would match every text; make it require at least one character',
     );
   });
@@ -191,7 +220,9 @@ describe("parsePolicies: errors name the place and the fix", () => {
     expect(errorAfter((f) => ((f.policies[0] as unknown as Record<string, unknown>).owner = "me"))).toBe(
       'policies.json: policies[0]: unknown key "owner"; the keys allowed here are "id", "key", "versionId", "multiplier", "sections", "unless"',
     );
-    expect(errorOf({ policies: [validPolicy()], version: 1 })).toBe('policies.json: unknown key "version"; the keys allowed here are "policies"');
+    expect(errorOf({ policies: [validPolicy()], version: 1 })).toBe(
+      'policies.json: unknown key "version"; the keys allowed here are "policies"',
+    );
   });
 
   it("missing or empty sections and assertions, duplicate section names, empty unless", () => {
@@ -222,9 +253,9 @@ describe("parsePolicies: errors name the place and the fix", () => {
     expect(errorAfter((f) => (f.policies[0]!.multiplier = 0))).toBe(
       "policies.json: policies[0].multiplier: must be a number greater than 0 (the billing multiplier, default 1); got 0",
     );
-    expect(errorAfter((f) => ((f.policies[0]!.sections[0]!.assertions[0] as { keywords: string[] }).keywords = ["ok", " "]))).toBe(
-      'policies.json: policies[0].sections[0].assertions[0].keywords[1]: must be a non-empty string; got " "',
-    );
+    expect(
+      errorAfter((f) => ((f.policies[0]!.sections[0]!.assertions[0] as { keywords: string[] }).keywords = ["ok", " "])),
+    ).toBe('policies.json: policies[0].sections[0].assertions[0].keywords[1]: must be a non-empty string; got " "');
     expect(errorAfter((f) => ((f.policies[0]!.sections[0]!.assertions[0] as { flags?: string }).flags = "i"))).toBe(
       'policies.json: policies[0].sections[0].assertions[0].flags: "flags" only goes with "regex"; remove it',
     );
@@ -286,14 +317,18 @@ describe("loadPolicyFile", () => {
     const bad = join(dir, "bad.json");
     await writeFile(bad, '{ "policies": [ ], }');
     await expect(loadPolicyFile(bad)).rejects.toThrow(
-      new RegExp(`^${bad.replace(/[.\\]/g, "\\$&")}: not valid JSON \\(.+\\); policy files are plain JSON, without comments or trailing commas$`),
+      new RegExp(
+        `^${bad.replace(/[.\\]/g, "\\$&")}: not valid JSON \\(.+\\); policy files are plain JSON, without comments or trailing commas$`,
+      ),
     );
   });
 
   it("names the file in validation errors", async () => {
     const path = join(dir, "invalid.json");
     await writeFile(path, JSON.stringify([{ ...validPolicy(), multiplier: -2 }]));
-    await expect(loadPolicyFile(path)).rejects.toThrow(`${path}: policies[0].multiplier: must be a number greater than 0`);
+    await expect(loadPolicyFile(path)).rejects.toThrow(
+      `${path}: policies[0].multiplier: must be a number greater than 0`,
+    );
   });
 });
 
@@ -307,7 +342,9 @@ describe("sample policies", () => {
   });
 
   it("use every matcher kind and exceptions at both levels", () => {
-    const kinds = new Set(SAMPLE_POLICIES.flatMap((p) => p.sections.flatMap((s) => s.assertions.map((a) => a.matcher.kind))));
+    const kinds = new Set(
+      SAMPLE_POLICIES.flatMap((p) => p.sections.flatMap((s) => s.assertions.map((a) => a.matcher.kind))),
+    );
     expect([...kinds].sort()).toEqual(["image", "keywords", "regex"]);
     expect(SAMPLE_POLICIES.some((p) => p.unless)).toBe(true);
     expect(SAMPLE_POLICIES.some((p) => p.sections.some((s) => s.unless))).toBe(true);

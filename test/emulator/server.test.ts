@@ -1,17 +1,33 @@
 // The emulator over real HTTP/2 on loopback, driven with the generated Connect clients.
+
+import { readFileSync } from "node:fs";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import * as http2 from "node:http2";
 import type { AddressInfo } from "node:net";
-import { readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
-import { fromJsonString, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
+import { fromJsonString, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError, createClient, type Client, type Transport } from "@connectrpc/connect";
-import { createConnectTransport, createGrpcTransport, createGrpcWebTransport, Http2SessionManager } from "@connectrpc/connect-node";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
 import {
-  EvaluateRequestSchema,
+  createConnectTransport,
+  createGrpcTransport,
+  createGrpcWebTransport,
+  Http2SessionManager,
+} from "@connectrpc/connect-node";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { makePng } from "../../src/emulator/image.js";
+import {
+  contentHash,
+  type EmulatorOptions,
+  SAMPLE_POLICIES,
+  SAMPLE_POLICY_IDS,
+  startEmulator,
+} from "../../src/emulator/index.js";
+import {
+  type EvaluateRequestSchema,
+  type EvaluateResponse,
   GatewayService,
+  type Job,
   JobSchema,
   JobStatus,
   LabelsService,
@@ -19,14 +35,13 @@ import {
   PrecheckFailureSchema,
   PrecheckFailureType,
   RetryInfoSchema,
-  type EvaluateResponse,
-  type Job,
 } from "../../src/index.js";
-import { SAMPLE_POLICIES, SAMPLE_POLICY_IDS, contentHash, startEmulator, type Emulator, type EmulatorOptions } from "../../src/emulator/index.js";
-import { makePng } from "../../src/emulator/image.js";
 
 const KEY = "test-key-0123456789";
-const text = (value: string, metadata: Record<string, string> = {}) => ({ content: { case: "text" as const, value }, metadata });
+const text = (value: string, metadata: Record<string, string> = {}) => ({
+  content: { case: "text" as const, value },
+  metadata,
+});
 const image = (value: Uint8Array) => ({ content: { case: "image" as const, value } });
 const GIF = new Uint8Array([...Buffer.from("GIF89a"), 1, 0, 1, 0, 0, 0, 0, 0x3b]);
 
@@ -42,10 +57,15 @@ async function setup(options: EmulatorOptions = {}, key: string | null = KEY) {
       baseUrl: emulator.url,
       httpVersion: "2",
       sessionManager,
-      interceptors: key === null ? [] : [(next) => (req) => {
-        req.header.set("authorization", `Bearer ${key}`);
-        return next(req);
-      }],
+      interceptors:
+        key === null
+          ? []
+          : [
+              (next) => (req) => {
+                req.header.set("authorization", `Bearer ${key}`);
+                return next(req);
+              },
+            ],
     } as Parameters<typeof createGrpcTransport>[0]);
   };
   const transport = transportFor();
@@ -101,7 +121,7 @@ describe("emulator", () => {
         expect(r.policyEvaluationReport?.contentHash).toBe(r.contentHash);
         expect(r.policyEvaluationReport?.threshold).toBe(0.5);
       }
-      const byId = new Map(results.map((r) => [r.policyEvaluationReport?.contentMetadata["id"], r]));
+      const byId = new Map(results.map((r) => [r.policyEvaluationReport?.contentMetadata.id, r]));
       expect(byId.get("a")?.policyEvaluationReport?.reviewResult?.outcome).toBe(Outcome.TRUE);
       expect(byId.get("b")?.policyEvaluationReport?.reviewResult?.outcome).toBe(Outcome.FALSE);
       expect(byId.get("a")?.contentHash).toBe(contentHash(new TextEncoder().encode("I will kill you")));
@@ -110,13 +130,17 @@ describe("emulator", () => {
     it("answers in completion order, which differs from the input order", async () => {
       const items = Array.from({ length: 30 }, (_, i) => text(`message number ${i}`, { i: String(i) }));
       const results = await collect(s.gateway.evaluate({ policyId: violence, contentData: items }));
-      const order = results.map((r) => Number(r.policyEvaluationReport?.contentMetadata["i"]));
+      const order = results.map((r) => Number(r.policyEvaluationReport?.contentMetadata.i));
       expect([...order].sort((a, b) => a - b)).toEqual(items.map((_, i) => i));
       expect(order).not.toEqual(items.map((_, i) => i));
     });
 
     it("applies the request threshold, and 0 or unset means 0.5", async () => {
-      for (const [threshold, expected] of [[undefined, 0.5], [0, 0.5], [0.9, 0.9]] as const) {
+      for (const [threshold, expected] of [
+        [undefined, 0.5],
+        [0, 0.5],
+        [0.9, 0.9],
+      ] as const) {
         const [r] = await collect(s.gateway.evaluate({ policyId: violence, contentData: [text("hello")], threshold }));
         expect(r?.policyEvaluationReport?.threshold).toBe(expected);
       }
@@ -159,8 +183,16 @@ describe("emulator", () => {
     });
 
     it("carries one detail per refused item, and none for accepted items", async () => {
-      const details = await refusal([text("fine"), image(GIF), image(makePng(2, 2)), image(makePng(3, 3).subarray(0, 30))]);
-      expect(details.map((d) => d.type)).toEqual([PrecheckFailureType.UNSUPPORTED_IMAGE_FORMAT, PrecheckFailureType.INVALID_IMAGE]);
+      const details = await refusal([
+        text("fine"),
+        image(GIF),
+        image(makePng(2, 2)),
+        image(makePng(3, 3).subarray(0, 30)),
+      ]);
+      expect(details.map((d) => d.type)).toEqual([
+        PrecheckFailureType.UNSUPPORTED_IMAGE_FORMAT,
+        PrecheckFailureType.INVALID_IMAGE,
+      ]);
     });
 
     it("refuses CreateJob the same way, without creating a job", async () => {
@@ -172,20 +204,89 @@ describe("emulator", () => {
 
   describe("bad input", () => {
     const cases: [string, () => Promise<unknown>, Code, RegExp][] = [
-      ["no content items", () => collect(s.gateway.evaluate({ policyId: violence, contentData: [] })), Code.InvalidArgument, /content_data is empty/],
-      ["an item with no content", () => collect(s.gateway.evaluate({ policyId: violence, contentData: [{}] })), Code.InvalidArgument, /content_data\[0\]/],
-      ["empty text", () => collect(s.gateway.evaluate({ policyId: violence, contentData: [text("")] })), Code.InvalidArgument, /content_data\[0\]/],
-      ["a missing policy id", () => collect(s.gateway.evaluate({ contentData: [text("x")] })), Code.InvalidArgument, /policy_id is empty/],
-      ["an unknown policy", () => collect(s.gateway.evaluate({ policyId: "nope", contentData: [text("x")] })), Code.NotFound, /policy "nope" not found/],
-      ["a threshold above 1", () => collect(s.gateway.evaluate({ policyId: violence, contentData: [text("x")], threshold: 1.5 })), Code.InvalidArgument, /threshold must be between 0 and 1/],
-      ["a negative threshold", () => s.gateway.createJob({ policyId: violence, contentData: [text("x")], threshold: -0.1 }), Code.InvalidArgument, /threshold must be between 0 and 1/],
+      [
+        "no content items",
+        () => collect(s.gateway.evaluate({ policyId: violence, contentData: [] })),
+        Code.InvalidArgument,
+        /content_data is empty/,
+      ],
+      [
+        "an item with no content",
+        () => collect(s.gateway.evaluate({ policyId: violence, contentData: [{}] })),
+        Code.InvalidArgument,
+        /content_data\[0\]/,
+      ],
+      [
+        "empty text",
+        () => collect(s.gateway.evaluate({ policyId: violence, contentData: [text("")] })),
+        Code.InvalidArgument,
+        /content_data\[0\]/,
+      ],
+      [
+        "a missing policy id",
+        () => collect(s.gateway.evaluate({ contentData: [text("x")] })),
+        Code.InvalidArgument,
+        /policy_id is empty/,
+      ],
+      [
+        "an unknown policy",
+        () => collect(s.gateway.evaluate({ policyId: "nope", contentData: [text("x")] })),
+        Code.NotFound,
+        /policy "nope" not found/,
+      ],
+      [
+        "a threshold above 1",
+        () => collect(s.gateway.evaluate({ policyId: violence, contentData: [text("x")], threshold: 1.5 })),
+        Code.InvalidArgument,
+        /threshold must be between 0 and 1/,
+      ],
+      [
+        "a negative threshold",
+        () => s.gateway.createJob({ policyId: violence, contentData: [text("x")], threshold: -0.1 }),
+        Code.InvalidArgument,
+        /threshold must be between 0 and 1/,
+      ],
       ["a malformed job uuid", () => s.gateway.getJob({ jobUuid: "not-a-uuid" }), Code.InvalidArgument, /not a UUID/],
       ["an empty job uuid", () => s.gateway.getJob({ jobUuid: "" }), Code.InvalidArgument, /job_uuid is empty/],
-      ["an unknown job", () => s.gateway.getJob({ jobUuid: "3fa85f64-5717-4562-b3fc-2c963f66afa6" }), Code.NotFound, /not found/],
-      ["more than 10 label ids", () => s.labels.evaluateLabels({ contentData: text("x"), labelVersionIds: Array.from({ length: 11 }, (_, i) => `l${i}`) }), Code.InvalidArgument, /at most 10/],
-      ["no label ids", () => s.labels.evaluateLabels({ contentData: text("x"), labelVersionIds: [] }), Code.InvalidArgument, /label_version_ids is empty/],
-      ["labels without content", () => s.labels.evaluateLabels({ labelVersionIds: ["x"] }), Code.InvalidArgument, /content_data is missing/],
-      ["an http webhook to a remote host", () => s.gateway.createJob({ policyId: violence, contentData: [text("x")], webhook: { url: "http://example.com/hook" } }), Code.InvalidArgument, /https/],
+      [
+        "an unknown job",
+        () => s.gateway.getJob({ jobUuid: "3fa85f64-5717-4562-b3fc-2c963f66afa6" }),
+        Code.NotFound,
+        /not found/,
+      ],
+      [
+        "more than 10 label ids",
+        () =>
+          s.labels.evaluateLabels({
+            contentData: text("x"),
+            labelVersionIds: Array.from({ length: 11 }, (_, i) => `l${i}`),
+          }),
+        Code.InvalidArgument,
+        /at most 10/,
+      ],
+      [
+        "no label ids",
+        () => s.labels.evaluateLabels({ contentData: text("x"), labelVersionIds: [] }),
+        Code.InvalidArgument,
+        /label_version_ids is empty/,
+      ],
+      [
+        "labels without content",
+        () => s.labels.evaluateLabels({ labelVersionIds: ["x"] }),
+        Code.InvalidArgument,
+        /content_data is missing/,
+      ],
+      [
+        "an http webhook to a remote host",
+        () =>
+          s.gateway.createJob({
+            policyId: violence,
+            contentData: [text("x")],
+            webhook: { url: "http://example.com/hook" },
+          }),
+        Code.InvalidArgument,
+        /https/,
+      ],
       ["a page size over 1000", () => s.gateway.listJobs({ pageSize: 1001 }), Code.InvalidArgument, /1000/],
       ["a tampered page token", () => s.gateway.listJobs({ pageToken: "garbage!" }), Code.InvalidArgument, /token/],
     ];
@@ -200,7 +301,9 @@ describe("emulator", () => {
     it("answers INVALID_ARGUMENT for an oversize request", async () => {
       const e = await setup({ maxMessageBytes: 1024 });
       try {
-        const err = await failure(collect(e.gateway.evaluate({ policyId: violence, contentData: [text("x".repeat(2000))] })));
+        const err = await failure(
+          collect(e.gateway.evaluate({ policyId: violence, contentData: [text("x".repeat(2000))] })),
+        );
         expect(err.code).toBe(Code.InvalidArgument);
         expect(err.rawMessage).toMatch(/at most 1024 bytes/);
       } finally {
@@ -240,7 +343,10 @@ describe("emulator", () => {
 
   describe("jobs", () => {
     it("moves a job PENDING → RUNNING → COMPLETED with one result per item", async () => {
-      const { job } = await s.gateway.createJob({ policyId: violence, contentData: [text("I will kill you"), text("hi")] });
+      const { job } = await s.gateway.createJob({
+        policyId: violence,
+        contentData: [text("I will kill you"), text("hi")],
+      });
       expect(job?.status).toBe(JobStatus.PENDING);
       const seen = new Set<JobStatus>([job!.status]);
       let current: Job | undefined = job;
@@ -253,7 +359,9 @@ describe("emulator", () => {
       expect(current?.results).toHaveLength(2);
       expect(current?.completed).toBeDefined();
       expect(current?.results[0]?.report?.reviewResult?.outcome).toBe(Outcome.TRUE);
-      expect([...seen].every((st) => [JobStatus.PENDING, JobStatus.RUNNING, JobStatus.COMPLETED].includes(st))).toBe(true);
+      expect([...seen].every((st) => [JobStatus.PENDING, JobStatus.RUNNING, JobStatus.COMPLETED].includes(st))).toBe(
+        true,
+      );
     });
 
     it("lists jobs with filters and pages through all of them", async () => {
@@ -263,7 +371,10 @@ describe("emulator", () => {
         const spam = SAMPLE_POLICY_IDS.spam;
         const made: string[] = [];
         for (let i = 0; i < 12; i++) {
-          const { job } = await e.gateway.createJob({ policyId: i % 3 === 0 ? spam : violence, contentData: [text(`job ${i}`)] });
+          const { job } = await e.gateway.createJob({
+            policyId: i % 3 === 0 ? spam : violence,
+            contentData: [text(`job ${i}`)],
+          });
           made.push(job!.jobUuid);
         }
         await sleep(100);
@@ -285,7 +396,13 @@ describe("emulator", () => {
         const completed = await e.gateway.listJobs({ query: { status: JobStatus.COMPLETED }, pageSize: 100 });
         expect(completed.jobs).toHaveLength(12);
         const created = await e.gateway.listJobs({
-          query: { createdTimeRange: { start: timestampFromDate(before), end: timestampFromDate(new Date(Date.now() + 1000)), inclusive: true } },
+          query: {
+            createdTimeRange: {
+              start: timestampFromDate(before),
+              end: timestampFromDate(new Date(Date.now() + 1000)),
+              inclusive: true,
+            },
+          },
           pageSize: 100,
         });
         expect(created.jobs).toHaveLength(12);
@@ -295,7 +412,9 @@ describe("emulator", () => {
         });
         expect(none.jobs).toHaveLength(0);
         // Another customer's jobs are not visible.
-        expect((await s.gateway.listJobs({ query: { policyId: spam } })).jobs.map((j) => j.jobUuid)).not.toContain(made[0]);
+        expect((await s.gateway.listJobs({ query: { policyId: spam } })).jobs.map((j) => j.jobUuid)).not.toContain(
+          made[0],
+        );
       } finally {
         await e.close();
       }
@@ -439,7 +558,11 @@ describe("emulator", () => {
       const got: EvaluateResponse[] = [];
       const err = await failure(
         (async () => {
-          for await (const r of s.gateway.evaluate({ policyId: violence, contentData: [text("a"), text("b"), text("c")] })) got.push(r);
+          for await (const r of s.gateway.evaluate({
+            policyId: violence,
+            contentData: [text("a"), text("b"), text("c")],
+          }))
+            got.push(r);
         })(),
       );
       expect(got).toHaveLength(2);
@@ -451,7 +574,11 @@ describe("emulator", () => {
       const got: EvaluateResponse[] = [];
       const err = await failure(
         (async () => {
-          for await (const r of s.gateway.evaluate({ policyId: violence, contentData: [text("a"), text("b"), text("c")] })) got.push(r);
+          for await (const r of s.gateway.evaluate({
+            policyId: violence,
+            contentData: [text("a"), text("b"), text("c")],
+          }))
+            got.push(r);
         })(),
       );
       expect(got).toHaveLength(1);
@@ -509,7 +636,12 @@ describe("emulator", () => {
           createGrpcTransport({
             baseUrl: emulator.url,
             sessionManager,
-            interceptors: [(next) => (req) => (req.header.set("authorization", `Bearer ${KEY}`), next(req))],
+            interceptors: [
+              (next) => (req) => {
+                req.header.set("authorization", `Bearer ${KEY}`);
+                return next(req);
+              },
+            ],
           }),
         );
         const { jobs } = await client.listJobs({});

@@ -1,13 +1,16 @@
 import http from "node:http";
 import https from "node:https";
 import type { AddressInfo } from "node:net";
-import { afterEach, describe, expect, it, vi } from "vitest";
 import { create, equals, fromJsonString } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { JobSchema, JobStatus, JobType, Outcome, type Job } from "../../gen/clavata/shared/v1/public_pb.js";
-import { CreateJobRequest_WebhookSchema, type CreateJobRequest_Webhook } from "../../gen/clavata/gateway/v1/gateway_pb.js";
-import { WebhookDispatcher, isLoopbackHost } from "../../src/emulator/webhook-dispatcher.js";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import {
+  type CreateJobRequest_Webhook,
+  CreateJobRequest_WebhookSchema,
+} from "../../gen/clavata/gateway/v1/gateway_pb.js";
+import { type Job, JobSchema, JobStatus, JobType, Outcome } from "../../gen/clavata/shared/v1/public_pb.js";
+import { isLoopbackHost, WebhookDispatcher } from "../../src/emulator/webhook-dispatcher.js";
 
 // A throwaway self-signed certificate for "localhost", made for this test only. The dispatcher does not verify
 // loopback certificates, so its validity dates do not matter.
@@ -55,13 +58,20 @@ async function startReceiver(statuses: number[], options: { tls?: boolean; hang?
     const chunks: Buffer[] = [];
     request.on("data", (chunk: Buffer) => chunks.push(chunk));
     request.on("end", () => {
-      received.push({ method: request.method, url: request.url, headers: request.headers, body: Buffer.concat(chunks).toString("utf8") });
+      received.push({
+        method: request.method,
+        url: request.url,
+        headers: request.headers,
+        body: Buffer.concat(chunks).toString("utf8"),
+      });
       if (options.hang) return; // never answer
       response.statusCode = statuses[Math.min(received.length - 1, statuses.length - 1)]!;
       response.end("ok");
     });
   };
-  const server = options.tls ? https.createServer({ key: TEST_KEY, cert: TEST_CERT }, handler) : http.createServer(handler);
+  const server = options.tls
+    ? https.createServer({ key: TEST_KEY, cert: TEST_CERT }, handler)
+    : http.createServer(handler);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const close = () =>
     new Promise<void>((resolve) => {
@@ -89,7 +99,12 @@ function completedJob(): Job {
       {
         jobUuid: "9b2f3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d",
         created: now,
-        report: { policyId: "p1", reviewResult: { outcome: Outcome.TRUE, score: 0.9 }, contentMetadata: { id: "1" }, threshold: 0.5 },
+        report: {
+          policyId: "p1",
+          reviewResult: { outcome: Outcome.TRUE, score: 0.9 },
+          contentMetadata: { id: "1" },
+          threshold: 0.5,
+        },
       },
     ],
     created: now,
@@ -155,7 +170,7 @@ describe("WebhookDispatcher.validate", () => {
       [{ "Bad Name": "value-xyz" }, /"Bad Name" is not a valid header name/],
       [{ "Bad:Name": "value-xyz" }, /is not a valid header name/],
       [{ "": "value-xyz" }, /is not a valid header name/],
-      [{ "Naïve": "value-xyz" }, /is not a valid header name/],
+      [{ Naïve: "value-xyz" }, /is not a valid header name/],
       [{ Secret: "line\r\nInjected: yes" }, /value of "Secret" contains CR, LF or NUL/],
       [{ Secret: "a\nb" }, /contains CR, LF or NUL/],
       [{ Secret: "a\0b" }, /contains CR, LF or NUL/],
@@ -171,7 +186,8 @@ describe("WebhookDispatcher.validate", () => {
   });
 
   it("knows the loopback hosts", () => {
-    for (const host of ["127.0.0.1", "127.255.255.254", "localhost", "[::1]"]) expect(isLoopbackHost(host), host).toBe(true);
+    for (const host of ["127.0.0.1", "127.255.255.254", "localhost", "[::1]"])
+      expect(isLoopbackHost(host), host).toBe(true);
     for (const host of ["128.0.0.1", "10.0.0.1", "example.com", "localhost.", "my.localhost", "[::2]", "0.0.0.0"]) {
       expect(isLoopbackHost(host), host).toBe(false);
     }
@@ -195,14 +211,21 @@ describe("WebhookDispatcher.deliver", () => {
     expect(request.headers["user-agent"]).toBe("clavata-emulator");
     expect(request.headers["x-webhook-secret"]).toBe("top-secret-value");
     expect(request.headers["x-webhook-trace-id"]).toBe("abc");
-    expect(request.headers["host"]).toBe(`127.0.0.1:${receiver.port}`);
+    expect(request.headers.host).toBe(`127.0.0.1:${receiver.port}`);
     const sent = fromJsonString(JobSchema, request.body);
     expect(equals(JobSchema, sent, job)).toBe(true);
     expect(JSON.parse(request.body)).toMatchObject({ jobUuid: job.jobUuid, status: "JOB_STATUS_COMPLETED" });
 
     expect(dispatcher.deliveries).toHaveLength(1);
     const delivery = dispatcher.deliveries[0]!;
-    expect(delivery).toMatchObject({ jobUuid: job.jobUuid, url, attempt: 1, outcome: "delivered", final: true, status: 204 });
+    expect(delivery).toMatchObject({
+      jobUuid: job.jobUuid,
+      url,
+      attempt: 1,
+      outcome: "delivered",
+      final: true,
+      status: 204,
+    });
     expect(delivery.body).toBe(request.body);
     expect(delivery.headers).toMatchObject({
       "content-type": "application/json",
@@ -229,7 +252,7 @@ describe("WebhookDispatcher.deliver", () => {
     expect(receiver.received).toHaveLength(3);
     expect(receiver.received.every((request) => request.headers["x-webhook-secret"] === "s")).toBe(true);
     // localhost is reached at 127.0.0.1 (the only address the receiver listens on) and keeps its Host header.
-    expect(receiver.received[0]!.headers["host"]).toBe(`localhost:${receiver.port}`);
+    expect(receiver.received[0]!.headers.host).toBe(`localhost:${receiver.port}`);
     expect(dispatcher.deliveries.map((d) => [d.attempt, d.outcome, d.status, d.final])).toEqual([
       [1, "failed", 500, false],
       [2, "failed", 500, false],
@@ -341,7 +364,11 @@ describe("WebhookDispatcher.deliver", () => {
     dispatcher.close();
     await delivering;
     expect(dispatcher.deliveries).toHaveLength(1);
-    expect(dispatcher.deliveries[0]).toMatchObject({ outcome: "failed", final: true, error: "canceled: the webhook dispatcher was closed" });
+    expect(dispatcher.deliveries[0]).toMatchObject({
+      outcome: "failed",
+      final: true,
+      error: "canceled: the webhook dispatcher was closed",
+    });
   });
 
   it("rejects waitForDelivery on timeout", async () => {

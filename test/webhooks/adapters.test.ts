@@ -3,14 +3,23 @@
 import { connect } from "node:net";
 import { equals } from "@bufbuild/protobuf";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import { JobSchema, type Job } from "../../src/index.js";
+import { type Job, JobSchema } from "../../src/index.js";
 import {
-  WebhookVerificationError,
   createFetchWebhookHandler,
   createTestWebhookRequest,
   createWebhookMiddleware,
+  WebhookVerificationError,
 } from "../../src/webhooks/index.js";
-import { ADAPTERS, expressLike, fastifyLike, listen, sampleJob, type AdapterName, type BodyMode, type Loopback } from "./servers.js";
+import {
+  ADAPTERS,
+  type AdapterName,
+  type BodyMode,
+  expressLike,
+  fastifyLike,
+  type Loopback,
+  listen,
+  sampleJob,
+} from "./servers.js";
 
 const SECRET = "whsec-current-0123456789abcdef";
 const OLD_SECRET = "whsec-previous-0123456789abcde";
@@ -62,7 +71,8 @@ function sendUnfinishedBody(port: number, bytes: number): Promise<{ response: st
           `X-Webhook-Secret: ${SECRET}\r\nTransfer-Encoding: chunked\r\n\r\n`,
       );
       const chunk = "x".repeat(4096);
-      for (let sent = 0; sent < bytes; sent += chunk.length) socket.write(`${chunk.length.toString(16)}\r\n${chunk}\r\n`);
+      for (let sent = 0; sent < bytes; sent += chunk.length)
+        socket.write(`${chunk.length.toString(16)}\r\n${chunk}\r\n`);
       // No "0\r\n\r\n": the body never ends, so only a server that stops reading can answer and close.
     });
   });
@@ -173,7 +183,9 @@ describe.each(Object.keys(ADAPTERS) as AdapterName[])("%s on a loopback server",
         controller.close();
       },
     });
-    const answer = await call(server.url, { ...valid(), body: stream, duplex: "half" } as ConstructorParameters<typeof Request>[1]);
+    const answer = await call(server.url, { ...valid(), body: stream, duplex: "half" } as ConstructorParameters<
+      typeof Request
+    >[1]);
     expectRejected(answer, 413, "too_large");
   });
 
@@ -209,26 +221,35 @@ describe.each(Object.keys(ADAPTERS) as AdapterName[])("%s on a loopback server",
     await answered;
     expect(order).toEqual(["onJob started", "onJob resolved", "answered 200"]);
   });
-
 });
 
 // The Fastify stand-in is left out: like Fastify, it reads the whole body (up to its bodyLimit) before the route runs.
-describe.each(["node handler", "fetch handler", "Express middleware"] as const)("%s reading an oversized body", (name) => {
-  it("stops reading: answers 413 and closes the connection before the body ends", async () => {
-    const received: Job[] = [];
-    const server = await listen(ADAPTERS[name]({ secret: SECRET, maxBodyBytes: LIMIT, onJob: (job) => void received.push(job), onError: () => {} }));
-    try {
-      const { response, closedByServer } = await sendUnfinishedBody(server.port, 4 * LIMIT);
-      expect(response).toMatch(/^HTTP\/1\.1 413 /);
-      expect(response.toLowerCase()).toContain("connection: close");
-      expect(response).toContain('"too_large"');
-      expect(closedByServer).toBe(true);
-      expect(received).toEqual([]);
-    } finally {
-      await server.close();
-    }
-  }, 20_000);
-});
+describe.each(["node handler", "fetch handler", "Express middleware"] as const)(
+  "%s reading an oversized body",
+  (name) => {
+    it("stops reading: answers 413 and closes the connection before the body ends", async () => {
+      const received: Job[] = [];
+      const server = await listen(
+        ADAPTERS[name]({
+          secret: SECRET,
+          maxBodyBytes: LIMIT,
+          onJob: (job) => void received.push(job),
+          onError: () => {},
+        }),
+      );
+      try {
+        const { response, closedByServer } = await sendUnfinishedBody(server.port, 4 * LIMIT);
+        expect(response).toMatch(/^HTTP\/1\.1 413 /);
+        expect(response.toLowerCase()).toContain("connection: close");
+        expect(response).toContain('"too_large"');
+        expect(closedByServer).toBe(true);
+        expect(received).toEqual([]);
+      } finally {
+        await server.close();
+      }
+    }, 20_000);
+  },
+);
 
 describe("the middleware with the bodies Express and Fastify leave", () => {
   const servers: Loopback[] = [];
@@ -247,7 +268,9 @@ describe("the middleware with the bodies Express and Fastify leave", () => {
       },
       onError: (error, status) => errors.push([error, status]),
     });
-    const server = await listen(framework === "Express" ? expressLike(middleware, mode) : fastifyLike(middleware, mode, resolved));
+    const server = await listen(
+      framework === "Express" ? expressLike(middleware, mode) : fastifyLike(middleware, mode, resolved),
+    );
     servers.push(server);
     return { server, received, errors, resolved };
   }
@@ -326,7 +349,14 @@ describe("default onError", () => {
     servers.push(plain, parsed);
     const request = createTestWebhookRequest(sampleJob(), { secret: SECRET });
 
-    expect((await call(plain.url, { ...request, headers: { ...request.headers, "X-Webhook-Secret": "whsec-wrong-0000000000000000" } })).status).toBe(401);
+    expect(
+      (
+        await call(plain.url, {
+          ...request,
+          headers: { ...request.headers, "X-Webhook-Secret": "whsec-wrong-0000000000000000" },
+        })
+      ).status,
+    ).toBe(401);
     expect((await call(plain.url, { ...request, body: "{" })).status).toBe(400);
     expect(log).not.toHaveBeenCalled();
 
@@ -352,7 +382,9 @@ describe("default onError", () => {
         throw new Error("reporter down");
       },
     });
-    const response = await handler(new Request("http://127.0.0.1/hooks", createTestWebhookRequest(sampleJob(), { secret: SECRET })));
+    const response = await handler(
+      new Request("http://127.0.0.1/hooks", createTestWebhookRequest(sampleJob(), { secret: SECRET })),
+    );
     expect(response.status).toBe(500);
     expect(log).not.toHaveBeenCalled();
   });
@@ -363,6 +395,8 @@ describe("adapter options", () => {
     const noOnJob = { secret: SECRET } as unknown as Parameters<typeof createWebhookMiddleware>[0];
     expect(() => createWebhookMiddleware(noOnJob)).toThrow(/onJob/);
     expect(() => createFetchWebhookHandler({ secret: [], onJob: () => {} })).toThrow(/pass `secret`/);
-    expect(() => createFetchWebhookHandler({ secret: SECRET, onJob: () => {}, onError: "log" as never })).toThrow(/onError/);
+    expect(() => createFetchWebhookHandler({ secret: SECRET, onJob: () => {}, onError: "log" as never })).toThrow(
+      /onError/,
+    );
   });
 });

@@ -5,13 +5,13 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { equals, toJson } from "@bufbuild/protobuf";
-import { createClient, type Client } from "@connectrpc/connect";
+import { type Client, createClient } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startEmulator, SAMPLE_POLICY_IDS, type Emulator } from "../../src/emulator/index.js";
-import { GatewayService, JobSchema, JobStatus, Outcome, type Job } from "../../src/index.js";
+import { type Emulator, SAMPLE_POLICY_IDS, startEmulator } from "../../src/emulator/index.js";
+import { GatewayService, type Job, JobSchema, JobStatus, Outcome } from "../../src/index.js";
 import { generateWebhookSecret, webhookWithSecret } from "../../src/webhooks/index.js";
-import { ADAPTERS, listen, type AdapterName, type Loopback } from "./servers.js";
+import { ADAPTERS, type AdapterName, type Loopback, listen } from "./servers.js";
 
 const API_KEY = "test-key-webhooks-e2e";
 const SECRET = generateWebhookSecret();
@@ -91,7 +91,9 @@ describe("webhooks end to end with the emulator", () => {
       expect(fromGetJob.status).toBe(JobStatus.COMPLETED);
       expect(toJson(JobSchema, job)).toEqual(toJson(JobSchema, fromGetJob));
       expect(equals(JobSchema, job, fromGetJob)).toBe(true);
-      const outcomes = Object.fromEntries(job.results.map((r) => [r.report?.contentMetadata.id, r.report?.reviewResult?.outcome]));
+      const outcomes = Object.fromEntries(
+        job.results.map((r) => [r.report?.contentMetadata.id, r.report?.reviewResult?.outcome]),
+      );
       expect(outcomes).toEqual({ threat: Outcome.TRUE, calm: Outcome.FALSE });
       expect(rejected.filter(([n]) => n === name)).toEqual([]);
     },
@@ -128,7 +130,10 @@ describe("the README's webhook example", () => {
     expect(code).toBeDefined();
     // Runs from the package root, so "clavata-connect" resolves to this package's build (npm test builds it first).
     const root = fileURLToPath(new URL("../..", import.meta.url));
-    const { stdout } = await promisify(execFile)(process.execPath, ["--input-type=module", "-e", code!], { cwd: root, timeout: 30_000 });
+    const { stdout } = await promisify(execFile)(process.execPath, ["--input-type=module", "-e", code!], {
+      cwd: root,
+      timeout: 30_000,
+    });
     const lines = stdout.trim().split("\n");
     expect(lines[0]).toMatch(/^created job [0-9a-f-]{36}, waiting for its webhook$/);
     expect(lines.slice(1).sort()).toEqual(["post-1: flagged", "post-2: fine"]);

@@ -1,7 +1,7 @@
 // The WHATWG handler called directly with Request objects, as fetch-style servers and edge runtimes call it.
 import { equals } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
-import { JobSchema, type Job } from "../../src/index.js";
+import { type Job, JobSchema } from "../../src/index.js";
 import { createFetchWebhookHandler, createTestWebhookRequest } from "../../src/webhooks/index.js";
 import { sampleJob } from "./servers.js";
 
@@ -70,7 +70,9 @@ describe("createFetchWebhookHandler", () => {
       },
     });
     const request = createTestWebhookRequest(sampleJob(), { secret: SECRET });
-    const response = await handler(new Request(URL, { ...request, body: endless, duplex: "half" } as ConstructorParameters<typeof Request>[1]));
+    const response = await handler(
+      new Request(URL, { ...request, body: endless, duplex: "half" } as ConstructorParameters<typeof Request>[1]),
+    );
     expect(response.status).toBe(413);
     expect(canceled).toBe(true);
     // 10 000 bytes are exceeded by the third 4096-byte chunk; a little read-ahead is the stream's own.

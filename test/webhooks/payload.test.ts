@@ -4,18 +4,15 @@ import { equals, toJsonString } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
 import { JobSchema, JobStatus, Outcome } from "../../src/index.js";
 import {
-  DEFAULT_MAX_BODY_BYTES,
-  WebhookVerificationError,
   checkWebhookContentType,
   createTestWebhookRequest,
+  DEFAULT_MAX_BODY_BYTES,
   parseWebhookJob,
   verifyWebhook,
 } from "../../src/webhooks/index.js";
-import { sampleJob } from "./servers.js";
-import { rejection } from "./servers.js";
+import { rejection, sampleJob } from "./servers.js";
 
 const SECRET = "whsec-payload-tests-0123456789";
-
 
 describe("parseWebhookJob", () => {
   const job = sampleJob();
@@ -38,7 +35,9 @@ describe("parseWebhookJob", () => {
   });
 
   it("rounds 32-bit float fields as the binary wire does, so the job equals the one GetJob returns", () => {
-    const parsed = parseWebhookJob('{"jobUuid":"j-1","results":[{"report":{"labelMatches":{"threats":0.95},"tokenUsage":{"multiplier":1.1}}}]}');
+    const parsed = parseWebhookJob(
+      '{"jobUuid":"j-1","results":[{"report":{"labelMatches":{"threats":0.95},"tokenUsage":{"multiplier":1.1}}}]}',
+    );
     const report = parsed.results[0]!.report!;
     expect(report.labelMatches.threats).toBe(Math.fround(0.95));
     expect(report.tokenUsage?.multiplier).toBe(Math.fround(1.1));
@@ -47,7 +46,9 @@ describe("parseWebhookJob", () => {
   });
 
   it("ignores fields and enum names it does not know, so a newer gateway's jobs still arrive", () => {
-    const parsed = parseWebhookJob('{"jobUuid":"j-1","status":"JOB_STATUS_ARCHIVED","futureField":{"x":1},"results":[]}');
+    const parsed = parseWebhookJob(
+      '{"jobUuid":"j-1","status":"JOB_STATUS_ARCHIVED","futureField":{"x":1},"results":[]}',
+    );
     expect(parsed.jobUuid).toBe("j-1");
     expect(parsed.status).toBe(JobStatus.UNSPECIFIED);
   });
@@ -92,7 +93,12 @@ describe("parseWebhookJob", () => {
 
 describe("checkWebhookContentType", () => {
   it("accepts application/json with or without a UTF-8 charset, in any letter case", () => {
-    for (const type of ["application/json", "Application/JSON", "application/json; charset=utf-8", 'application/json;charset="UTF-8"']) {
+    for (const type of [
+      "application/json",
+      "Application/JSON",
+      "application/json; charset=utf-8",
+      'application/json;charset="UTF-8"',
+    ]) {
       expect(() => checkWebhookContentType(type)).not.toThrow();
     }
   });
@@ -122,7 +128,9 @@ describe("verifyWebhook", () => {
   it("returns the job of a valid request, given bytes, text or an ArrayBuffer", () => {
     const bytes = new TextEncoder().encode(good.body);
     for (const body of [good.body, Buffer.from(good.body), bytes, bytes.buffer]) {
-      expect(equals(JobSchema, verifyWebhook({ method: "POST", headers: good.headers, body }, { secret: SECRET }), job)).toBe(true);
+      expect(
+        equals(JobSchema, verifyWebhook({ method: "POST", headers: good.headers, body }, { secret: SECRET }), job),
+      ).toBe(true);
     }
   });
 
@@ -131,8 +139,12 @@ describe("verifyWebhook", () => {
       rejection(() => verifyWebhook(request, { secret: SECRET, ...(maxBodyBytes ? { maxBodyBytes } : {}) })).reason;
     expect(reason({ method: "GET", headers: {}, body: "x" })).toBe("method_not_allowed");
     expect(reason({ method: "POST", headers: { "content-type": "text/plain" }, body: "x" })).toBe("missing_secret");
-    expect(reason({ headers: { "x-webhook-secret": "nope-nope-nope", "content-type": "text/plain" }, body: "x" })).toBe("wrong_secret");
-    expect(reason({ headers: { ...good.headers, "Content-Type": "text/plain" }, body: "x" })).toBe("wrong_content_type");
+    expect(reason({ headers: { "x-webhook-secret": "nope-nope-nope", "content-type": "text/plain" }, body: "x" })).toBe(
+      "wrong_secret",
+    );
+    expect(reason({ headers: { ...good.headers, "Content-Type": "text/plain" }, body: "x" })).toBe(
+      "wrong_content_type",
+    );
     expect(reason({ headers: good.headers, body: good.body }, 10)).toBe("too_large");
     expect(reason({ headers: { ...good.headers, "content-length": "5000" }, body: "{}" }, 1000)).toBe("too_large");
     expect(reason({ headers: good.headers, body: "{" })).toBe("bad_json");
@@ -150,19 +162,25 @@ describe("verifyWebhook", () => {
   });
 
   it("says a body parser already ran when the body is an object, and how to get the raw body in Express and Fastify", () => {
-    const error = rejection(() => verifyWebhook({ headers: good.headers, body: JSON.parse(good.body) }, { secret: SECRET }));
+    const error = rejection(() =>
+      verifyWebhook({ headers: good.headers, body: JSON.parse(good.body) }, { secret: SECRET }),
+    );
     expect(error.reason).toBe("parsed_body");
     expect(error.status).toBe(500);
     expect(error.message).toMatch(/body parser ran before the webhook receiver/);
     expect(error.message).toContain('express.raw({ type: "application/json" })');
     expect(error.message).toContain("addContentTypeParser");
     expect(error.message).toContain("rawBody");
-    expect(rejection(() => verifyWebhook({ headers: good.headers, body: undefined }, { secret: SECRET })).reason).toBe("parsed_body");
+    expect(rejection(() => verifyWebhook({ headers: good.headers, body: undefined }, { secret: SECRET })).reason).toBe(
+      "parsed_body",
+    );
   });
 
   it("refuses a limit that is not a whole positive number of bytes", () => {
     for (const maxBodyBytes of [0, -1, 1.5, Number.NaN]) {
-      expect(() => verifyWebhook({ headers: good.headers, body: good.body }, { secret: SECRET, maxBodyBytes })).toThrow(TypeError);
+      expect(() => verifyWebhook({ headers: good.headers, body: good.body }, { secret: SECRET, maxBodyBytes })).toThrow(
+        TypeError,
+      );
     }
     expect(DEFAULT_MAX_BODY_BYTES).toBe(4 * 1024 * 1024);
   });
@@ -178,7 +196,10 @@ describe("createTestWebhookRequest", () => {
   });
 
   it("takes a plain object, a custom header and the {job} envelope", () => {
-    const request = createTestWebhookRequest({ jobUuid: "j-7", status: JobStatus.FAILED }, { secret: SECRET, header: "Token", envelope: "job" });
+    const request = createTestWebhookRequest(
+      { jobUuid: "j-7", status: JobStatus.FAILED },
+      { secret: SECRET, header: "Token", envelope: "job" },
+    );
     expect(request.headers["X-Webhook-Token"]).toBe(SECRET);
     expect(JSON.parse(request.body)).toEqual({ job: { jobUuid: "j-7", status: "JOB_STATUS_FAILED" } });
     expect(verifyWebhook(request, { secret: SECRET, header: "Token" }).status).toBe(JobStatus.FAILED);

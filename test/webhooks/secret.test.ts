@@ -2,7 +2,6 @@
 import crypto from "node:crypto";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import {
-  WebhookVerificationError,
   generateWebhookSecret,
   verifyWebhookSecret,
   webhookHeaderName,
@@ -13,7 +12,6 @@ import { rejection } from "./servers.js";
 
 const SECRET = "whsec-correct-horse-battery-staple";
 const OLD_SECRET = "whsec-the-one-before-rotation-0001";
-
 
 function thrown(fn: () => unknown): Error {
   try {
@@ -52,7 +50,9 @@ describe("verifyWebhookSecret", () => {
 
   it("compares the whole value: a prefix, an extension or other letter case of the secret is wrong", () => {
     for (const value of [SECRET.slice(0, -1), `${SECRET}x`, SECRET.toUpperCase(), `${SECRET}, ${SECRET}`]) {
-      expect(rejection(() => verifyWebhookSecret({ "x-webhook-secret": value }, { secret: SECRET })).reason).toBe("wrong_secret");
+      expect(rejection(() => verifyWebhookSecret({ "x-webhook-secret": value }, { secret: SECRET })).reason).toBe(
+        "wrong_secret",
+      );
     }
   });
 
@@ -60,16 +60,20 @@ describe("verifyWebhookSecret", () => {
     const options = { secret: [OLD_SECRET, SECRET] };
     expect(() => verifyWebhookSecret({ "x-webhook-secret": OLD_SECRET }, options)).not.toThrow();
     expect(() => verifyWebhookSecret({ "x-webhook-secret": SECRET }, options)).not.toThrow();
-    expect(rejection(() => verifyWebhookSecret({ "x-webhook-secret": "whsec-retired-long-ago-000000" }, options)).reason).toBe(
+    expect(
+      rejection(() => verifyWebhookSecret({ "x-webhook-secret": "whsec-retired-long-ago-000000" }, options)).reason,
+    ).toBe("wrong_secret");
+    // After the rotation the old one is refused.
+    expect(rejection(() => verifyWebhookSecret({ "x-webhook-secret": OLD_SECRET }, { secret: [SECRET] })).reason).toBe(
       "wrong_secret",
     );
-    // After the rotation the old one is refused.
-    expect(rejection(() => verifyWebhookSecret({ "x-webhook-secret": OLD_SECRET }, { secret: [SECRET] })).reason).toBe("wrong_secret");
   });
 
   it("reads a custom header name, and says which header is missing with the matching fix", () => {
     expect(() => verifyWebhookSecret({ "x-webhook-token": SECRET }, { secret: SECRET, header: "Token" })).not.toThrow();
-    const error = rejection(() => verifyWebhookSecret({ "x-webhook-secret": SECRET }, { secret: SECRET, header: "Token" }));
+    const error = rejection(() =>
+      verifyWebhookSecret({ "x-webhook-secret": SECRET }, { secret: SECRET, header: "Token" }),
+    );
     expect(error.reason).toBe("missing_secret");
     expect(error.message).toContain("X-Webhook-Token");
     expect(error.message).toContain('{ header: "Token" }');
@@ -86,7 +90,9 @@ describe("verifyWebhookSecret", () => {
       expect(error.message).not.toContain(bad);
     }
     expect(thrown(() => verifyWebhookSecret({}, { secret: [SECRET, " x"] })).message).toContain("secret[1]");
-    expect(() => verifyWebhookSecret({}, { secret: SECRET, header: "X-Webhook-Secret" })).toThrow(/without the "X-Webhook-" prefix/);
+    expect(() => verifyWebhookSecret({}, { secret: SECRET, header: "X-Webhook-Secret" })).toThrow(
+      /without the "X-Webhook-" prefix/,
+    );
     expect(() => verifyWebhookSecret({}, { secret: SECRET, header: "Bad Name" })).toThrow(/not a legal header name/);
   });
 });
@@ -120,7 +126,10 @@ describe("constant-time comparison", () => {
       }
       // The received value is digested once and compared against each expected secret.
       expect(spy.mock.calls[0]![0]).toEqual(spy.mock.calls[1]![0]);
-      expect(spy.mock.results.every((r) => r.type === "return" && r.value === false), what).toBe(true);
+      expect(
+        spy.mock.results.every((r) => r.type === "return" && r.value === false),
+        what,
+      ).toBe(true);
       paths.push(spy.mock.calls.map(([a, b]) => `${(a as Buffer).byteLength}:${(b as Buffer).byteLength}`).join(","));
     }
     expect(new Set(paths).size).toBe(1);
@@ -159,7 +168,12 @@ describe("webhookWithSecret", () => {
       url: "https://example.com/hooks/clavata",
       extraHeaders: { Secret: SECRET },
     });
-    expect(webhookWithSecret(new URL("https://example.com/h"), SECRET, { header: "Token", extraHeaders: { Tenant: "acme" } })).toEqual({
+    expect(
+      webhookWithSecret(new URL("https://example.com/h"), SECRET, {
+        header: "Token",
+        extraHeaders: { Tenant: "acme" },
+      }),
+    ).toEqual({
       url: "https://example.com/h",
       extraHeaders: { Tenant: "acme", Token: SECRET },
     });
@@ -172,9 +186,13 @@ describe("webhookWithSecret", () => {
   });
 
   it("refuses what the gateway could not carry or should not get, without showing the secret", () => {
-    expect(() => webhookWithSecret("https://example.com/h", SECRET, { header: "X-Webhook-Secret" })).toThrow(/without the "X-Webhook-" prefix/);
+    expect(() => webhookWithSecret("https://example.com/h", SECRET, { header: "X-Webhook-Secret" })).toThrow(
+      /without the "X-Webhook-" prefix/,
+    );
     expect(() => webhookWithSecret("http://example.com/h", SECRET)).toThrow(/https/);
-    expect(() => webhookWithSecret("https://example.com/h", SECRET, { extraHeaders: { secret: "other" } })).toThrow(/twice/);
+    expect(() => webhookWithSecret("https://example.com/h", SECRET, { extraHeaders: { secret: "other" } })).toThrow(
+      /twice/,
+    );
     const error = thrown(() => webhookWithSecret("https://example.com/h", `${SECRET}\r\nInjected: yes`));
     expect(error).toBeInstanceOf(TypeError);
     expect(error.message).not.toContain(SECRET);

@@ -6,13 +6,13 @@ import type { AddressInfo, Socket } from "node:net";
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { expect } from "vitest";
-import { JobSchema, JobStatus, Outcome, type Job } from "../../src/index.js";
+import { type Job, JobSchema, JobStatus, Outcome } from "../../src/index.js";
 import {
   createFetchWebhookHandler,
   createNodeWebhookHandler,
   createWebhookMiddleware,
-  WebhookVerificationError,
   type WebhookHandlerOptions,
+  WebhookVerificationError,
 } from "../../src/webhooks/index.js";
 import type { FastifyReplyLike } from "../../src/webhooks/middleware.js";
 
@@ -96,7 +96,13 @@ export function fastifyLike(
   resolved: unknown[] = [],
 ): RequestListener {
   return async (req: IncomingMessage, res: ServerResponse) => {
-    const request: { method: string; headers: IncomingMessage["headers"]; raw: IncomingMessage; body?: unknown; rawBody?: unknown } = {
+    const request: {
+      method: string;
+      headers: IncomingMessage["headers"];
+      raw: IncomingMessage;
+      body?: unknown;
+      rawBody?: unknown;
+    } = {
       method: req.method ?? "GET",
       headers: req.headers,
       raw: req,
@@ -176,7 +182,9 @@ export function fetchLike(handler: (request: Request) => Promise<Response>): Req
     } as ConstructorParameters<typeof Request>[1]);
     const response = await handler(request);
     res.statusCode = response.status;
-    response.headers.forEach((value, name) => res.setHeader(name, value));
+    response.headers.forEach((value, name) => {
+      res.setHeader(name, value);
+    });
     if (canceled) res.setHeader("connection", "close");
     res.end(Buffer.from(await response.arrayBuffer()));
   };
@@ -186,7 +194,8 @@ export function fetchLike(handler: (request: Request) => Promise<Response>): Req
 export const ADAPTERS = {
   "node handler": (options: WebhookHandlerOptions<unknown>) => createNodeWebhookHandler(options),
   "fetch handler": (options: WebhookHandlerOptions<unknown>) => fetchLike(createFetchWebhookHandler(options)),
-  "Express middleware": (options: WebhookHandlerOptions<unknown>) => expressLike(createWebhookMiddleware(options), "unread"),
+  "Express middleware": (options: WebhookHandlerOptions<unknown>) =>
+    expressLike(createWebhookMiddleware(options), "unread"),
   "Fastify route": (options: WebhookHandlerOptions<unknown>) => fastifyLike(createWebhookMiddleware(options), "raw"),
 } satisfies Record<string, (options: WebhookHandlerOptions<unknown>) => RequestListener>;
 
