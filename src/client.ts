@@ -34,7 +34,7 @@ import {
   toClavataError,
 } from "./errors.js";
 import {
-  authInterceptor,
+  bearerAuthInterceptor,
   type CallSettings,
   identifyInterceptor,
   kCallSettings,
@@ -45,17 +45,17 @@ import type { JobQueryBuilder, JobQueryInit } from "./job-query.js";
 import { createLog, createRedactor, type Log, silentLog } from "./logging.js";
 import { isLoopbackHost } from "./loopback.js";
 import {
+  buildCreateJobRequest,
+  buildEvaluateLabelsRequest,
+  buildEvaluateOneRequest,
+  buildEvaluateRequest,
+  buildGetJobRequest,
+  buildListJobsRequest,
   type CreateJobRequestInit,
-  createJobRequest,
   type EvaluateLabelsRequestInit,
   type EvaluateOneRequestInit,
   type EvaluateRequestInit,
-  evaluateLabelsRequest,
-  evaluateOneRequest,
-  evaluateRequest,
-  getJobRequest,
   type ListJobsRequestInit,
-  listJobsRequest,
 } from "./requests.js";
 import { sleep } from "./retry.js";
 import { createOwnedTransport, withInterceptors } from "./transport.js";
@@ -130,7 +130,7 @@ export class ClavataClient implements AsyncDisposable {
       // Per-attempt logging only costs when someone reads it.
       ...(this.#log !== silentLog && resolved.logLevel === "debug" ? [loggingInterceptor(this.#log)] : []),
       identifyInterceptor(),
-      authInterceptor(apiKey!),
+      bearerAuthInterceptor(apiKey!),
       ...(options.interceptors ?? []),
     ];
     let transport: Transport;
@@ -174,13 +174,13 @@ export class ClavataClient implements AsyncDisposable {
    * for other failures.
    */
   evaluate(request: EvaluateRequestInit, options?: CallOptions): AsyncGenerator<EvaluateResponse, void, undefined> {
-    const message = evaluateRequest(request);
+    const message = buildEvaluateRequest(request);
     this.#checkCallOptions(options);
     return this.#evaluateStream(message, options);
   }
 
   async *#evaluateStream(
-    message: ReturnType<typeof evaluateRequest>,
+    message: ReturnType<typeof buildEvaluateRequest>,
     options: CallOptions | undefined,
   ): AsyncGenerator<EvaluateResponse, void, undefined> {
     const call = this.#begin("Evaluate", options, true);
@@ -199,7 +199,7 @@ export class ClavataClient implements AsyncDisposable {
    * gateway does not answer with exactly one result.
    */
   async evaluateOne(request: EvaluateOneRequestInit, options?: CallOptions): Promise<EvaluateResponse> {
-    const message = evaluateOneRequest(request);
+    const message = buildEvaluateOneRequest(request);
     this.#checkCallOptions(options);
     const responses: EvaluateResponse[] = [];
     for await (const response of this.#evaluateStream(message, options)) responses.push(response);
@@ -221,14 +221,14 @@ export class ClavataClient implements AsyncDisposable {
    * bad webhook), EvaluationRefusedError if the gateway refuses content, and the other ClavataErrors.
    */
   async createJob(request: CreateJobRequestInit, options?: CallOptions): Promise<Job> {
-    const message = createJobRequest(request);
+    const message = buildCreateJobRequest(request);
     const response = await this.#unary("CreateJob", options, false, (o) => this.#gateway.createJob(message, o));
     return this.#job(response.job, "CreateJob");
   }
 
   /** Returns a job, with its results once it has completed. Throws NotFoundError for an unknown job. */
   async getJob(jobUuid: string, options?: CallOptions): Promise<Job> {
-    const message = getJobRequest(jobUuid);
+    const message = buildGetJobRequest(jobUuid);
     const response = await this.#unary("GetJob", options, true, (o) => this.#gateway.getJob(message, o));
     return this.#job(response.job, "GetJob");
   }
@@ -239,7 +239,7 @@ export class ClavataClient implements AsyncDisposable {
    * fires, and whatever GetJob throws.
    */
   async waitForJob(jobUuid: string, options: WaitForJobOptions = {}): Promise<Job> {
-    getJobRequest(jobUuid);
+    buildGetJobRequest(jobUuid);
     checkNumber(options.pollIntervalMs, "pollIntervalMs", { min: 1 });
     checkNumber(options.timeoutMs, "timeoutMs", { min: 1, infinite: true });
     const pollIntervalMs = options.pollIntervalMs ?? 1000;
@@ -274,7 +274,7 @@ export class ClavataClient implements AsyncDisposable {
    * JobQueryBuilder. Throws InvalidRequestError for a bad query or page size.
    */
   async listJobs(request: ListJobsRequestInit = {}, options?: CallOptions): Promise<ListJobsResponse> {
-    const message = listJobsRequest(request);
+    const message = buildListJobsRequest(request);
     return this.#unary("ListJobs", options, true, (o) => this.#gateway.listJobs(message, o));
   }
 
@@ -288,7 +288,7 @@ export class ClavataClient implements AsyncDisposable {
     options: ListAllJobsOptions = {},
   ): AsyncGenerator<Job, void, undefined> {
     const { pageSize = 100, ...callOptions } = options;
-    const first = listJobsRequest({ query, pageSize });
+    const first = buildListJobsRequest({ query, pageSize });
     this.#checkCallOptions(callOptions);
     return this.#allJobs(first.query === undefined ? {} : first.query, pageSize, callOptions);
   }
@@ -319,7 +319,7 @@ export class ClavataClient implements AsyncDisposable {
    * than 10 ids, a threshold outside [0, 1]).
    */
   async evaluateLabels(request: EvaluateLabelsRequestInit, options?: CallOptions): Promise<EvaluateLabelsResponse> {
-    const message = evaluateLabelsRequest(request);
+    const message = buildEvaluateLabelsRequest(request);
     return this.#unary("EvaluateLabels", options, true, (o) => this.#labels.evaluateLabels(message, o));
   }
 

@@ -1,6 +1,12 @@
 // The public surface of clavata-connect. Every export is listed here by name,
 // so that what users import stays stable when the generated code changes.
 
+import {
+  type CreateJobRequest_Options,
+  type EvaluateRequest_Options,
+  EvaluateRequest_OptionsSchema,
+} from "../gen/clavata/gateway/v1/gateway_pb.js";
+
 // Refusal details (clavata.gateway.v1, errs.proto).
 export {
   type PrecheckFailure,
@@ -13,12 +19,16 @@ export {
 // The gateway service and its messages (clavata.gateway.v1, gateway.proto).
 export {
   type CreateJobRequest,
+  type CreateJobRequest_Options as CreateJobRequestOptions,
+  CreateJobRequest_OptionsSchema as CreateJobRequestOptionsSchema,
   type CreateJobRequest_Webhook as Webhook,
   CreateJobRequest_WebhookSchema as WebhookSchema,
   CreateJobRequestSchema,
   type CreateJobResponse,
   CreateJobResponseSchema,
   type EvaluateRequest,
+  type EvaluateRequest_Options as EvaluateRequestOptions,
+  EvaluateRequest_OptionsSchema as EvaluateRequestOptionsSchema,
   EvaluateRequestSchema,
   type EvaluateResponse,
   EvaluateResponseSchema,
@@ -35,11 +45,20 @@ export {
   ListJobsRequestSchema,
   type ListJobsResponse,
   ListJobsResponseSchema,
-  type Options as RequestOptions,
-  OptionsSchema as RequestOptionsSchema,
   type PrecheckFailureResponse,
   PrecheckFailureResponseSchema,
 } from "../gen/clavata/gateway/v1/gateway_pb.js";
+/**
+ * The free-form options of EvaluateRequest or CreateJobRequest.
+ * @deprecated Since 0.2.0 each request has its own nested Options message, as in the official descriptors: use
+ * `EvaluateRequestOptions` or `CreateJobRequestOptions`.
+ */
+export type RequestOptions = EvaluateRequest_Options | CreateJobRequest_Options;
+/**
+ * The schema of EvaluateRequest's options.
+ * @deprecated Since 0.2.0: use `EvaluateRequestOptionsSchema` or `CreateJobRequestOptionsSchema`.
+ */
+export const RequestOptionsSchema = EvaluateRequest_OptionsSchema;
 // Label evaluation (clavata.gateway.v1, labels.proto).
 export {
   type EvaluateLabelsRequest,
@@ -80,9 +99,9 @@ export {
   type PolicyEvaluationReport_TokenUsage as TokenUsage,
   PolicyEvaluationReport_TokenUsageSchema as TokenUsageSchema,
   PolicyEvaluationReportSchema,
-  type SourceLocation,
-  SourceLocationSchema,
   type SourceRange,
+  type SourceRange_SourceLocation as SourceLocation,
+  SourceRange_SourceLocationSchema as SourceLocationSchema,
   SourceRangeSchema,
   type TimeRange,
   TimeRangeSchema,

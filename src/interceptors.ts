@@ -55,7 +55,7 @@ export const CLIENT_ID = `clavata-connect:${VERSION}`;
 export const USER_AGENT = `clavata-connect/${VERSION} node/${process.versions.node}`;
 
 /** Sends `authorization: Bearer <key>` on every attempt. The key lives only in this closure. @private */
-export function authInterceptor(apiKey: string): Interceptor {
+export function bearerAuthInterceptor(apiKey: string): Interceptor {
   const value = `Bearer ${apiKey}`;
   return (next) => (req) => {
     req.header.set("authorization", value);

@@ -99,7 +99,7 @@ function checkOptions(options: unknown, field: string): void {
 }
 
 /** Checks and builds an Evaluate request. Throws InvalidRequestError. @private */
-export function evaluateRequest(init: EvaluateRequestInit): EvaluateRequest {
+export function buildEvaluateRequest(init: EvaluateRequestInit): EvaluateRequest {
   checkObject(init, "Evaluate");
   checkContentList(init.contentData);
   checkPolicyId(init.policyId);
@@ -109,7 +109,7 @@ export function evaluateRequest(init: EvaluateRequestInit): EvaluateRequest {
 }
 
 /** Checks and builds the Evaluate request of `evaluateOne`. Throws InvalidRequestError. @private */
-export function evaluateOneRequest(init: EvaluateOneRequestInit): EvaluateRequest {
+export function buildEvaluateOneRequest(init: EvaluateOneRequestInit): EvaluateRequest {
   checkObject(init, "evaluateOne");
   if (Array.isArray(init.contentData)) {
     throw invalid(
@@ -121,11 +121,11 @@ export function evaluateOneRequest(init: EvaluateOneRequestInit): EvaluateReques
     throw invalid('contentData is missing; pass one item, for example contentData: textContent("…")', "contentData");
   }
   checkContentItem(init.contentData, "contentData");
-  return evaluateRequest({ ...init, contentData: [init.contentData] });
+  return buildEvaluateRequest({ ...init, contentData: [init.contentData] });
 }
 
 /** Checks and builds a CreateJob request, including its webhook. Throws InvalidRequestError. @private */
-export function createJobRequest(init: CreateJobRequestInit): CreateJobRequest {
+export function buildCreateJobRequest(init: CreateJobRequestInit): CreateJobRequest {
   checkObject(init, "CreateJob");
   checkContentList(init.contentData);
   checkPolicyId(init.policyId);
@@ -136,7 +136,7 @@ export function createJobRequest(init: CreateJobRequestInit): CreateJobRequest {
 }
 
 /** Checks and builds a GetJob request. Throws InvalidRequestError. @private */
-export function getJobRequest(jobUuid: string): GetJobRequest {
+export function buildGetJobRequest(jobUuid: string): GetJobRequest {
   if (typeof jobUuid !== "string" || jobUuid.trim() === "") {
     throw invalid("jobUuid is empty; pass the jobUuid of a job that createJob or listJobs returned", "jobUuid");
   }
@@ -144,7 +144,7 @@ export function getJobRequest(jobUuid: string): GetJobRequest {
 }
 
 /** Checks and builds a ListJobs request. Throws InvalidRequestError. @private */
-export function listJobsRequest(init: ListJobsRequestInit = {}): ListJobsRequest {
+export function buildListJobsRequest(init: ListJobsRequestInit = {}): ListJobsRequest {
   checkObject(init, "ListJobs");
   const query = init.query instanceof JobQueryBuilder ? init.query.build() : init.query;
   checkJobQuery(query, "query");
@@ -162,7 +162,7 @@ export function listJobsRequest(init: ListJobsRequestInit = {}): ListJobsRequest
 }
 
 /** Checks and builds an EvaluateLabels request (one item, 1 to 10 label version ids). Throws InvalidRequestError. @private */
-export function evaluateLabelsRequest(init: EvaluateLabelsRequestInit): EvaluateLabelsRequest {
+export function buildEvaluateLabelsRequest(init: EvaluateLabelsRequestInit): EvaluateLabelsRequest {
   checkObject(init, "EvaluateLabels");
   if (init.contentData === undefined) {
     throw invalid('contentData is missing; pass the one item to evaluate, for example textContent("…")', "contentData");

@@ -18,7 +18,7 @@ export type KeyCheck = { open: true } | { open: false; keys: ReadonlySet<string>
  * in an error message or a log line.
  * @private
  */
-export function authInterceptor(keys: KeyCheck): Interceptor {
+export function requireApiKeyInterceptor(keys: KeyCheck): Interceptor {
   return (next) => async (req) => {
     const header = req.header.get("authorization");
     if (header === null || header.trim() === "") {

@@ -241,14 +241,16 @@ export class JobStore {
    * Resolves with a copy of the job once it has ended (COMPLETED or FAILED), at once if it already has.
    *
    * @param timeoutMs how long to wait; default 10,000. The wait keeps the process alive, unlike the job's own timers.
+   * @param signal stops waiting (rejecting with the signal's reason), for a caller that went away.
    * @throws (rejects) Error when there is no such job, on timeout, or when the store is closed first.
    */
-  waitForEnd(jobUuid: string, timeoutMs = 10_000): Promise<Job> {
+  waitForEnd(jobUuid: string, timeoutMs = 10_000, signal?: AbortSignal): Promise<Job> {
     const record = this.#jobs.get(jobUuid);
     if (record === undefined)
       return Promise.reject(new Error(`there is no job ${jobUuid}; pass the job_uuid that create() returned`));
     if (record.ended) return Promise.resolve(clone(JobSchema, record.job));
     if (this.#closed) return Promise.reject(new Error(`job ${jobUuid} will not end: the job store is closed`));
+    if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise<Job>((resolve, reject) => {
       let waiters = this.#waiters.get(jobUuid);
       if (waiters === undefined) {
@@ -266,6 +268,15 @@ export class JobStore {
         }, timeoutMs),
       };
       waiters.add(waiter);
+      signal?.addEventListener(
+        "abort",
+        () => {
+          clearTimeout(waiter.timer);
+          this.#dropWaiter(jobUuid, waiter);
+          reject(signal.reason);
+        },
+        { once: true },
+      );
     });
   }
 

@@ -7,7 +7,7 @@ import { GatewayService } from "../../gen/clavata/gateway/v1/gateway_pb.js";
 import { LabelsService } from "../../gen/clavata/gateway/v1/labels_pb.js";
 import { PolicyEngine } from "./engine.js";
 import { EMULATOR_METHODS, type EmulatorMethod, type FaultInjector, type FaultRule, FaultState } from "./faults.js";
-import { authInterceptor, faultInterceptor, type KeyCheck, kHttp2Stream } from "./interceptors.js";
+import { faultInterceptor, type KeyCheck, kHttp2Stream, requireApiKeyInterceptor } from "./interceptors.js";
 import { JobStore } from "./jobs.js";
 import { loadPolicyFile, type Policy } from "./policy.js";
 import { type RateLimit, RateLimiter } from "./rate-limit.js";
@@ -133,7 +133,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     readMaxBytes: maxMessageBytes * 2 + MiB,
     shutdownSignal: shutdown.signal,
     // Interceptors run last-to-first: authentication first, then rate limit and faults.
-    interceptors: [authInterceptor(keys), faultInterceptor(faults, () => limiter, calls)],
+    interceptors: [requireApiKeyInterceptor(keys), faultInterceptor(faults, () => limiter, calls)],
     contextValues: (req) =>
       createContextValues().set(kHttp2Stream, "stream" in req ? (req.stream as http2.ServerHttp2Stream) : undefined),
   });

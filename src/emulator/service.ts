@@ -91,6 +91,11 @@ export function gatewayService(deps: ServiceDeps): ServiceImpl<typeof GatewaySer
         threshold: threshold ?? DEFAULT_THRESHOLD,
         ...(req.webhook ? { webhook: req.webhook } : {}),
       });
+      // The official SDKs' create_job(wait_for_completion=True) and evaluate_one keep the call open until the job
+      // is final, within the call's deadline (Connect ends the call with DEADLINE_EXCEEDED when it passes).
+      if (req.waitForCompletion) {
+        return { job: await jobs.waitForEnd(job.jobUuid, ctx.timeoutMs() ?? WAIT_FOR_COMPLETION_MAX_MS, ctx.signal) };
+      }
       return { job };
     },
 
@@ -158,6 +163,9 @@ export function labelsService(deps: ServiceDeps): ServiceImpl<typeof LabelsServi
   };
 }
 
+/** How long a CreateJob with wait_for_completion and no deadline of its own waits for the job to end. */
+const WAIT_FOR_COMPLETION_MAX_MS = 600_000;
+
 /** Evaluates a stored job's content, for the job store's background run. @private */
 export async function runJob(engine: PolicyEngine, job: Job): Promise<JobResult[]> {
   const policy = engine.getPolicy(job.policyId ?? "");
@@ -165,7 +173,13 @@ export async function runJob(engine: PolicyEngine, job: Job): Promise<JobResult[
   const verdicts = await Promise.all(job.contentData.map((item) => engine.evaluate(policy, item, job.threshold)));
   return verdicts.map((v) => {
     if (v.kind !== "evaluated") throw new Error(`content ${v.contentHash} was refused`);
-    return create(JobResultSchema, { jobUuid: job.jobUuid, report: v.report, created: timestampFromDate(new Date()) });
+    return create(JobResultSchema, {
+      uuid: randomUUID(),
+      jobUuid: job.jobUuid,
+      contentHash: v.contentHash,
+      report: v.report,
+      created: timestampFromDate(new Date()),
+    });
   });
 }
 

@@ -15,12 +15,12 @@ import {
   textContent,
 } from "../../src/index.js";
 import {
-  createJobRequest,
-  evaluateLabelsRequest,
-  evaluateOneRequest,
-  evaluateRequest,
-  getJobRequest,
-  listJobsRequest,
+  buildCreateJobRequest,
+  buildEvaluateLabelsRequest,
+  buildEvaluateOneRequest,
+  buildEvaluateRequest,
+  buildGetJobRequest,
+  buildListJobsRequest,
 } from "../../src/requests.js";
 
 /** Runs `fn`, expects an InvalidRequestError, and returns it. */
@@ -66,7 +66,7 @@ describe("content helpers", () => {
   it("encodes like the golden vector", () => {
     const bytes = toBinary(
       EvaluateRequestSchema,
-      evaluateRequest({
+      buildEvaluateRequest({
         contentData: [textContent("hello", { metadata: { id: "1" } })],
         policyId: "p1",
         threshold: 0.5,
@@ -93,115 +93,116 @@ describe("request checks", () => {
   const ok = { policyId: "p", contentData: [textContent("x")] };
 
   it("needs content", () => {
-    const e = invalid(() => evaluateRequest({ policyId: "p", contentData: [] }));
+    const e = invalid(() => buildEvaluateRequest({ policyId: "p", contentData: [] }));
     expect(e.field).toBe("contentData");
     expect(e.message).toMatch(/contentData is empty/);
-    invalid(() => evaluateRequest({ policyId: "p" }));
-    invalid(() => createJobRequest({ policyId: "p", contentData: [] }));
+    invalid(() => buildEvaluateRequest({ policyId: "p" }));
+    invalid(() => buildCreateJobRequest({ policyId: "p", contentData: [] }));
   });
 
   it("needs exactly one kind of content per item", () => {
     const none = invalid(() =>
-      evaluateRequest({ policyId: "p", contentData: [textContent("a"), { metadata: { a: "b" } }] }),
+      buildEvaluateRequest({ policyId: "p", contentData: [textContent("a"), { metadata: { a: "b" } }] }),
     );
     expect(none.field).toBe("contentData[1].content");
     expect(none.message).toMatch(/contentData\[1\] has no content/);
     const two = invalid(() =>
-      evaluateRequest({
+      buildEvaluateRequest({
         policyId: "p",
         contentData: [{ content: { case: "text", value: "a" }, imageUrl: "https://x/y.png" } as never],
       }),
     );
     expect(two.message).toMatch(/contentData\[0\] has 2 kinds of content \(text, imageUrl\)/);
     const twoJson = invalid(() =>
-      evaluateRequest({ policyId: "p", contentData: [{ text: "a", image: new Uint8Array([1]) } as never] }),
+      buildEvaluateRequest({ policyId: "p", contentData: [{ text: "a", image: new Uint8Array([1]) } as never] }),
     );
     expect(twoJson.message).toMatch(/2 kinds of content/);
-    const jsonForm = invalid(() => evaluateRequest({ policyId: "p", contentData: [{ text: "a" } as never] }));
+    const jsonForm = invalid(() => buildEvaluateRequest({ policyId: "p", contentData: [{ text: "a" } as never] }));
     expect(jsonForm.message).toMatch(/JSON form.*textContent/);
-    invalid(() => evaluateRequest({ policyId: "p", contentData: [null as never] }));
+    invalid(() => buildEvaluateRequest({ policyId: "p", contentData: [null as never] }));
   });
 
   it("needs a policy id", () => {
     for (const policyId of ["", "   ", undefined]) {
-      const e = invalid(() => evaluateRequest({ ...ok, policyId: policyId as string }));
+      const e = invalid(() => buildEvaluateRequest({ ...ok, policyId: policyId as string }));
       expect(e.field).toBe("policyId");
-      invalid(() => createJobRequest({ ...ok, policyId: policyId as string }));
+      invalid(() => buildCreateJobRequest({ ...ok, policyId: policyId as string }));
     }
   });
 
   it("needs a threshold in [0, 1]", () => {
     for (const threshold of [-0.1, 1.01, Number.NaN, Infinity, "0.5" as unknown as number]) {
-      expect(invalid(() => evaluateRequest({ ...ok, threshold })).field).toBe("threshold");
-      invalid(() => createJobRequest({ ...ok, threshold }));
-      invalid(() => evaluateLabelsRequest({ contentData: textContent("x"), labelVersionIds: ["l"], threshold }));
+      expect(invalid(() => buildEvaluateRequest({ ...ok, threshold })).field).toBe("threshold");
+      invalid(() => buildCreateJobRequest({ ...ok, threshold }));
+      invalid(() => buildEvaluateLabelsRequest({ contentData: textContent("x"), labelVersionIds: ["l"], threshold }));
       invalid(() =>
-        evaluateLabelsRequest({
+        buildEvaluateLabelsRequest({
           contentData: textContent("x"),
           labelVersionIds: ["l"],
           labelEvalOptions: { threshold },
         }),
       );
     }
-    expect(evaluateRequest({ ...ok, threshold: 0 }).threshold).toBe(0);
-    expect(evaluateRequest({ ...ok, threshold: 1 }).threshold).toBe(1);
+    expect(buildEvaluateRequest({ ...ok, threshold: 0 }).threshold).toBe(0);
+    expect(buildEvaluateRequest({ ...ok, threshold: 1 }).threshold).toBe(1);
   });
 
   it("checks free-form options", () => {
-    invalid(() => evaluateRequest({ ...ok, options: { options: { expedited: true as unknown as string } } }));
+    invalid(() => buildEvaluateRequest({ ...ok, options: { options: { expedited: true as unknown as string } } }));
   });
 
   it("evaluateOne takes a single item", () => {
-    expect(evaluateOneRequest({ policyId: "p", contentData: textContent("x") }).contentData).toHaveLength(1);
+    expect(buildEvaluateOneRequest({ policyId: "p", contentData: textContent("x") }).contentData).toHaveLength(1);
     expect(
-      invalid(() => evaluateOneRequest({ policyId: "p", contentData: [textContent("x")] as never })).message,
+      invalid(() => buildEvaluateOneRequest({ policyId: "p", contentData: [textContent("x")] as never })).message,
     ).toMatch(/use evaluate\(\)/);
-    invalid(() => evaluateOneRequest({ policyId: "p" } as never));
-    invalid(() => evaluateOneRequest({ policyId: "", contentData: textContent("x") }));
+    invalid(() => buildEvaluateOneRequest({ policyId: "p" } as never));
+    invalid(() => buildEvaluateOneRequest({ policyId: "", contentData: textContent("x") }));
   });
 
   it("checks a webhook on CreateJob", () => {
-    const e = invalid(() => createJobRequest({ ...ok, webhook: { url: "http://example.com/hook" } }));
+    const e = invalid(() => buildCreateJobRequest({ ...ok, webhook: { url: "http://example.com/hook" } }));
     expect(e.field).toBe("webhook.url");
     invalid(() =>
-      createJobRequest({ ...ok, webhook: { url: "https://x/y", extraHeaders: { "X-Webhook-Secret": "s" } } }),
+      buildCreateJobRequest({ ...ok, webhook: { url: "https://x/y", extraHeaders: { "X-Webhook-Secret": "s" } } }),
     );
     expect(
-      createJobRequest({ ...ok, webhook: { url: "https://x/y", extraHeaders: { Secret: "s" } } }).webhook?.url,
+      buildCreateJobRequest({ ...ok, webhook: { url: "https://x/y", extraHeaders: { Secret: "s" } } }).webhook?.url,
     ).toBe("https://x/y");
   });
 
   it("needs a job id", () => {
-    expect(invalid(() => getJobRequest("")).field).toBe("jobUuid");
-    expect(getJobRequest("abc").jobUuid).toBe("abc");
+    expect(invalid(() => buildGetJobRequest("")).field).toBe("jobUuid");
+    expect(buildGetJobRequest("abc").jobUuid).toBe("abc");
   });
 
   it("checks the page size and the query of ListJobs", () => {
-    for (const pageSize of [-1, 1001, 1.5]) expect(invalid(() => listJobsRequest({ pageSize })).field).toBe("pageSize");
-    expect(listJobsRequest({ pageSize: 1000 }).pageSize).toBe(1000);
-    expect(listJobsRequest().pageSize).toBe(0);
-    const built = listJobsRequest({ query: jobQuery().status(JobStatus.COMPLETED).policy("p"), pageToken: "t" });
+    for (const pageSize of [-1, 1001, 1.5])
+      expect(invalid(() => buildListJobsRequest({ pageSize })).field).toBe("pageSize");
+    expect(buildListJobsRequest({ pageSize: 1000 }).pageSize).toBe(1000);
+    expect(buildListJobsRequest().pageSize).toBe(0);
+    const built = buildListJobsRequest({ query: jobQuery().status(JobStatus.COMPLETED).policy("p"), pageToken: "t" });
     expect(built.query?.status).toBe(JobStatus.COMPLETED);
     expect(built.query?.policyId).toBe("p");
     expect(built.pageToken).toBe("t");
     const backwards = invalid(() =>
-      listJobsRequest({ query: { createdTimeRange: { start: { seconds: 10n }, end: { seconds: 5n } } } }),
+      buildListJobsRequest({ query: { createdTimeRange: { start: { seconds: 10n }, end: { seconds: 5n } } } }),
     );
     expect(backwards.message).toMatch(/starts after it ends/);
-    invalid(() => listJobsRequest({ query: { status: 42 as JobStatus } }));
-    invalid(() => listJobsRequest({ query: { policyId: "" } }));
+    invalid(() => buildListJobsRequest({ query: { status: 42 as JobStatus } }));
+    invalid(() => buildListJobsRequest({ query: { policyId: "" } }));
   });
 
   it("takes 1 to 10 label version ids", () => {
     const content = textContent("x");
     const ids = (n: number) => Array.from({ length: n }, (_, i) => `label-${String(i)}`);
-    const request = evaluateLabelsRequest({ contentData: content, labelVersionIds: ids(10) });
+    const request = buildEvaluateLabelsRequest({ contentData: content, labelVersionIds: ids(10) });
     expect(toBinary(EvaluateLabelsRequestSchema, request).length).toBeGreaterThan(0);
-    const eleven = invalid(() => evaluateLabelsRequest({ contentData: content, labelVersionIds: ids(11) }));
+    const eleven = invalid(() => buildEvaluateLabelsRequest({ contentData: content, labelVersionIds: ids(11) }));
     expect(eleven.message).toMatch(/11 ids but a call takes at most 10/);
-    invalid(() => evaluateLabelsRequest({ contentData: content, labelVersionIds: [] }));
-    invalid(() => evaluateLabelsRequest({ contentData: content, labelVersionIds: ["ok", ""] }));
-    invalid(() => evaluateLabelsRequest({ labelVersionIds: ["l"] }));
-    invalid(() => evaluateLabelsRequest({ contentData: {}, labelVersionIds: ["l"] }));
+    invalid(() => buildEvaluateLabelsRequest({ contentData: content, labelVersionIds: [] }));
+    invalid(() => buildEvaluateLabelsRequest({ contentData: content, labelVersionIds: ["ok", ""] }));
+    invalid(() => buildEvaluateLabelsRequest({ labelVersionIds: ["l"] }));
+    invalid(() => buildEvaluateLabelsRequest({ contentData: {}, labelVersionIds: ["l"] }));
   });
 });

@@ -96,20 +96,72 @@ describe("@grpc/grpc-js against the emulator", () => {
     ]);
   });
 
-  it("creates a job", async () => {
-    const res = await new Promise<MessageShape<typeof CreateJobResponseSchema>>((resolve, reject) => {
+  function createJob(
+    init: MessageInitShape<typeof CreateJobRequestSchema>,
+    options: grpc.CallOptions = {},
+  ): Promise<MessageShape<typeof CreateJobResponseSchema>> {
+    return new Promise((resolve, reject) => {
       client.CreateJob!(
-        create(CreateJobRequestSchema, {
-          policyId: SAMPLE_POLICY_IDS.violence,
-          contentData: [{ content: { case: "text", value: "hi" } }],
-        }),
+        create(CreateJobRequestSchema, init),
         metadata,
+        options,
         (err: grpc.ServiceError | null, r: MessageShape<typeof CreateJobResponseSchema>) =>
           err ? reject(err) : resolve(r),
       );
     });
+  }
+
+  it("creates a job", async () => {
+    const res = await createJob({
+      policyId: SAMPLE_POLICY_IDS.violence,
+      contentData: [{ content: { case: "text", value: "hi" } }],
+    });
     expect(res.job?.status).toBe(JobStatus.PENDING);
     expect(res.job?.jobUuid).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it("keeps a CreateJob with wait_for_completion open until the job is final, as the official SDKs expect", async () => {
+    const res = await createJob({
+      policyId: SAMPLE_POLICY_IDS.violence,
+      contentData: [
+        { content: { case: "text", value: "I will kill you" } },
+        { content: { case: "text", value: "lovely weather" } },
+      ],
+      waitForCompletion: true,
+    });
+    expect(res.job?.status).toBe(JobStatus.COMPLETED);
+    // What the official evaluate_one reads: results[0], with the JobResult's own uuid and content hash.
+    expect(res.job?.results).toHaveLength(2);
+    for (const result of res.job!.results) {
+      expect(result.uuid).toMatch(/^[0-9a-f-]{36}$/);
+      expect(result.jobUuid).toBe(res.job?.jobUuid);
+      expect(result.contentHash).toMatch(/^fnv1a128::[0-9a-f]{32}$/);
+      expect(result.contentHash).toBe(result.report?.contentHash);
+    }
+  });
+
+  it("ends a waiting CreateJob with DEADLINE_EXCEEDED when its deadline passes first", async () => {
+    // Jobs on this emulator stay PENDING for a minute, far past the call's deadline.
+    const slow = await startEmulator({ logger: false, jobDelayMs: 60_000 });
+    const slowClient = new GatewayClient(`127.0.0.1:${slow.port}`, grpc.credentials.createInsecure()) as typeof client;
+    try {
+      const call = new Promise((resolve, reject) => {
+        slowClient.CreateJob!(
+          create(CreateJobRequestSchema, {
+            policyId: SAMPLE_POLICY_IDS.violence,
+            contentData: [{ content: { case: "text", value: "hi" } }],
+            waitForCompletion: true,
+          }),
+          metadata,
+          { deadline: Date.now() + 300 },
+          (err: grpc.ServiceError | null, r: unknown) => (err ? reject(err) : resolve(r)),
+        );
+      });
+      await expect(call).rejects.toMatchObject({ code: grpc.status.DEADLINE_EXCEEDED });
+    } finally {
+      slowClient.close();
+      await slow.close();
+    }
   });
 
   it("decodes a refusal from the grpc-status-details-bin trailer", async () => {

@@ -18,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file clavata/gateway/v1/gateway.proto.
  */
 export const file_clavata_gateway_v1_gateway: GenFile = /*@__PURE__*/
-  fileDesc("CiBjbGF2YXRhL2dhdGV3YXkvdjEvZ2F0ZXdheS5wcm90bxISY2xhdmF0YS5nYXRld2F5LnYxIjIKEUdSUENFcnJvclJlc3BvbnNlEgwKBGNvZGUYASABKAUSDwoHbWVzc2FnZRgCIAEoCSJuChdQcmVjaGVja0ZhaWx1cmVSZXNwb25zZRIMCgRjb2RlGAEgASgFEg8KB21lc3NhZ2UYAiABKAkSNAoHZGV0YWlscxgDIAMoCzIjLmNsYXZhdGEuZ2F0ZXdheS52MS5QcmVjaGVja0ZhaWx1cmUidAoHT3B0aW9ucxI5CgdvcHRpb25zGAEgAygLMiguY2xhdmF0YS5nYXRld2F5LnYxLk9wdGlvbnMuT3B0aW9uc0VudHJ5Gi4KDE9wdGlvbnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIqsCCg9FdmFsdWF0ZVJlcXVlc3QSNAoMY29udGVudF9kYXRhGAEgAygLMh4uY2xhdmF0YS5zaGFyZWQudjEuQ29udGVudERhdGESEQoJcG9saWN5X2lkGAIgASgJEiYKGWluY2x1ZGVfZXZhbHVhdGlvbl9yZXBvcnQYAyABKAhIAIgBARIWCgl0aHJlc2hvbGQYBCABKAFIAYgBARIWCglleHBlZGl0ZWQYBSABKAhIAogBARIxCgdvcHRpb25zGAYgASgLMhsuY2xhdmF0YS5nYXRld2F5LnYxLk9wdGlvbnNIA4gBAUIcChpfaW5jbHVkZV9ldmFsdWF0aW9uX3JlcG9ydEIMCgpfdGhyZXNob2xkQgwKCl9leHBlZGl0ZWRCCgoIX29wdGlvbnMiqQEKEEV2YWx1YXRlUmVzcG9uc2USEAoIam9iX3V1aWQYASABKAkSFAoMY29udGVudF9oYXNoGAIgASgJElAKGHBvbGljeV9ldmFsdWF0aW9uX3JlcG9ydBgDIAEoCzIpLmNsYXZhdGEuc2hhcmVkLnYxLlBvbGljeUV2YWx1YXRpb25SZXBvcnRIAIgBAUIbChlfcG9saWN5X2V2YWx1YXRpb25fcmVwb3J0IvYDChBDcmVhdGVKb2JSZXF1ZXN0EjQKDGNvbnRlbnRfZGF0YRgBIAMoCzIeLmNsYXZhdGEuc2hhcmVkLnYxLkNvbnRlbnREYXRhEhEKCXBvbGljeV9pZBgCIAEoCRIWCgl0aHJlc2hvbGQYBCABKAFIAIgBARIWCglleHBlZGl0ZWQYBSABKAhIAYgBARJCCgd3ZWJob29rGAYgASgLMiwuY2xhdmF0YS5nYXRld2F5LnYxLkNyZWF0ZUpvYlJlcXVlc3QuV2ViaG9va0gCiAEBEjEKB29wdGlvbnMYByABKAsyGy5jbGF2YXRhLmdhdGV3YXkudjEuT3B0aW9uc0gDiAEBGqIBCgdXZWJob29rEgsKA3VybBgBIAEoCRJVCg1leHRyYV9oZWFkZXJzGAIgAygLMj4uY2xhdmF0YS5nYXRld2F5LnYxLkNyZWF0ZUpvYlJlcXVlc3QuV2ViaG9vay5FeHRyYUhlYWRlcnNFbnRyeRozChFFeHRyYUhlYWRlcnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQgwKCl90aHJlc2hvbGRCDAoKX2V4cGVkaXRlZEIKCghfd2ViaG9va0IKCghfb3B0aW9uc0oECAMQBFITd2FpdF9mb3JfY29tcGxldGlvbiI4ChFDcmVhdGVKb2JSZXNwb25zZRIjCgNqb2IYASABKAsyFi5jbGF2YXRhLnNoYXJlZC52MS5Kb2IiIQoNR2V0Sm9iUmVxdWVzdBIQCghqb2JfdXVpZBgBIAEoCSI1Cg5HZXRKb2JSZXNwb25zZRIjCgNqb2IYASABKAsyFi5jbGF2YXRhLnNoYXJlZC52MS5Kb2Ii1gMKD0xpc3RKb2JzUmVxdWVzdBI4CgVxdWVyeRgBIAEoCzIpLmNsYXZhdGEuZ2F0ZXdheS52MS5MaXN0Sm9ic1JlcXVlc3QuUXVlcnkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAka4QIKBVF1ZXJ5Ej0KEmNyZWF0ZWRfdGltZV9yYW5nZRgBIAEoCzIcLmNsYXZhdGEuc2hhcmVkLnYxLlRpbWVSYW5nZUgAiAEBEj0KEnVwZGF0ZWRfdGltZV9yYW5nZRgCIAEoCzIcLmNsYXZhdGEuc2hhcmVkLnYxLlRpbWVSYW5nZUgBiAEBEj8KFGNvbXBsZXRlZF90aW1lX3JhbmdlGAMgASgLMhwuY2xhdmF0YS5zaGFyZWQudjEuVGltZVJhbmdlSAKIAQESLAoGc3RhdHVzGAQgASgOMhwuY2xhdmF0YS5zaGFyZWQudjEuSm9iU3RhdHVzEhYKCXBvbGljeV9pZBgFIAEoCUgDiAEBQhUKE19jcmVhdGVkX3RpbWVfcmFuZ2VCFQoTX3VwZGF0ZWRfdGltZV9yYW5nZUIXChVfY29tcGxldGVkX3RpbWVfcmFuZ2VCDAoKX3BvbGljeV9pZCJRChBMaXN0Sm9ic1Jlc3BvbnNlEiQKBGpvYnMYASADKAsyFi5jbGF2YXRhLnNoYXJlZC52MS5Kb2ISFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJMssDCg5HYXRld2F5U2VydmljZRJzCghFdmFsdWF0ZRIjLmNsYXZhdGEuZ2F0ZXdheS52MS5FdmFsdWF0ZVJlcXVlc3QaJC5jbGF2YXRhLmdhdGV3YXkudjEuRXZhbHVhdGVSZXNwb25zZSIagtPkkwIUOgEqIg8vdjEvam9icy9zdHJlYW0wARJtCglDcmVhdGVKb2ISJC5jbGF2YXRhLmdhdGV3YXkudjEuQ3JlYXRlSm9iUmVxdWVzdBolLmNsYXZhdGEuZ2F0ZXdheS52MS5DcmVhdGVKb2JSZXNwb25zZSITgtPkkwINOgEqIggvdjEvam9icxJsCgZHZXRKb2ISIS5jbGF2YXRhLmdhdGV3YXkudjEuR2V0Sm9iUmVxdWVzdBoiLmNsYXZhdGEuZ2F0ZXdheS52MS5HZXRKb2JSZXNwb25zZSIbgtPkkwIVEhMvdjEvam9icy97am9iX3V1aWR9EmcKCExpc3RKb2JzEiMuY2xhdmF0YS5nYXRld2F5LnYxLkxpc3RKb2JzUmVxdWVzdBokLmNsYXZhdGEuZ2F0ZXdheS52MS5MaXN0Sm9ic1Jlc3BvbnNlIhCC0+STAgoSCC92MS9qb2JzYgZwcm90bzM", [file_clavata_gateway_v1_errs, file_clavata_shared_v1_public, file_google_api_annotations]);
+  fileDesc("CiBjbGF2YXRhL2dhdGV3YXkvdjEvZ2F0ZXdheS5wcm90bxISY2xhdmF0YS5nYXRld2F5LnYxIjIKEUdSUENFcnJvclJlc3BvbnNlEgwKBGNvZGUYASABKAUSDwoHbWVzc2FnZRgCIAEoCSJuChdQcmVjaGVja0ZhaWx1cmVSZXNwb25zZRIMCgRjb2RlGAEgASgFEg8KB21lc3NhZ2UYAiABKAkSNAoHZGV0YWlscxgDIAMoCzIjLmNsYXZhdGEuZ2F0ZXdheS52MS5QcmVjaGVja0ZhaWx1cmUiwgMKD0V2YWx1YXRlUmVxdWVzdBI0Cgxjb250ZW50X2RhdGEYASADKAsyHi5jbGF2YXRhLnNoYXJlZC52MS5Db250ZW50RGF0YRIRCglwb2xpY3lfaWQYAiABKAkSJgoZaW5jbHVkZV9ldmFsdWF0aW9uX3JlcG9ydBgDIAEoCEgAiAEBEhYKCXRocmVzaG9sZBgEIAEoAUgBiAEBEhYKCWV4cGVkaXRlZBgFIAEoCEgCiAEBEkEKB29wdGlvbnMYBiABKAsyKy5jbGF2YXRhLmdhdGV3YXkudjEuRXZhbHVhdGVSZXF1ZXN0Lk9wdGlvbnNIA4gBARqEAQoHT3B0aW9ucxJJCgdvcHRpb25zGAEgAygLMjguY2xhdmF0YS5nYXRld2F5LnYxLkV2YWx1YXRlUmVxdWVzdC5PcHRpb25zLk9wdGlvbnNFbnRyeRouCgxPcHRpb25zRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIcChpfaW5jbHVkZV9ldmFsdWF0aW9uX3JlcG9ydEIMCgpfdGhyZXNob2xkQgwKCl9leHBlZGl0ZWRCCgoIX29wdGlvbnMiqQEKEEV2YWx1YXRlUmVzcG9uc2USEAoIam9iX3V1aWQYASABKAkSFAoMY29udGVudF9oYXNoGAIgASgJElAKGHBvbGljeV9ldmFsdWF0aW9uX3JlcG9ydBgDIAEoCzIpLmNsYXZhdGEuc2hhcmVkLnYxLlBvbGljeUV2YWx1YXRpb25SZXBvcnRIAIgBAUIbChlfcG9saWN5X2V2YWx1YXRpb25fcmVwb3J0IpUFChBDcmVhdGVKb2JSZXF1ZXN0EjQKDGNvbnRlbnRfZGF0YRgBIAMoCzIeLmNsYXZhdGEuc2hhcmVkLnYxLkNvbnRlbnREYXRhEhEKCXBvbGljeV9pZBgCIAEoCRIfChN3YWl0X2Zvcl9jb21wbGV0aW9uGAMgASgIQgIYARIWCgl0aHJlc2hvbGQYBCABKAFIAIgBARIWCglleHBlZGl0ZWQYBSABKAhIAYgBARJCCgd3ZWJob29rGAYgASgLMiwuY2xhdmF0YS5nYXRld2F5LnYxLkNyZWF0ZUpvYlJlcXVlc3QuV2ViaG9va0gCiAEBEkIKB29wdGlvbnMYByABKAsyLC5jbGF2YXRhLmdhdGV3YXkudjEuQ3JlYXRlSm9iUmVxdWVzdC5PcHRpb25zSAOIAQEahQEKB09wdGlvbnMSSgoHb3B0aW9ucxgBIAMoCzI5LmNsYXZhdGEuZ2F0ZXdheS52MS5DcmVhdGVKb2JSZXF1ZXN0Lk9wdGlvbnMuT3B0aW9uc0VudHJ5Gi4KDE9wdGlvbnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGqIBCgdXZWJob29rEgsKA3VybBgBIAEoCRJVCg1leHRyYV9oZWFkZXJzGAIgAygLMj4uY2xhdmF0YS5nYXRld2F5LnYxLkNyZWF0ZUpvYlJlcXVlc3QuV2ViaG9vay5FeHRyYUhlYWRlcnNFbnRyeRozChFFeHRyYUhlYWRlcnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQgwKCl90aHJlc2hvbGRCDAoKX2V4cGVkaXRlZEIKCghfd2ViaG9va0IKCghfb3B0aW9ucyI4ChFDcmVhdGVKb2JSZXNwb25zZRIjCgNqb2IYASABKAsyFi5jbGF2YXRhLnNoYXJlZC52MS5Kb2IiIQoNR2V0Sm9iUmVxdWVzdBIQCghqb2JfdXVpZBgBIAEoCSI1Cg5HZXRKb2JSZXNwb25zZRIjCgNqb2IYASABKAsyFi5jbGF2YXRhLnNoYXJlZC52MS5Kb2Ii1gMKD0xpc3RKb2JzUmVxdWVzdBI4CgVxdWVyeRgBIAEoCzIpLmNsYXZhdGEuZ2F0ZXdheS52MS5MaXN0Sm9ic1JlcXVlc3QuUXVlcnkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAka4QIKBVF1ZXJ5Ej0KEmNyZWF0ZWRfdGltZV9yYW5nZRgBIAEoCzIcLmNsYXZhdGEuc2hhcmVkLnYxLlRpbWVSYW5nZUgAiAEBEj0KEnVwZGF0ZWRfdGltZV9yYW5nZRgCIAEoCzIcLmNsYXZhdGEuc2hhcmVkLnYxLlRpbWVSYW5nZUgBiAEBEj8KFGNvbXBsZXRlZF90aW1lX3JhbmdlGAMgASgLMhwuY2xhdmF0YS5zaGFyZWQudjEuVGltZVJhbmdlSAKIAQESLAoGc3RhdHVzGAQgASgOMhwuY2xhdmF0YS5zaGFyZWQudjEuSm9iU3RhdHVzEhYKCXBvbGljeV9pZBgFIAEoCUgDiAEBQhUKE19jcmVhdGVkX3RpbWVfcmFuZ2VCFQoTX3VwZGF0ZWRfdGltZV9yYW5nZUIXChVfY29tcGxldGVkX3RpbWVfcmFuZ2VCDAoKX3BvbGljeV9pZCJRChBMaXN0Sm9ic1Jlc3BvbnNlEiQKBGpvYnMYASADKAsyFi5jbGF2YXRhLnNoYXJlZC52MS5Kb2ISFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJMssDCg5HYXRld2F5U2VydmljZRJzCghFdmFsdWF0ZRIjLmNsYXZhdGEuZ2F0ZXdheS52MS5FdmFsdWF0ZVJlcXVlc3QaJC5jbGF2YXRhLmdhdGV3YXkudjEuRXZhbHVhdGVSZXNwb25zZSIagtPkkwIUOgEqIg8vdjEvam9icy9zdHJlYW0wARJtCglDcmVhdGVKb2ISJC5jbGF2YXRhLmdhdGV3YXkudjEuQ3JlYXRlSm9iUmVxdWVzdBolLmNsYXZhdGEuZ2F0ZXdheS52MS5DcmVhdGVKb2JSZXNwb25zZSITgtPkkwINOgEqIggvdjEvam9icxJsCgZHZXRKb2ISIS5jbGF2YXRhLmdhdGV3YXkudjEuR2V0Sm9iUmVxdWVzdBoiLmNsYXZhdGEuZ2F0ZXdheS52MS5HZXRKb2JSZXNwb25zZSIbgtPkkwIVEhMvdjEvam9icy97am9iX3V1aWR9EmcKCExpc3RKb2JzEiMuY2xhdmF0YS5nYXRld2F5LnYxLkxpc3RKb2JzUmVxdWVzdBokLmNsYXZhdGEuZ2F0ZXdheS52MS5MaXN0Sm9ic1Jlc3BvbnNlIhCC0+STAgoSCC92MS9qb2JzYgZwcm90bzM", [file_clavata_gateway_v1_errs, file_clavata_shared_v1_public, file_google_api_annotations]);
 
 /**
  * A gRPC status as the REST gateway sends it (for example as the body of a
@@ -86,28 +86,6 @@ export const PrecheckFailureResponseSchema: GenMessage<PrecheckFailureResponse> 
   messageDesc(file_clavata_gateway_v1_gateway, 1);
 
 /**
- * Free-form options for a request, as key/value strings (for example
- * "expedited" -> "true").
- *
- * @generated from message clavata.gateway.v1.Options
- */
-export type Options = Message<"clavata.gateway.v1.Options"> & {
-  /**
-   * The options by name.
-   *
-   * @generated from field: map<string, string> options = 1;
-   */
-  options: { [key: string]: string };
-};
-
-/**
- * Describes the message clavata.gateway.v1.Options.
- * Use `create(OptionsSchema)` to create a new message.
- */
-export const OptionsSchema: GenMessage<Options> = /*@__PURE__*/
-  messageDesc(file_clavata_gateway_v1_gateway, 2);
-
-/**
  * Content to evaluate against a policy. Your account is known from the API
  * key, so it is not part of the request.
  *
@@ -154,9 +132,9 @@ export type EvaluateRequest = Message<"clavata.gateway.v1.EvaluateRequest"> & {
   /**
    * Free-form options.
    *
-   * @generated from field: optional clavata.gateway.v1.Options options = 6;
+   * @generated from field: optional clavata.gateway.v1.EvaluateRequest.Options options = 6;
    */
-  options?: Options | undefined;
+  options?: EvaluateRequest_Options | undefined;
 };
 
 /**
@@ -164,7 +142,29 @@ export type EvaluateRequest = Message<"clavata.gateway.v1.EvaluateRequest"> & {
  * Use `create(EvaluateRequestSchema)` to create a new message.
  */
 export const EvaluateRequestSchema: GenMessage<EvaluateRequest> = /*@__PURE__*/
-  messageDesc(file_clavata_gateway_v1_gateway, 3);
+  messageDesc(file_clavata_gateway_v1_gateway, 2);
+
+/**
+ * Free-form options for the request, as key/value strings (for example
+ * "expedited" -> "true"). Nested, as in the official descriptors.
+ *
+ * @generated from message clavata.gateway.v1.EvaluateRequest.Options
+ */
+export type EvaluateRequest_Options = Message<"clavata.gateway.v1.EvaluateRequest.Options"> & {
+  /**
+   * The options by name.
+   *
+   * @generated from field: map<string, string> options = 1;
+   */
+  options: { [key: string]: string };
+};
+
+/**
+ * Describes the message clavata.gateway.v1.EvaluateRequest.Options.
+ * Use `create(EvaluateRequest_OptionsSchema)` to create a new message.
+ */
+export const EvaluateRequest_OptionsSchema: GenMessage<EvaluateRequest_Options> = /*@__PURE__*/
+  messageDesc(file_clavata_gateway_v1_gateway, 2, 0);
 
 /**
  * The result for one content item of an Evaluate call.
@@ -199,7 +199,7 @@ export type EvaluateResponse = Message<"clavata.gateway.v1.EvaluateResponse"> & 
  * Use `create(EvaluateResponseSchema)` to create a new message.
  */
 export const EvaluateResponseSchema: GenMessage<EvaluateResponse> = /*@__PURE__*/
-  messageDesc(file_clavata_gateway_v1_gateway, 4);
+  messageDesc(file_clavata_gateway_v1_gateway, 3);
 
 /**
  * Content to evaluate in a background job.
@@ -221,6 +221,16 @@ export type CreateJobRequest = Message<"clavata.gateway.v1.CreateJobRequest"> & 
    * @generated from field: string policy_id = 2;
    */
   policyId: string;
+
+  /**
+   * Keeps the call open until the job is final, and answers with the final
+   * job. Internal and deprecated in the official descriptors, but the
+   * official SDKs send it (create_job and evaluate_one), so it is carried.
+   *
+   * @generated from field: bool wait_for_completion = 3 [deprecated = true];
+   * @deprecated
+   */
+  waitForCompletion: boolean;
 
   /**
    * The score at or above which content matches, in [0, 1]. Unset or 0
@@ -247,9 +257,9 @@ export type CreateJobRequest = Message<"clavata.gateway.v1.CreateJobRequest"> & 
   /**
    * Free-form options.
    *
-   * @generated from field: optional clavata.gateway.v1.Options options = 7;
+   * @generated from field: optional clavata.gateway.v1.CreateJobRequest.Options options = 7;
    */
-  options?: Options | undefined;
+  options?: CreateJobRequest_Options | undefined;
 };
 
 /**
@@ -257,7 +267,29 @@ export type CreateJobRequest = Message<"clavata.gateway.v1.CreateJobRequest"> & 
  * Use `create(CreateJobRequestSchema)` to create a new message.
  */
 export const CreateJobRequestSchema: GenMessage<CreateJobRequest> = /*@__PURE__*/
-  messageDesc(file_clavata_gateway_v1_gateway, 5);
+  messageDesc(file_clavata_gateway_v1_gateway, 4);
+
+/**
+ * Free-form options for the request, as key/value strings. Nested, as in
+ * the official descriptors.
+ *
+ * @generated from message clavata.gateway.v1.CreateJobRequest.Options
+ */
+export type CreateJobRequest_Options = Message<"clavata.gateway.v1.CreateJobRequest.Options"> & {
+  /**
+   * The options by name.
+   *
+   * @generated from field: map<string, string> options = 1;
+   */
+  options: { [key: string]: string };
+};
+
+/**
+ * Describes the message clavata.gateway.v1.CreateJobRequest.Options.
+ * Use `create(CreateJobRequest_OptionsSchema)` to create a new message.
+ */
+export const CreateJobRequest_OptionsSchema: GenMessage<CreateJobRequest_Options> = /*@__PURE__*/
+  messageDesc(file_clavata_gateway_v1_gateway, 4, 0);
 
 /**
  * Where the gateway reports a completed job: it POSTs the job to the URL,
@@ -287,7 +319,7 @@ export type CreateJobRequest_Webhook = Message<"clavata.gateway.v1.CreateJobRequ
  * Use `create(CreateJobRequest_WebhookSchema)` to create a new message.
  */
 export const CreateJobRequest_WebhookSchema: GenMessage<CreateJobRequest_Webhook> = /*@__PURE__*/
-  messageDesc(file_clavata_gateway_v1_gateway, 5, 0);
+  messageDesc(file_clavata_gateway_v1_gateway, 4, 1);
 
 /**
  * The job that CreateJob created.
@@ -308,7 +340,7 @@ export type CreateJobResponse = Message<"clavata.gateway.v1.CreateJobResponse"> 
  * Use `create(CreateJobResponseSchema)` to create a new message.
  */
 export const CreateJobResponseSchema: GenMessage<CreateJobResponse> = /*@__PURE__*/
-  messageDesc(file_clavata_gateway_v1_gateway, 6);
+  messageDesc(file_clavata_gateway_v1_gateway, 5);
 
 /**
  * Which job to get.
@@ -329,7 +361,7 @@ export type GetJobRequest = Message<"clavata.gateway.v1.GetJobRequest"> & {
  * Use `create(GetJobRequestSchema)` to create a new message.
  */
 export const GetJobRequestSchema: GenMessage<GetJobRequest> = /*@__PURE__*/
-  messageDesc(file_clavata_gateway_v1_gateway, 7);
+  messageDesc(file_clavata_gateway_v1_gateway, 6);
 
 /**
  * The job asked for.
@@ -350,7 +382,7 @@ export type GetJobResponse = Message<"clavata.gateway.v1.GetJobResponse"> & {
  * Use `create(GetJobResponseSchema)` to create a new message.
  */
 export const GetJobResponseSchema: GenMessage<GetJobResponse> = /*@__PURE__*/
-  messageDesc(file_clavata_gateway_v1_gateway, 8);
+  messageDesc(file_clavata_gateway_v1_gateway, 7);
 
 /**
  * Which jobs to list, and which page.
@@ -385,7 +417,7 @@ export type ListJobsRequest = Message<"clavata.gateway.v1.ListJobsRequest"> & {
  * Use `create(ListJobsRequestSchema)` to create a new message.
  */
 export const ListJobsRequestSchema: GenMessage<ListJobsRequest> = /*@__PURE__*/
-  messageDesc(file_clavata_gateway_v1_gateway, 9);
+  messageDesc(file_clavata_gateway_v1_gateway, 8);
 
 /**
  * Filters for ListJobs. Every filter that is set must hold.
@@ -434,7 +466,7 @@ export type ListJobsRequest_Query = Message<"clavata.gateway.v1.ListJobsRequest.
  * Use `create(ListJobsRequest_QuerySchema)` to create a new message.
  */
 export const ListJobsRequest_QuerySchema: GenMessage<ListJobsRequest_Query> = /*@__PURE__*/
-  messageDesc(file_clavata_gateway_v1_gateway, 9, 0);
+  messageDesc(file_clavata_gateway_v1_gateway, 8, 0);
 
 /**
  * One page of jobs.
@@ -462,7 +494,7 @@ export type ListJobsResponse = Message<"clavata.gateway.v1.ListJobsResponse"> & 
  * Use `create(ListJobsResponseSchema)` to create a new message.
  */
 export const ListJobsResponseSchema: GenMessage<ListJobsResponse> = /*@__PURE__*/
-  messageDesc(file_clavata_gateway_v1_gateway, 10);
+  messageDesc(file_clavata_gateway_v1_gateway, 9);
 
 /**
  * Evaluates content against your moderation policies and manages the jobs

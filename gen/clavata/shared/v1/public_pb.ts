@@ -20,7 +20,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file clavata/shared/v1/public.proto.
  */
 export const file_clavata_shared_v1_public: GenFile = /*@__PURE__*/
-  fileDesc("Ch5jbGF2YXRhL3NoYXJlZC92MS9wdWJsaWMucHJvdG8SEWNsYXZhdGEuc2hhcmVkLnYxIsQCCgtDb250ZW50RGF0YRIZCgxjb250ZW50X2hhc2gYASABKAlCA+BBAxIOCgR0ZXh0GAIgASgJSAASDwoFaW1hZ2UYAyABKAxIABITCglpbWFnZV91cmwYBCABKAlIABITCgl2aWRlb191cmwYBSABKAlIABITCglhdWRpb191cmwYBiABKAlIABI+CghtZXRhZGF0YRgJIAMoCzIsLmNsYXZhdGEuc2hhcmVkLnYxLkNvbnRlbnREYXRhLk1ldGFkYXRhRW50cnkSEgoFdGl0bGUYCiABKAlIAYgBARovCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCCQoHY29udGVudEIICgZfdGl0bGVKBAgHEAhKBAgIEAlSBmxhYmVsc1IMY29udGVudF90eXBlIm8KC1NvdXJjZVJhbmdlEjAKBXN0YXJ0GAEgASgLMiEuY2xhdmF0YS5zaGFyZWQudjEuU291cmNlTG9jYXRpb24SLgoDZW5kGAIgASgLMiEuY2xhdmF0YS5zaGFyZWQudjEuU291cmNlTG9jYXRpb24iLgoOU291cmNlTG9jYXRpb24SDAoEbGluZRgBIAEoBRIOCgZjb2x1bW4YAiABKAUinRAKFlBvbGljeUV2YWx1YXRpb25SZXBvcnQSEQoJcG9saWN5X2lkGAEgASgJEhIKCnBvbGljeV9rZXkYAiABKAkSGQoRcG9saWN5X3ZlcnNpb25faWQYAyABKAkSLgoGcmVzdWx0GAUgASgOMhouY2xhdmF0YS5zaGFyZWQudjEuT3V0Y29tZUICGAESZQoac2VjdGlvbl9ldmFsdWF0aW9uX3JlcG9ydHMYBiADKAsyQS5jbGF2YXRhLnNoYXJlZC52MS5Qb2xpY3lFdmFsdWF0aW9uUmVwb3J0LlNlY3Rpb25FdmFsdWF0aW9uUmVwb3J0EmgKG2V4Y2VwdGlvbl9ldmFsdWF0aW9uX3JlcG9ydBgHIAEoCzJDLmNsYXZhdGEuc2hhcmVkLnYxLlBvbGljeUV2YWx1YXRpb25SZXBvcnQuRXhjZXB0aW9uRXZhbHVhdGlvblJlcG9ydBIUCgxjb250ZW50X2hhc2gYCCABKAkSWAoQY29udGVudF9tZXRhZGF0YRgJIAMoCzI+LmNsYXZhdGEuc2hhcmVkLnYxLlBvbGljeUV2YWx1YXRpb25SZXBvcnQuQ29udGVudE1ldGFkYXRhRW50cnkSTQoNcmV2aWV3X3Jlc3VsdBgKIAEoCzI2LmNsYXZhdGEuc2hhcmVkLnYxLlBvbGljeUV2YWx1YXRpb25SZXBvcnQuUmV2aWV3UmVzdWx0EhEKCXRocmVzaG9sZBgLIAEoARJSCg1sYWJlbF9tYXRjaGVzGA0gAygLMjsuY2xhdmF0YS5zaGFyZWQudjEuUG9saWN5RXZhbHVhdGlvblJlcG9ydC5MYWJlbE1hdGNoZXNFbnRyeRJJCgt0b2tlbl91c2FnZRgOIAEoCzI0LmNsYXZhdGEuc2hhcmVkLnYxLlBvbGljeUV2YWx1YXRpb25SZXBvcnQuVG9rZW5Vc2FnZRIQCghsYWJlbF9pZBgQIAEoCRIYChBsYWJlbF92ZXJzaW9uX2lkGBEgASgJGkoKDFJldmlld1Jlc3VsdBIrCgdvdXRjb21lGAEgASgOMhouY2xhdmF0YS5zaGFyZWQudjEuT3V0Y29tZRINCgVzY29yZRgCIAEoARq3AQoZQXNzZXJ0aW9uRXZhbHVhdGlvblJlcG9ydBIuCgZyZXN1bHQYASABKA4yGi5jbGF2YXRhLnNoYXJlZC52MS5PdXRjb21lQgIYARIPCgdtZXNzYWdlGAIgASgJEjkKDHNvdXJjZV9yYW5nZRgDIAEoCzIeLmNsYXZhdGEuc2hhcmVkLnYxLlNvdXJjZVJhbmdlSACIAQESDQoFc2NvcmUYBCABKAFCDwoNX3NvdXJjZV9yYW5nZRrRAgoZRXhjZXB0aW9uRXZhbHVhdGlvblJlcG9ydBIuCgZyZXN1bHQYASABKA4yGi5jbGF2YXRhLnNoYXJlZC52MS5PdXRjb21lQgIYARJpChxhc3NlcnRpb25fZXZhbHVhdGlvbl9yZXBvcnRzGAIgAygLMkMuY2xhdmF0YS5zaGFyZWQudjEuUG9saWN5RXZhbHVhdGlvblJlcG9ydC5Bc3NlcnRpb25FdmFsdWF0aW9uUmVwb3J0EjkKDHNvdXJjZV9yYW5nZRgDIAEoCzIeLmNsYXZhdGEuc2hhcmVkLnYxLlNvdXJjZVJhbmdlSACIAQESTQoNcmV2aWV3X3Jlc3VsdBgEIAEoCzI2LmNsYXZhdGEuc2hhcmVkLnYxLlBvbGljeUV2YWx1YXRpb25SZXBvcnQuUmV2aWV3UmVzdWx0Qg8KDV9zb3VyY2VfcmFuZ2Ua2AMKF1NlY3Rpb25FdmFsdWF0aW9uUmVwb3J0EgwKBG5hbWUYASABKAkSLgoGcmVzdWx0GAIgASgOMhouY2xhdmF0YS5zaGFyZWQudjEuT3V0Y29tZUICGAESDwoHbWVzc2FnZRgDIAEoCRJpChxhc3NlcnRpb25fZXZhbHVhdGlvbl9yZXBvcnRzGAQgAygLMkMuY2xhdmF0YS5zaGFyZWQudjEuUG9saWN5RXZhbHVhdGlvblJlcG9ydC5Bc3NlcnRpb25FdmFsdWF0aW9uUmVwb3J0EmgKG2V4Y2VwdGlvbl9ldmFsdWF0aW9uX3JlcG9ydBgFIAEoCzJDLmNsYXZhdGEuc2hhcmVkLnYxLlBvbGljeUV2YWx1YXRpb25SZXBvcnQuRXhjZXB0aW9uRXZhbHVhdGlvblJlcG9ydBI5Cgxzb3VyY2VfcmFuZ2UYBiABKAsyHi5jbGF2YXRhLnNoYXJlZC52MS5Tb3VyY2VSYW5nZUgAiAEBEk0KDXJldmlld19yZXN1bHQYByABKAsyNi5jbGF2YXRhLnNoYXJlZC52MS5Qb2xpY3lFdmFsdWF0aW9uUmVwb3J0LlJldmlld1Jlc3VsdEIPCg1fc291cmNlX3JhbmdlGk0KClRva2VuVXNhZ2USFAoMaW5wdXRfdG9rZW5zGAEgASgFEhUKDWJpbGxlZF90b2tlbnMYAiABKAUSEgoKbXVsdGlwbGllchgDIAEoAho2ChRDb250ZW50TWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGjMKEUxhYmVsTWF0Y2hlc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoAjoCOAFKBAgEEAVKBAgMEA1KBAgPEBBSBG5hbWVSD2ZlYXR1cmVfcmVwb3J0c1IJaW50ZXJuYWxzInIKCVRpbWVSYW5nZRIpCgVzdGFydBgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJwoDZW5kGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCglpbmNsdXNpdmUYAyABKAgipQEKCUpvYlJlc3VsdBIQCghqb2JfdXVpZBgCIAEoCRI5CgZyZXBvcnQYBCABKAsyKS5jbGF2YXRhLnNoYXJlZC52MS5Qb2xpY3lFdmFsdWF0aW9uUmVwb3J0EisKB2NyZWF0ZWQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wSgQIARACSgQIAxAEUgR1dWlkUgxjb250ZW50X2hhc2giuAQKA0pvYhIQCghqb2JfdXVpZBgBIAEoCRITCgtjdXN0b21lcl9pZBgCIAEoCRIsCgZzdGF0dXMYAyABKA4yHC5jbGF2YXRhLnNoYXJlZC52MS5Kb2JTdGF0dXMSNAoMY29udGVudF9kYXRhGAUgAygLMh4uY2xhdmF0YS5zaGFyZWQudjEuQ29udGVudERhdGESLQoHcmVzdWx0cxgGIAMoCzIcLmNsYXZhdGEuc2hhcmVkLnYxLkpvYlJlc3VsdBIrCgdjcmVhdGVkGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIrCgd1cGRhdGVkGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBItCgljb21wbGV0ZWQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhYKCXBvbGljeV9pZBgKIAEoCUgAiAEBEh4KEXBvbGljeV92ZXJzaW9uX2lkGAsgASgJSAGIAQESEQoJdGhyZXNob2xkGA0gASgBEhAKCGxhYmVsX2lkGA4gASgJEhgKEGxhYmVsX3ZlcnNpb25faWQYDyABKAkSLAoIam9iX3R5cGUYECABKA4yGi5jbGF2YXRhLnNoYXJlZC52MS5Kb2JUeXBlQgwKCl9wb2xpY3lfaWRCFAoSX3BvbGljeV92ZXJzaW9uX2lkSgQIBBAFSgQIDBANUghtZXRhZGF0YVIPcG9saWN5X2RyYWZ0X2lkKlsKB091dGNvbWUSFwoTT1VUQ09NRV9VTlNQRUNJRklFRBAAEhEKDU9VVENPTUVfRkFMU0UQARIQCgxPVVRDT01FX1RSVUUQAhISCg5PVVRDT01FX0ZBSUxFRBADKqEBCglKb2JTdGF0dXMSGgoWSk9CX1NUQVRVU19VTlNQRUNJRklFRBAAEhYKEkpPQl9TVEFUVVNfUEVORElORxABEhYKEkpPQl9TVEFUVVNfUlVOTklORxACEhgKFEpPQl9TVEFUVVNfQ09NUExFVEVEEAMSFQoRSk9CX1NUQVRVU19GQUlMRUQQBBIXChNKT0JfU1RBVFVTX0NBTkNFTEVEEAUqdAoHSm9iVHlwZRIYChRKT0JfVFlQRV9VTlNQRUNJRklFRBAAEhUKEUpPQl9UWVBFX1NUQU5EQVJEEAESEgoOSk9CX1RZUEVfQkFUQ0gQAhIRCg1KT0JfVFlQRV9GUkVFEAMSEQoNSk9CX1RZUEVfVEVTVBAEYgZwcm90bzM", [file_google_api_field_behavior, file_google_protobuf_timestamp]);
+  fileDesc("Ch5jbGF2YXRhL3NoYXJlZC92MS9wdWJsaWMucHJvdG8SEWNsYXZhdGEuc2hhcmVkLnYxIsQCCgtDb250ZW50RGF0YRIZCgxjb250ZW50X2hhc2gYASABKAlCA+BBAxIOCgR0ZXh0GAIgASgJSAASDwoFaW1hZ2UYAyABKAxIABITCglpbWFnZV91cmwYBCABKAlIABITCgl2aWRlb191cmwYBSABKAlIABITCglhdWRpb191cmwYBiABKAlIABI+CghtZXRhZGF0YRgJIAMoCzIsLmNsYXZhdGEuc2hhcmVkLnYxLkNvbnRlbnREYXRhLk1ldGFkYXRhRW50cnkSEgoFdGl0bGUYCiABKAlIAYgBARovCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCCQoHY29udGVudEIICgZfdGl0bGVKBAgHEAhKBAgIEAlSBmxhYmVsc1IMY29udGVudF90eXBlIrcBCgtTb3VyY2VSYW5nZRI8CgVzdGFydBgBIAEoCzItLmNsYXZhdGEuc2hhcmVkLnYxLlNvdXJjZVJhbmdlLlNvdXJjZUxvY2F0aW9uEjoKA2VuZBgCIAEoCzItLmNsYXZhdGEuc2hhcmVkLnYxLlNvdXJjZVJhbmdlLlNvdXJjZUxvY2F0aW9uGi4KDlNvdXJjZUxvY2F0aW9uEgwKBGxpbmUYASABKAUSDgoGY29sdW1uGAIgASgFIp0QChZQb2xpY3lFdmFsdWF0aW9uUmVwb3J0EhEKCXBvbGljeV9pZBgBIAEoCRISCgpwb2xpY3lfa2V5GAIgASgJEhkKEXBvbGljeV92ZXJzaW9uX2lkGAMgASgJEi4KBnJlc3VsdBgFIAEoDjIaLmNsYXZhdGEuc2hhcmVkLnYxLk91dGNvbWVCAhgBEmUKGnNlY3Rpb25fZXZhbHVhdGlvbl9yZXBvcnRzGAYgAygLMkEuY2xhdmF0YS5zaGFyZWQudjEuUG9saWN5RXZhbHVhdGlvblJlcG9ydC5TZWN0aW9uRXZhbHVhdGlvblJlcG9ydBJoChtleGNlcHRpb25fZXZhbHVhdGlvbl9yZXBvcnQYByABKAsyQy5jbGF2YXRhLnNoYXJlZC52MS5Qb2xpY3lFdmFsdWF0aW9uUmVwb3J0LkV4Y2VwdGlvbkV2YWx1YXRpb25SZXBvcnQSFAoMY29udGVudF9oYXNoGAggASgJElgKEGNvbnRlbnRfbWV0YWRhdGEYCSADKAsyPi5jbGF2YXRhLnNoYXJlZC52MS5Qb2xpY3lFdmFsdWF0aW9uUmVwb3J0LkNvbnRlbnRNZXRhZGF0YUVudHJ5Ek0KDXJldmlld19yZXN1bHQYCiABKAsyNi5jbGF2YXRhLnNoYXJlZC52MS5Qb2xpY3lFdmFsdWF0aW9uUmVwb3J0LlJldmlld1Jlc3VsdBIRCgl0aHJlc2hvbGQYCyABKAESUgoNbGFiZWxfbWF0Y2hlcxgNIAMoCzI7LmNsYXZhdGEuc2hhcmVkLnYxLlBvbGljeUV2YWx1YXRpb25SZXBvcnQuTGFiZWxNYXRjaGVzRW50cnkSSQoLdG9rZW5fdXNhZ2UYDiABKAsyNC5jbGF2YXRhLnNoYXJlZC52MS5Qb2xpY3lFdmFsdWF0aW9uUmVwb3J0LlRva2VuVXNhZ2USEAoIbGFiZWxfaWQYECABKAkSGAoQbGFiZWxfdmVyc2lvbl9pZBgRIAEoCRpKCgxSZXZpZXdSZXN1bHQSKwoHb3V0Y29tZRgBIAEoDjIaLmNsYXZhdGEuc2hhcmVkLnYxLk91dGNvbWUSDQoFc2NvcmUYAiABKAEatwEKGUFzc2VydGlvbkV2YWx1YXRpb25SZXBvcnQSLgoGcmVzdWx0GAEgASgOMhouY2xhdmF0YS5zaGFyZWQudjEuT3V0Y29tZUICGAESDwoHbWVzc2FnZRgCIAEoCRI5Cgxzb3VyY2VfcmFuZ2UYAyABKAsyHi5jbGF2YXRhLnNoYXJlZC52MS5Tb3VyY2VSYW5nZUgAiAEBEg0KBXNjb3JlGAQgASgBQg8KDV9zb3VyY2VfcmFuZ2Ua0QIKGUV4Y2VwdGlvbkV2YWx1YXRpb25SZXBvcnQSLgoGcmVzdWx0GAEgASgOMhouY2xhdmF0YS5zaGFyZWQudjEuT3V0Y29tZUICGAESaQocYXNzZXJ0aW9uX2V2YWx1YXRpb25fcmVwb3J0cxgCIAMoCzJDLmNsYXZhdGEuc2hhcmVkLnYxLlBvbGljeUV2YWx1YXRpb25SZXBvcnQuQXNzZXJ0aW9uRXZhbHVhdGlvblJlcG9ydBI5Cgxzb3VyY2VfcmFuZ2UYAyABKAsyHi5jbGF2YXRhLnNoYXJlZC52MS5Tb3VyY2VSYW5nZUgAiAEBEk0KDXJldmlld19yZXN1bHQYBCABKAsyNi5jbGF2YXRhLnNoYXJlZC52MS5Qb2xpY3lFdmFsdWF0aW9uUmVwb3J0LlJldmlld1Jlc3VsdEIPCg1fc291cmNlX3JhbmdlGtgDChdTZWN0aW9uRXZhbHVhdGlvblJlcG9ydBIMCgRuYW1lGAEgASgJEi4KBnJlc3VsdBgCIAEoDjIaLmNsYXZhdGEuc2hhcmVkLnYxLk91dGNvbWVCAhgBEg8KB21lc3NhZ2UYAyABKAkSaQocYXNzZXJ0aW9uX2V2YWx1YXRpb25fcmVwb3J0cxgEIAMoCzJDLmNsYXZhdGEuc2hhcmVkLnYxLlBvbGljeUV2YWx1YXRpb25SZXBvcnQuQXNzZXJ0aW9uRXZhbHVhdGlvblJlcG9ydBJoChtleGNlcHRpb25fZXZhbHVhdGlvbl9yZXBvcnQYBSABKAsyQy5jbGF2YXRhLnNoYXJlZC52MS5Qb2xpY3lFdmFsdWF0aW9uUmVwb3J0LkV4Y2VwdGlvbkV2YWx1YXRpb25SZXBvcnQSOQoMc291cmNlX3JhbmdlGAYgASgLMh4uY2xhdmF0YS5zaGFyZWQudjEuU291cmNlUmFuZ2VIAIgBARJNCg1yZXZpZXdfcmVzdWx0GAcgASgLMjYuY2xhdmF0YS5zaGFyZWQudjEuUG9saWN5RXZhbHVhdGlvblJlcG9ydC5SZXZpZXdSZXN1bHRCDwoNX3NvdXJjZV9yYW5nZRpNCgpUb2tlblVzYWdlEhQKDGlucHV0X3Rva2VucxgBIAEoBRIVCg1iaWxsZWRfdG9rZW5zGAIgASgFEhIKCm11bHRpcGxpZXIYAyABKAIaNgoUQ29udGVudE1ldGFkYXRhRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ARozChFMYWJlbE1hdGNoZXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAI6AjgBSgQIBBAFSgQIDBANSgQIDxAQUgRuYW1lUg9mZWF0dXJlX3JlcG9ydHNSCWludGVybmFscyJyCglUaW1lUmFuZ2USKQoFc3RhcnQYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEicKA2VuZBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEQoJaW5jbHVzaXZlGAMgASgIIqkBCglKb2JSZXN1bHQSDAoEdXVpZBgBIAEoCRIQCghqb2JfdXVpZBgCIAEoCRIUCgxjb250ZW50X2hhc2gYAyABKAkSOQoGcmVwb3J0GAQgASgLMikuY2xhdmF0YS5zaGFyZWQudjEuUG9saWN5RXZhbHVhdGlvblJlcG9ydBIrCgdjcmVhdGVkGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCK4BAoDSm9iEhAKCGpvYl91dWlkGAEgASgJEhMKC2N1c3RvbWVyX2lkGAIgASgJEiwKBnN0YXR1cxgDIAEoDjIcLmNsYXZhdGEuc2hhcmVkLnYxLkpvYlN0YXR1cxI0Cgxjb250ZW50X2RhdGEYBSADKAsyHi5jbGF2YXRhLnNoYXJlZC52MS5Db250ZW50RGF0YRItCgdyZXN1bHRzGAYgAygLMhwuY2xhdmF0YS5zaGFyZWQudjEuSm9iUmVzdWx0EisKB2NyZWF0ZWQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEisKB3VwZGF0ZWQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi0KCWNvbXBsZXRlZBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFgoJcG9saWN5X2lkGAogASgJSACIAQESHgoRcG9saWN5X3ZlcnNpb25faWQYCyABKAlIAYgBARIRCgl0aHJlc2hvbGQYDSABKAESEAoIbGFiZWxfaWQYDiABKAkSGAoQbGFiZWxfdmVyc2lvbl9pZBgPIAEoCRIsCghqb2JfdHlwZRgQIAEoDjIaLmNsYXZhdGEuc2hhcmVkLnYxLkpvYlR5cGVCDAoKX3BvbGljeV9pZEIUChJfcG9saWN5X3ZlcnNpb25faWRKBAgEEAVKBAgMEA1SCG1ldGFkYXRhUg9wb2xpY3lfZHJhZnRfaWQqWwoHT3V0Y29tZRIXChNPVVRDT01FX1VOU1BFQ0lGSUVEEAASEQoNT1VUQ09NRV9GQUxTRRABEhAKDE9VVENPTUVfVFJVRRACEhIKDk9VVENPTUVfRkFJTEVEEAMqoQEKCUpvYlN0YXR1cxIaChZKT0JfU1RBVFVTX1VOU1BFQ0lGSUVEEAASFgoSSk9CX1NUQVRVU19QRU5ESU5HEAESFgoSSk9CX1NUQVRVU19SVU5OSU5HEAISGAoUSk9CX1NUQVRVU19DT01QTEVURUQQAxIVChFKT0JfU1RBVFVTX0ZBSUxFRBAEEhcKE0pPQl9TVEFUVVNfQ0FOQ0VMRUQQBSp0CgdKb2JUeXBlEhgKFEpPQl9UWVBFX1VOU1BFQ0lGSUVEEAASFQoRSk9CX1RZUEVfU1RBTkRBUkQQARISCg5KT0JfVFlQRV9CQVRDSBACEhEKDUpPQl9UWVBFX0ZSRUUQAxIRCg1KT0JfVFlQRV9URVNUEARiBnByb3RvMw", [file_google_api_field_behavior, file_google_protobuf_timestamp]);
 
 /**
  * One piece of content to evaluate: exactly one of text, an image, or a URL.
@@ -117,16 +117,16 @@ export type SourceRange = Message<"clavata.shared.v1.SourceRange"> & {
   /**
    * Where the span starts.
    *
-   * @generated from field: clavata.shared.v1.SourceLocation start = 1;
+   * @generated from field: clavata.shared.v1.SourceRange.SourceLocation start = 1;
    */
-  start?: SourceLocation | undefined;
+  start?: SourceRange_SourceLocation | undefined;
 
   /**
    * Where the span ends.
    *
-   * @generated from field: clavata.shared.v1.SourceLocation end = 2;
+   * @generated from field: clavata.shared.v1.SourceRange.SourceLocation end = 2;
    */
-  end?: SourceLocation | undefined;
+  end?: SourceRange_SourceLocation | undefined;
 };
 
 /**
@@ -137,11 +137,12 @@ export const SourceRangeSchema: GenMessage<SourceRange> = /*@__PURE__*/
   messageDesc(file_clavata_shared_v1_public, 1);
 
 /**
- * A position in policy source code.
+ * A position in policy source code (nested, as in the official descriptors:
+ * clavata.shared.v1.SourceRange.SourceLocation).
  *
- * @generated from message clavata.shared.v1.SourceLocation
+ * @generated from message clavata.shared.v1.SourceRange.SourceLocation
  */
-export type SourceLocation = Message<"clavata.shared.v1.SourceLocation"> & {
+export type SourceRange_SourceLocation = Message<"clavata.shared.v1.SourceRange.SourceLocation"> & {
   /**
    * The line, starting at 1.
    *
@@ -158,11 +159,11 @@ export type SourceLocation = Message<"clavata.shared.v1.SourceLocation"> & {
 };
 
 /**
- * Describes the message clavata.shared.v1.SourceLocation.
- * Use `create(SourceLocationSchema)` to create a new message.
+ * Describes the message clavata.shared.v1.SourceRange.SourceLocation.
+ * Use `create(SourceRange_SourceLocationSchema)` to create a new message.
  */
-export const SourceLocationSchema: GenMessage<SourceLocation> = /*@__PURE__*/
-  messageDesc(file_clavata_shared_v1_public, 2);
+export const SourceRange_SourceLocationSchema: GenMessage<SourceRange_SourceLocation> = /*@__PURE__*/
+  messageDesc(file_clavata_shared_v1_public, 1, 0);
 
 /**
  * What a policy said about one piece of content: the overall verdict and
@@ -280,7 +281,7 @@ export type PolicyEvaluationReport = Message<"clavata.shared.v1.PolicyEvaluation
  * Use `create(PolicyEvaluationReportSchema)` to create a new message.
  */
 export const PolicyEvaluationReportSchema: GenMessage<PolicyEvaluationReport> = /*@__PURE__*/
-  messageDesc(file_clavata_shared_v1_public, 3);
+  messageDesc(file_clavata_shared_v1_public, 2);
 
 /**
  * A verdict with the score that produced it.
@@ -308,7 +309,7 @@ export type PolicyEvaluationReport_ReviewResult = Message<"clavata.shared.v1.Pol
  * Use `create(PolicyEvaluationReport_ReviewResultSchema)` to create a new message.
  */
 export const PolicyEvaluationReport_ReviewResultSchema: GenMessage<PolicyEvaluationReport_ReviewResult> = /*@__PURE__*/
-  messageDesc(file_clavata_shared_v1_public, 3, 0);
+  messageDesc(file_clavata_shared_v1_public, 2, 0);
 
 /**
  * The verdict on one assertion (one line of a section) of the policy.
@@ -351,7 +352,7 @@ export type PolicyEvaluationReport_AssertionEvaluationReport = Message<"clavata.
  * Use `create(PolicyEvaluationReport_AssertionEvaluationReportSchema)` to create a new message.
  */
 export const PolicyEvaluationReport_AssertionEvaluationReportSchema: GenMessage<PolicyEvaluationReport_AssertionEvaluationReport> = /*@__PURE__*/
-  messageDesc(file_clavata_shared_v1_public, 3, 1);
+  messageDesc(file_clavata_shared_v1_public, 2, 1);
 
 /**
  * The verdict on an exception block (EXCEPT WHEN / UNLESS): when it holds,
@@ -395,7 +396,7 @@ export type PolicyEvaluationReport_ExceptionEvaluationReport = Message<"clavata.
  * Use `create(PolicyEvaluationReport_ExceptionEvaluationReportSchema)` to create a new message.
  */
 export const PolicyEvaluationReport_ExceptionEvaluationReportSchema: GenMessage<PolicyEvaluationReport_ExceptionEvaluationReport> = /*@__PURE__*/
-  messageDesc(file_clavata_shared_v1_public, 3, 2);
+  messageDesc(file_clavata_shared_v1_public, 2, 2);
 
 /**
  * The verdict on one section (label) of the policy.
@@ -460,7 +461,7 @@ export type PolicyEvaluationReport_SectionEvaluationReport = Message<"clavata.sh
  * Use `create(PolicyEvaluationReport_SectionEvaluationReportSchema)` to create a new message.
  */
 export const PolicyEvaluationReport_SectionEvaluationReportSchema: GenMessage<PolicyEvaluationReport_SectionEvaluationReport> = /*@__PURE__*/
-  messageDesc(file_clavata_shared_v1_public, 3, 3);
+  messageDesc(file_clavata_shared_v1_public, 2, 3);
 
 /**
  * What the evaluation cost, in tokens.
@@ -495,7 +496,7 @@ export type PolicyEvaluationReport_TokenUsage = Message<"clavata.shared.v1.Polic
  * Use `create(PolicyEvaluationReport_TokenUsageSchema)` to create a new message.
  */
 export const PolicyEvaluationReport_TokenUsageSchema: GenMessage<PolicyEvaluationReport_TokenUsage> = /*@__PURE__*/
-  messageDesc(file_clavata_shared_v1_public, 3, 4);
+  messageDesc(file_clavata_shared_v1_public, 2, 4);
 
 /**
  * A span of time for filtering jobs.
@@ -530,7 +531,7 @@ export type TimeRange = Message<"clavata.shared.v1.TimeRange"> & {
  * Use `create(TimeRangeSchema)` to create a new message.
  */
 export const TimeRangeSchema: GenMessage<TimeRange> = /*@__PURE__*/
-  messageDesc(file_clavata_shared_v1_public, 4);
+  messageDesc(file_clavata_shared_v1_public, 3);
 
 /**
  * The result of evaluating one piece of content in a job.
@@ -539,11 +540,27 @@ export const TimeRangeSchema: GenMessage<TimeRange> = /*@__PURE__*/
  */
 export type JobResult = Message<"clavata.shared.v1.JobResult"> & {
   /**
+   * The result's own id. Internal in the official descriptors, but the
+   * official SDKs read it, so it is carried here.
+   *
+   * @generated from field: string uuid = 1;
+   */
+  uuid: string;
+
+  /**
    * The job this result belongs to.
    *
    * @generated from field: string job_uuid = 2;
    */
   jobUuid: string;
+
+  /**
+   * The content hash of the evaluated item ("algo::value"). Internal in the
+   * official descriptors, but the official SDKs read it.
+   *
+   * @generated from field: string content_hash = 3;
+   */
+  contentHash: string;
 
   /**
    * The policy's report on the content.
@@ -565,7 +582,7 @@ export type JobResult = Message<"clavata.shared.v1.JobResult"> & {
  * Use `create(JobResultSchema)` to create a new message.
  */
 export const JobResultSchema: GenMessage<JobResult> = /*@__PURE__*/
-  messageDesc(file_clavata_shared_v1_public, 5);
+  messageDesc(file_clavata_shared_v1_public, 4);
 
 /**
  * An evaluation job: content evaluated against a policy in the background,
@@ -679,7 +696,7 @@ export type Job = Message<"clavata.shared.v1.Job"> & {
  * Use `create(JobSchema)` to create a new message.
  */
 export const JobSchema: GenMessage<Job> = /*@__PURE__*/
-  messageDesc(file_clavata_shared_v1_public, 6);
+  messageDesc(file_clavata_shared_v1_public, 5);
 
 /**
  * The verdict of an evaluation: whether the content matched a policy, a
