@@ -9,14 +9,22 @@ import { SAMPLE_POLICY_IDS, startEmulator } from "../../dist/esm/src/emulator/in
 import {
   ClavataClient,
   EvaluationRefusedError,
+  imageContent,
   Outcome,
   RefusalReason,
-  imageContent,
   textContent,
 } from "../../dist/esm/src/index.js";
-import { createNodeWebhookHandler, generateWebhookSecret, webhookWithSecret } from "../../dist/esm/src/webhooks/index.js";
+import {
+  createNodeWebhookHandler,
+  generateWebhookSecret,
+  webhookWithSecret,
+} from "../../dist/esm/src/webhooks/index.js";
 
-const runtime = globalThis.Bun ? `bun ${globalThis.Bun.version}` : globalThis.Deno ? `deno ${globalThis.Deno.version.deno}` : `node ${process.versions.node}`;
+const runtime = globalThis.Bun
+  ? `bun ${globalThis.Bun.version}`
+  : globalThis.Deno
+    ? `deno ${globalThis.Deno.version.deno}`
+    : `node ${process.versions.node}`;
 
 function check(condition, what) {
   if (!condition) throw new Error(`smoke check failed: ${what}`);
@@ -33,7 +41,10 @@ try {
   const results = [];
   for await (const result of client.evaluate({
     policyId: SAMPLE_POLICY_IDS.violence,
-    contentData: [textContent("I will hurt you", { metadata: { id: "a" } }), textContent("See you tomorrow", { metadata: { id: "b" } })],
+    contentData: [
+      textContent("I will hurt you", { metadata: { id: "a" } }),
+      textContent("See you tomorrow", { metadata: { id: "b" } }),
+    ],
   })) {
     results.push(result);
   }
@@ -45,7 +56,10 @@ try {
   const gif = new Uint8Array([...new TextEncoder().encode("GIF89a"), 1, 0, 1, 0, 0, 0, 0, 0x3b]);
   const refusal = await client
     .evaluateOne({ policyId: SAMPLE_POLICY_IDS.violence, contentData: imageContent(gif) })
-    .then(() => undefined, (error) => error);
+    .then(
+      () => undefined,
+      (error) => error,
+    );
   check(
     refusal instanceof EvaluationRefusedError && refusal.topReason === RefusalReason.UNSUPPORTED_FORMAT,
     "a GIF is refused with EvaluationRefusedError (UNSUPPORTED_FORMAT)",
