@@ -111,6 +111,20 @@ export { type RetryInfo, RetryInfoSchema } from "../gen/google/rpc/error_details
 
 // The status message that carries refusal details in `grpc-status-details-bin`.
 export { type Status as RpcStatus, StatusSchema as RpcStatusSchema } from "../gen/google/rpc/status_pb.js";
+export {
+  type HasReport,
+  isMatch,
+  type MatchedLabel,
+  matchedLabels,
+  outcomeWord,
+  reportOf,
+  type SectionVerdict,
+  scoreOf,
+  sectionsOf,
+  type Verdict,
+  type VerdictOutcome,
+  verdictOf,
+} from "./verdict.js";
 export { VERSION } from "./version.js";
 
 // ---------------------------------------------------------------------------
