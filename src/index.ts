@@ -176,5 +176,5 @@ export {
   MAX_LABEL_VERSION_IDS,
   MAX_PAGE_SIZE,
 } from "./requests.js";
-export { backoffDelayMs, DEFAULT_RETRY_OPTIONS, retryDelayHintMs } from "./retry.js";
+export { backoffDelayMs, DEFAULT_RETRY_OPTIONS, type ResolvedRetryOptions, retryDelayHintMs } from "./retry.js";
 export { addWebhook, createWebhook, WEBHOOK_HEADER_PREFIX, type WebhookInit } from "./webhooks/request.js";

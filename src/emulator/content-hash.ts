@@ -55,7 +55,7 @@ export function fnv1a128(bytes: Uint8Array): string {
 }
 
 /**
- * The gateway-style content hash of bytes: `"fnv1a128::"` followed by {@link fnv1a128} of them.
+ * The gateway-style content hash of bytes: `"fnv1a128::"` followed by the FNV-1a 128 hash of them in hex.
  * Text is hashed as its UTF-8 bytes.
  */
 export function contentHash(bytes: Uint8Array | string): string {

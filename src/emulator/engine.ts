@@ -122,7 +122,7 @@ export function formatFromUrlPath(url: URL): ImageFormat | undefined {
  * output: there is no randomness and no clock (only a loopback URL's server can change what it returns).
  *
  * **Content bytes and hash.** Text is its UTF-8 bytes; an image is its bytes. An `image_url` on a loopback
- * host (see {@link isLoopbackUrl}) is fetched with `fetch` (time limit `fetchTimeoutMs`, size limit
+ * host (localhost, 127.0.0.0/8, ::1) is fetched with `fetch` (time limit `fetchTimeoutMs`, size limit
  * `maxImageBytes`, redirects never followed) and its body is treated as image bytes; a failed fetch (network
  * error, time-out, non-2xx status, redirect, too large) gives a report whose review_result is OUTCOME_FAILED
  * with score 0, every section FAILED, no tokens, rather than an error. Any other URL is never fetched: its
@@ -147,7 +147,7 @@ export function formatFromUrlPath(url: URL): ImageFormat | undefined {
  *
  * **Report fields.** `label_matches` maps the name of every TRUE section to its score. `threshold` is the
  * effective threshold. `content_metadata` echoes the item's metadata. `token_usage`: input tokens are
- * max(1, ceil(UTF-8 bytes / 4)) for text and {@link IMAGE_INPUT_TOKENS} (256) for an image or image URL;
+ * max(1, ceil(UTF-8 bytes / 4)) for text and 256 for an image or image URL;
  * multiplier is the policy's; billed tokens are round(input × multiplier).
  */
 export class PolicyEngine {

@@ -1,17 +1,32 @@
 // The public surface of clavata-connect/emulator: a local stand-in for the Clavata gateway.
 
 export { contentHash } from "./content-hash.js";
-export { type ContentVerdict, PolicyEngine, type PolicyEngineOptions } from "./engine.js";
-export type { EmulatorMethod, FaultInjector, FaultRule } from "./faults.js";
-export { type ImageFormat, type ImageInspection, inspectImage, makePng } from "./image.js";
 export {
+  type ContentVerdict,
+  type LabelVerdict,
+  PolicyEngine,
+  type PolicyEngineOptions,
+  type PreparedContent,
+} from "./engine.js";
+export type { EmulatorMethod, FaultInjector, FaultRule } from "./faults.js";
+export { type ImageFormat, type ImageInspection, inspectImage, type MakePngOptions, makePng } from "./image.js";
+export {
+  type ImageMatcher,
+  type ImageMatcherJson,
+  type KeywordsMatcher,
   loadPolicyFile,
   type Policy,
   type PolicyAssertion,
+  type PolicyAssertionJson,
   PolicyFileError,
   type PolicyFileJson,
+  type PolicyJson,
+  type PolicyMatcher,
   type PolicySection,
+  type PolicySectionJson,
   parsePolicies,
+  type RegexMatcher,
+  type TextMatcher,
 } from "./policy.js";
 export type { RateLimit } from "./rate-limit.js";
 export {

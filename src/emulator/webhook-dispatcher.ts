@@ -7,7 +7,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import type { CreateJobRequest_Webhook } from "../../gen/clavata/gateway/v1/gateway_pb.js";
 import { type Job, JobSchema } from "../../gen/clavata/shared/v1/public_pb.js";
 
-/** One attempt to call a webhook, as recorded in {@link WebhookDispatcher.deliveries}. */
+/** One attempt to call a webhook, as recorded in the emulator's `deliveries` log. */
 export interface WebhookDelivery {
   /** The job that was delivered. */
   jobUuid: string;
@@ -34,7 +34,7 @@ export interface WebhookDelivery {
   body: string;
 }
 
-/** Options of a {@link WebhookDispatcher}. */
+/** How the emulator delivers webhooks: attempts, backoff and time limits. */
 export interface WebhookDispatcherOptions {
   /** How many times to try a delivery in all. Default 3. */
   maxAttempts?: number;

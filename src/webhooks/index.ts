@@ -9,7 +9,7 @@ export {
   type WebhookMiddlewareResponse,
 } from "./middleware.js";
 // Receiving side: adapters.
-export { createNodeWebhookHandler } from "./node-handler.js";
+export { createNodeWebhookHandler, type NodeResponseLike } from "./node-handler.js";
 export { checkWebhookContentType, DEFAULT_MAX_BODY_BYTES, parseWebhookJob } from "./payload.js";
 export {
   verifyWebhook,
