@@ -125,7 +125,7 @@ describe("webhooks end to end with the emulator", () => {
 describe("the webhook page's end-to-end example", () => {
   it("runs as written, against the built package, and prints one line per item", async () => {
     const readme = readFileSync(new URL("../../docs/webhooks.md", import.meta.url), "utf8");
-    const section = readme.slice(readme.indexOf("### Try it end to end on your machine"));
+    const section = readme.slice(readme.indexOf("## Try it end to end on your machine"));
     const code = /```js\n([\s\S]*?)```/.exec(section)?.[1];
     expect(code).toBeDefined();
     // Runs from the package root, so "clavata-connect" resolves to this package's build (npm test builds it first).
