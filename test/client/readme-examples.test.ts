@@ -3,66 +3,13 @@
 // `<!-- not run: why -->`. The blocks import from "clavata-connect" (and its /emulator and /webhooks subpaths); the
 // glue below maps those imports to the source, with ClavataClient pointed at the emulator, and gives every block a
 // `client` of that emulator, the `emulator` itself and a `console` whose lines each block's expectation checks.
-import { readdirSync, readFileSync } from "node:fs";
 import ts from "typescript";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as emulatorModule from "../../src/emulator/index.js";
 import { type Emulator, startEmulator } from "../../src/emulator/index.js";
 import * as sdk from "../../src/index.js";
 import * as webhooksModule from "../../src/webhooks/index.js";
-
-const ROOT = new URL("../../", import.meta.url);
-const FILES = [
-  "README.md",
-  ...readdirSync(new URL("docs/", ROOT))
-    .filter((name) => name.endsWith(".md"))
-    .sort()
-    .map((name) => `docs/${name}`),
-];
-const NOT_RUN = /^<!-- not run: .+ -->$/;
-
-interface Block {
-  /** "file › heading", with " (2)" and on for further blocks under one heading. */
-  key: string;
-  lang: "ts" | "js" | "json";
-  code: string;
-  run: boolean;
-}
-
-/** The code blocks of a Markdown file, each named by its file and the heading it is under. */
-function codeBlocks(file: string, markdown: string): Block[] {
-  const out: Block[] = [];
-  const seen = new Map<string, number>();
-  let heading = "";
-  let previous = "";
-  const lines = markdown.split("\n");
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i]!;
-    const fence = /^```(\w*)$/.exec(line);
-    if (fence) {
-      const end = lines.indexOf("```", i + 1);
-      const lang = fence[1]!;
-      if (lang === "ts" || lang === "js" || lang === "json") {
-        const name = `${file} › ${heading}`;
-        const n = (seen.get(name) ?? 0) + 1;
-        seen.set(name, n);
-        out.push({
-          key: n === 1 ? name : `${name} (${String(n)})`,
-          lang,
-          code: lines.slice(i + 1, end).join("\n"),
-          run: !NOT_RUN.test(previous),
-        });
-      }
-      i = end;
-      previous = "";
-      continue;
-    }
-    const h = /^#{1,4} (.+)$/.exec(line);
-    if (h) heading = h[1]!.trim();
-    if (line.trim() !== "") previous = line.trim();
-  }
-  return out;
-}
+import { DOC_FILES, docBlocks } from "../support/markdown.js";
 
 /** The modules a block's imports resolve to; anything else is imported for real. */
 function moduleFor(from: string): string | undefined {
@@ -191,7 +138,7 @@ const expectations: Record<string, (lines: string[], parsed?: unknown) => void> 
     expect(lines).toEqual(["200 3f1c0c6e-0000-4000-8000-000000000001"]),
 };
 
-const blocks = FILES.flatMap((file) => codeBlocks(file, readFileSync(new URL(file, ROOT), "utf8")));
+const blocks = docBlocks();
 
 describe("the code blocks of README.md and docs/", () => {
   let emu: Emulator;
@@ -231,7 +178,7 @@ describe("the code blocks of README.md and docs/", () => {
     expect(runnableKeys.sort()).toEqual(Object.keys(expectations).sort());
     // Every page of docs/ has at least one block that runs, except the pages that only describe.
     const withCode = new Set(blocks.filter((b) => b.run).map((b) => b.key.split(" › ")[0]));
-    for (const file of FILES.filter(
+    for (const file of DOC_FILES.filter(
       (f) => !["docs/cli.md", "docs/development.md", "docs/performance.md"].includes(f),
     )) {
       expect(withCode, `${file} has no code block that runs`).toContain(file);
