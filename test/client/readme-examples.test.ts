@@ -54,11 +54,11 @@ const AsyncFunction = Object.getPrototypeOf(async () => {}).constructor as new (
 
 /** What each block must print against the emulator's sample policies (json blocks: what they must parse to). */
 const expectations: Record<string, (lines: string[], parsed?: unknown) => void> = {
-  "README.md › A tour": (lines) =>
-    expect(lines).toEqual([
-      expect.stringMatching(/^match 0\.\d+$/),
-      ...["c1 -", "c2 Commercial spam"].map((l) => expect.stringMatching(new RegExp(`^${l}`))),
-    ]),
+  "README.md › A tour": (lines) => {
+    expect(lines[0]).toMatch(/^match 0\.\d+$/);
+    // Streamed results come in completion order.
+    expect(lines.slice(1).sort()).toEqual(["c1 -", "c2 Commercial spam"]);
+  },
   "README.md › A tour (2)": (lines) => expect(lines).toEqual(["clear 0"]),
 
   "docs/bulk.md › Evaluating a CSV file in chunks": (lines) => {
