@@ -1,6 +1,7 @@
 // Content helpers and the checks every request passes before it is sent.
 // (That nothing reaches the network on bad input is checked over the wire in
 // client-wire.test.ts and emulator.test.ts.)
+
 import { toBinary } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
@@ -22,6 +23,7 @@ import {
   buildGetJobRequest,
   buildListJobsRequest,
 } from "../../src/requests.js";
+import { DEFAULT_REQUEST_LIMITS } from "../../src/validation/limits.js";
 
 /** Runs `fn`, expects an InvalidRequestError, and returns it. */
 function invalid(fn: () => unknown): InvalidRequestError {
@@ -79,13 +81,14 @@ describe("content helpers", () => {
   });
 
   it("refuse bad content at once, saying what to fix", () => {
-    expect(invalid(() => textContent("")).message).toMatch(/empty text/);
-    expect(invalid(() => textContent(42 as unknown as string)).message).toMatch(/empty text/);
-    expect(invalid(() => imageContent(new Uint8Array())).message).toMatch(/no image bytes/);
-    expect(invalid(() => imageUrlContent("ftp://x/y.png")).message).toMatch(/not an http or https URL/);
-    expect(invalid(() => imageUrlContent("not a url")).message).toMatch(/not an http or https URL/);
+    expect(invalid(() => textContent("")).message).toMatch(/text is empty/);
+    expect(invalid(() => textContent(42 as unknown as string)).message).toMatch(/text is a whole number/);
+    expect(invalid(() => imageContent(new Uint8Array())).message).toMatch(/image has no bytes/);
+    expect(invalid(() => imageUrlContent("ftp://x/y.png")).message).toMatch(/not an absolute http or https URL/);
+    expect(invalid(() => imageUrlContent("not a url")).message).toMatch(/not an absolute http or https URL/);
     const meta = invalid(() => textContent("x", { metadata: { n: 1 as unknown as string } }));
-    expect(meta.message).toMatch(/metadata\["n"\] is a number/);
+    expect(meta.message).toMatch(/options\.metadata\["n"\] is a whole number; expected a string/);
+    expect(meta.field).toBe('options.metadata["n"]');
   });
 });
 
@@ -118,7 +121,8 @@ describe("request checks", () => {
     );
     expect(twoJson.message).toMatch(/2 kinds of content/);
     const jsonForm = invalid(() => buildEvaluateRequest({ policyId: "p", contentData: [{ text: "a" } as never] }));
-    expect(jsonForm.message).toMatch(/JSON form.*textContent/);
+    expect(jsonForm.message).toMatch(/JSON form; write content: \{ case: "text", value \}/);
+    expect(jsonForm.field).toBe("contentData[0].text");
     invalid(() => buildEvaluateRequest({ policyId: "p", contentData: [null as never] }));
   });
 
@@ -173,7 +177,8 @@ describe("request checks", () => {
 
   it("needs a job id", () => {
     expect(invalid(() => buildGetJobRequest("")).field).toBe("jobUuid");
-    expect(buildGetJobRequest("abc").jobUuid).toBe("abc");
+    expect(invalid(() => buildGetJobRequest("abc")).message).toMatch(/not a UUID/);
+    expect(buildGetJobRequest("abc", { ...DEFAULT_REQUEST_LIMITS, requireUuidJobIds: false }).jobUuid).toBe("abc");
   });
 
   it("checks the page size and the query of ListJobs", () => {
