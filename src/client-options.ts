@@ -8,7 +8,7 @@ import { isHeaderValue, MAX_HEADER_VALUE_LENGTH, reservedHeaderProblem } from ".
 import { type ClavataLogger, type LogLevel, MIN_REDACTED_KEY_LENGTH } from "./logging.js";
 import { isLoopbackHost } from "./loopback.js";
 import { DEFAULT_RETRY_OPTIONS, type ResolvedRetryOptions } from "./retry.js";
-import { describeType, invalidField } from "./validation/invalid.js";
+import { describeType, invalidField, isPlainObject } from "./validation/invalid.js";
 import { type RequestLimits, type ResolvedRequestLimits, resolveRequestLimits } from "./validation/limits.js";
 
 /** The gateway's host, used unless `host` or `baseUrl` says otherwise. */
@@ -208,12 +208,13 @@ function checkString(value: unknown, field: string): void {
 /** An object option (tls, keepalive, …): undefined, or a plain object whose keys are all known. */
 function checkObjectOption(value: unknown, field: string, keys: readonly string[]): Record<string, unknown> {
   if (value === undefined) return {};
-  if (value === null || typeof value !== "object" || Array.isArray(value)) {
-    throw invalidOption(`${field} is ${describeType(value)}; pass an object with ${keys.join(", ")}`, field);
+  if (!isPlainObject(value)) {
+    throw invalidOption(`${field} is ${describeType(value)}; pass a plain object with ${keys.join(", ")}`, field);
   }
   for (const key of Object.keys(value)) {
     if (!keys.includes(key)) {
-      throw invalidOption(`${field}.${key} is not an option; the options are ${keys.join(", ")}`, `${field}.${key}`);
+      const at = field === "" ? key : `${field}.${key}`;
+      throw invalidOption(`${at} is not an option; the options are ${keys.join(", ")}`, at);
     }
   }
   return value as Record<string, unknown>;
@@ -232,7 +233,7 @@ function isPem(value: unknown): boolean {
  */
 export function checkHeaders(headers: unknown, field: string): void {
   if (headers === undefined) return;
-  if (headers === null || typeof headers !== "object" || Array.isArray(headers) || headers instanceof Headers) {
+  if (!isPlainObject(headers)) {
     throw invalidOption(
       `${field} is ${describeType(headers)}; pass a plain object of header names to string values`,
       field,

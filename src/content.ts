@@ -3,7 +3,7 @@
 
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { ContentDataSchema } from "../gen/clavata/shared/v1/public_pb.js";
-import { describeType, invalidField, isWellFormedText } from "./validation/invalid.js";
+import { describeType, invalidField, isPlainObject, isWellFormedText } from "./validation/invalid.js";
 import { checkMessageShape, type SizeBudget } from "./validation/message-shape.js";
 
 /** A content item as a plain object, as every call accepts it (`MessageInitShape` of ContentData). */
@@ -80,7 +80,7 @@ const optionKeys = new Set(["metadata", "title"]);
 
 function withOptions(options: unknown): Pick<ContentDataInit, "metadata" | "title"> {
   if (options === undefined) return {};
-  if (options === null || typeof options !== "object" || Array.isArray(options)) {
+  if (!isPlainObject(options)) {
     throw invalidField(
       `options is ${describeType(options)}; pass an object such as { metadata: { id: "42" } }`,
       "options",

@@ -5,7 +5,7 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ListJobsRequest_QuerySchema } from "../gen/clavata/gateway/v1/gateway_pb.js";
 import { JobStatus, type TimeRangeSchema } from "../gen/clavata/shared/v1/public_pb.js";
-import { describeType, invalidField } from "./validation/invalid.js";
+import { describeType, invalidField, isPlainObject } from "./validation/invalid.js";
 
 /** A ListJobs query as a plain object (`MessageInitShape` of ListJobsRequest.Query). */
 export type JobQueryInit = MessageInitShape<typeof ListJobsRequest_QuerySchema>;
@@ -45,7 +45,7 @@ function span(
   if (start === undefined && end === undefined) {
     throw invalid(`${field} needs a start, an end, or both`, field);
   }
-  if (options === null || typeof options !== "object" || Array.isArray(options)) {
+  if (!isPlainObject(options)) {
     throw invalid(
       `${field}'s options are ${describeType(options)}; pass { inclusive: true } or leave them out`,
       `${field}.options`,

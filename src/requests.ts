@@ -16,7 +16,7 @@ import {
 import { type EvaluateLabelsRequest, EvaluateLabelsRequestSchema } from "../gen/clavata/gateway/v1/labels_pb.js";
 import { type ContentDataInit, checkContentItem, checkContentRules } from "./content.js";
 import { checkJobQuery, JobQueryBuilder, type JobQueryInit } from "./job-query.js";
-import { describeType, invalidField } from "./validation/invalid.js";
+import { describeType, invalidField, isPlainObject } from "./validation/invalid.js";
 import { DEFAULT_REQUEST_LIMITS, JOB_UUID_PATTERN, type ResolvedRequestLimits } from "./validation/limits.js";
 import { checkMessageShape, type SizeBudget } from "./validation/message-shape.js";
 import { type CreateJobRequestInit, checkWebhook } from "./webhooks/request.js";
@@ -50,8 +50,8 @@ export { MAX_LABEL_VERSION_IDS, MAX_PAGE_SIZE } from "./validation/limits.js";
 export type { CreateJobRequestInit };
 
 function checkObject(request: unknown, what: string): void {
-  if (request === null || typeof request !== "object" || Array.isArray(request)) {
-    throw invalidField(`the ${what} request is ${describeType(request)}; pass an object`, "request");
+  if (!isPlainObject(request)) {
+    throw invalidField(`the ${what} request is ${describeType(request)}; pass a plain object`, "request");
   }
 }
 

@@ -4,6 +4,7 @@ export { contentHash } from "./content-hash.js";
 export { type ContentVerdict, PolicyEngine, type PolicyEngineOptions } from "./engine.js";
 export type { EmulatorMethod, FaultInjector, FaultRule } from "./faults.js";
 export { type ImageFormat, type ImageInspection, inspectImage, makePng } from "./image.js";
+export { EMULATOR_LOCAL_API_KEY } from "./local-api-key.js";
 export {
   loadPolicyFile,
   type Policy,

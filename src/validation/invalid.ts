@@ -44,3 +44,13 @@ export const isWellFormedText: (text: string) => boolean =
   typeof (String.prototype as { isWellFormed?: unknown }).isWellFormed === "function"
     ? (text) => (text as string & { isWellFormed(): boolean }).isWellFormed()
     : (text) => !/\p{Surrogate}/u.test(text.replace(/[\uD800-\uDBFF][\uDC00-\uDFFF]/g, ""));
+
+/**
+ * Whether a value is a plain object (`{…}` or `Object.create(null)`), the only kind of object a request, an
+ * options object or a map may be: a Map, a Date, an array or a class instance would be read as an empty object.
+ */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== "object") return false;
+  const proto = Object.getPrototypeOf(value) as unknown;
+  return proto === Object.prototype || proto === null;
+}

@@ -2,7 +2,7 @@
 // the gateway's rules (label ids per call, page size, job id format), which a client can relax with the `limits`
 // option if the gateway changes them.
 
-import { describeType, invalidField } from "./invalid.js";
+import { describeType, invalidField, isPlainObject } from "./invalid.js";
 
 /** The most label version ids one EvaluateLabels call takes (a gateway rule). */
 export const MAX_LABEL_VERSION_IDS = 10;
@@ -58,7 +58,7 @@ const limitKeys = Object.keys(DEFAULT_REQUEST_LIMITS) as (keyof RequestLimits)[]
  */
 export function resolveRequestLimits(limits: unknown, field: string): ResolvedRequestLimits {
   if (limits === undefined) return DEFAULT_REQUEST_LIMITS;
-  if (limits === null || typeof limits !== "object" || Array.isArray(limits)) {
+  if (!isPlainObject(limits)) {
     throw invalidField(
       `${field} is ${describeType(limits)}; pass an object such as { maxRequestBytes: 8_000_000 }`,
       field,

@@ -4,7 +4,7 @@
 // protobuf-es can coerce it into a valid-looking value or throw a TypeError.
 
 import { type DescEnum, type DescField, type DescMessage, type DescOneof, ScalarType } from "@bufbuild/protobuf";
-import { describeType, fieldPath, invalidField, isWellFormedText } from "./invalid.js";
+import { describeType, fieldPath, invalidField, isPlainObject, isWellFormedText } from "./invalid.js";
 
 /** A running estimate of the request's encoded size, in bytes. @private */
 export interface SizeBudget {
@@ -47,12 +47,6 @@ function membersOf(desc: DescMessage): Members {
   for (const oneof of desc.oneofs) members.oneofs.set(oneof.localName, oneof);
   membersCache.set(desc, members);
   return members;
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (value === null || typeof value !== "object") return false;
-  const proto = Object.getPrototypeOf(value) as unknown;
-  return proto === Object.prototype || proto === null;
 }
 
 /**
@@ -100,7 +94,7 @@ export function checkMessageShape(
     }
     const oneof = members.oneofs.get(key);
     if (oneof !== undefined) {
-      checkOneof(oneof, value[key], at, budget, depth);
+      checkOneof(oneof, value[key], path, budget, depth);
       continue;
     }
     const member = members.oneofMembers.get(key);
@@ -128,8 +122,10 @@ export function checkMessageShape(
   }
 }
 
-function checkOneof(oneof: DescOneof, value: unknown, path: string, budget: SizeBudget, depth: number): void {
+/** A oneof's member is named as a field of the message itself (`contentData[3].image`), as in the JSON form. */
+function checkOneof(oneof: DescOneof, value: unknown, parent: string, budget: SizeBudget, depth: number): void {
   if (value === undefined) return;
+  const path = fieldPath(parent, oneof.localName);
   const cases = oneof.fields.map((f) => f.localName).join(", ");
   if (!isPlainObject(value) || !("case" in value)) {
     throw invalidField(`${path} is ${describeType(value)}; expected { case, value } with case one of ${cases}`, path);
@@ -139,7 +135,7 @@ function checkOneof(oneof: DescOneof, value: unknown, path: string, budget: Size
   if (field === undefined) {
     throw invalidField(`${path}.case is not one of ${cases}`, `${path}.case`);
   }
-  const at = fieldPath(path, field.localName);
+  const at = fieldPath(parent, field.localName);
   if (value.value === undefined || value.value === null) {
     throw invalidField(`${at} is ${describeType(value.value)}; ${path}.case "${field.localName}" needs a value`, at);
   }

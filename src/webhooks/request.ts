@@ -9,7 +9,7 @@ import type {
 } from "../../gen/clavata/gateway/v1/gateway_pb.js";
 import { isHeaderName, isHeaderValue, MAX_HEADER_VALUE_LENGTH, WEBHOOK_HEADER_PREFIX } from "../http-headers.js";
 import { isLoopbackHost } from "../loopback.js";
-import { describeType, invalidField, isWellFormedText } from "../validation/invalid.js";
+import { describeType, invalidField, isPlainObject, isWellFormedText } from "../validation/invalid.js";
 
 /** A webhook as a plain object: `{ url, extraHeaders }`. */
 export type WebhookInit = MessageInitShape<typeof CreateJobRequest_WebhookSchema>;
@@ -29,7 +29,7 @@ const invalid = invalidField;
  * a header name or value that is not legal (CR/LF, non-ASCII, an `X-Webhook-` prefix of your own, a duplicate).
  */
 export function createWebhook(url: string | URL, extraHeaders: Record<string, string> = {}): WebhookInit {
-  if (extraHeaders === null || typeof extraHeaders !== "object" || Array.isArray(extraHeaders)) {
+  if (!isPlainObject(extraHeaders)) {
     throw invalid(
       `extraHeaders is ${describeType(extraHeaders)}; pass an object of header names to string values, such as { Secret: "…" }`,
       "webhook.extraHeaders",
@@ -49,7 +49,7 @@ export function addWebhook<T extends CreateJobRequestInit>(
   url: string | URL,
   extraHeaders: Record<string, string> = {},
 ): T & { webhook: WebhookInit } {
-  if (request === null || typeof request !== "object" || Array.isArray(request)) {
+  if (!isPlainObject(request)) {
     throw invalid(`the CreateJob request is ${describeType(request)}; pass an object`, "request");
   }
   return { ...request, webhook: createWebhook(url, extraHeaders) };
@@ -60,7 +60,7 @@ export function addWebhook<T extends CreateJobRequestInit>(
  * @private
  */
 export function checkWebhook(webhook: unknown, path = "webhook"): void {
-  if (webhook === null || typeof webhook !== "object" || Array.isArray(webhook)) {
+  if (!isPlainObject(webhook)) {
     throw invalid(
       `${path} is ${describeType(webhook)}; pass an object { url, extraHeaders }, built with createWebhook(url, headers)`,
       path,
@@ -102,7 +102,7 @@ export function checkWebhook(webhook: unknown, path = "webhook"): void {
     );
   }
   if (extraHeaders === undefined) return;
-  if (extraHeaders === null || typeof extraHeaders !== "object" || Array.isArray(extraHeaders)) {
+  if (!isPlainObject(extraHeaders)) {
     throw invalid(`${path}.extraHeaders must be an object of header names to string values`, `${path}.extraHeaders`);
   }
   const seen = new Set<string>();
