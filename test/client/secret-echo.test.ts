@@ -139,19 +139,19 @@ describe("a server that echoes the API key", () => {
     requireBuild();
     const env = { CLAVATA_API_KEY: KEY };
     const connection = ["--host", "127.0.0.1", "--port", String(server.port), "--insecure"];
-    const runs = [
-      await runCli(["evaluate", ...connection, "--policy", "p", "hello"], { env }),
-      await runCli(["evaluate", ...connection, "--policy", "p", "--json", "hello"], { env }),
-      await runCli(["jobs", "create", ...connection, "--policy", "p", "hello"], { env }),
-      await runCli(["jobs", "get", ...connection, JOB], { env }),
-      await runCli(["--verbose", "jobs", "get", ...connection, JOB], { env }),
-    ];
+    const runs = await Promise.all([
+      runCli(["evaluate", ...connection, "--policy", "p", "hello"], { env }),
+      runCli(["evaluate", ...connection, "--policy", "p", "--json", "hello"], { env }),
+      runCli(["jobs", "create", ...connection, "--policy", "p", "hello"], { env }),
+      runCli(["jobs", "get", ...connection, JOB], { env }),
+      runCli(["--verbose", "jobs", "get", ...connection, JOB], { env }),
+    ]);
     for (const run of runs) {
       expect(`${run.stdout}${run.stderr}`).toMatch(/redacted|refused|not found/i);
       expect(run.stdout).not.toContain(KEY);
       expect(run.stderr).not.toContain(KEY);
     }
-  });
+  }, 60_000);
 });
 
 describe("redaction", () => {
