@@ -14,9 +14,9 @@ function bare(host: string): string {
 
 /** The IPv4 address inside an IPv4-mapped IPv6 address (::ffff:a.b.c.d, or ::ffff:7f00:1 as URL writes it). */
 function mappedIpv4(h: string): string | undefined {
-  const dotted = /^(?:0:0:0:0:0|):ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(h);
+  const dotted = /^(?:0:0:0:0:0:|::)ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(h);
   if (dotted) return dotted[1];
-  const hex = /^(?:0:0:0:0:0|):ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(h);
+  const hex = /^(?:0:0:0:0:0:|::)ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(h);
   if (!hex) return undefined;
   const high = Number.parseInt(hex[1]!, 16);
   const low = Number.parseInt(hex[2]!, 16);
