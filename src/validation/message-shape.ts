@@ -4,7 +4,36 @@
 // protobuf-es can coerce it into a valid-looking value or throw a TypeError.
 
 import { type DescEnum, type DescField, type DescMessage, type DescOneof, ScalarType } from "@bufbuild/protobuf";
-import { describeType, fieldPath, invalidField, isPlainObject, isWellFormedText } from "./invalid.js";
+import { describeType, invalidField, isPlainObject, isWellFormedText } from "./invalid.js";
+
+/**
+ * A field path, built only when an error needs it: the happy path allocates one small node per step instead of a
+ * string, since formatting "contentData[123].metadata" for every field costs as much as the checks themselves.
+ */
+class PathNode {
+  constructor(
+    readonly parent: Path,
+    readonly key: string | number,
+    readonly mapKey = false,
+  ) {}
+}
+
+/** A field path: text ("" for the request itself) or a node below one. @private */
+export type Path = string | PathNode;
+
+/** The text of a path, such as `contentData[3].metadata["id"]`. */
+function text(path: Path): string {
+  if (typeof path === "string") return path;
+  const parent = text(path.parent);
+  if (typeof path.key === "number") return `${parent}[${String(path.key)}]`;
+  if (path.mapKey) return `${parent}[${JSON.stringify(path.key)}]`;
+  return parent === "" ? path.key : `${parent}.${path.key}`;
+}
+
+function whatOf(path: Path): string {
+  const t = text(path);
+  return t === "" ? "the request" : t;
+}
 
 /** A running estimate of the request's encoded size, in bytes. @private */
 export interface SizeBudget {
@@ -55,39 +84,38 @@ function membersOf(desc: DescMessage): Members {
  * the request itself). Throws InvalidRequestError naming the first bad field.
  * @private
  */
-export function checkMessageShape(
-  desc: DescMessage,
-  value: unknown,
-  path: string,
-  budget: SizeBudget,
-  depth = 0,
-): void {
-  const what = path === "" ? "the request" : path;
+export function checkMessageShape(desc: DescMessage, value: unknown, path: Path, budget: SizeBudget, depth = 0): void {
   if (depth > MAX_DEPTH) {
-    throw invalidField(`${what} nests deeper than a ${desc.name} can; is the object cyclic?`, path);
+    throw invalidField(`${whatOf(path)} nests deeper than a ${desc.name} can; is the object cyclic?`, text(path));
   }
   if (!isPlainObject(value)) {
     const hint =
       desc.typeName === "google.protobuf.Timestamp"
         ? "; pass a Timestamp, for example timestampFromDate(date) from @bufbuild/protobuf/wkt"
         : "";
-    throw invalidField(`${what} is ${describeType(value)}; expected a plain object (a ${desc.name})${hint}`, path);
+    throw invalidField(
+      `${whatOf(path)} is ${describeType(value)}; expected a plain object (a ${desc.name})${hint}`,
+      text(path),
+    );
   }
   const members = membersOf(desc);
   for (const key of Object.keys(value)) {
     if (key === "$typeName") {
       if (value.$typeName !== desc.typeName) {
-        throw invalidField(`${what} is a ${String(value.$typeName)} message, not a ${desc.typeName}`, path);
+        throw invalidField(
+          `${whatOf(path)} is a ${String(value.$typeName)} message, not a ${desc.typeName}`,
+          text(path),
+        );
       }
       continue;
     }
     const field = members.fields.get(key);
-    const at = fieldPath(path, key);
+    const at = new PathNode(path, key);
     if (field !== undefined) {
       const v = value[key];
       if (v === undefined) continue;
       if (v === null) {
-        throw invalidField(`${at} is null; leave it out (or set it to undefined) for the default`, at);
+        throw invalidField(`${text(at)} is null; leave it out (or set it to undefined) for the default`, text(at));
       }
       checkField(field, v, at, budget, depth);
       continue;
@@ -106,43 +134,60 @@ export function checkMessageShape(
       ];
       if (kinds.length > 1) {
         throw invalidField(
-          `${what} has ${String(kinds.length)} kinds of ${member.oneof.localName} (${kinds.join(", ")}); an item holds exactly one, so send each as its own item`,
-          path,
+          `${whatOf(path)} has ${String(kinds.length)} kinds of ${member.oneof.localName} (${kinds.join(", ")}); an item holds exactly one, so send each as its own item`,
+          text(path),
         );
       }
     }
     const hint = members.hints.get(key);
     throw invalidField(
-      `${at} is not a field of ${desc.name}${hint === undefined ? "" : `; ${hint}`}` +
+      `${text(at)} is not a field of ${desc.name}${hint === undefined ? "" : `; ${hint}`}` +
         (hint === undefined
           ? `; its fields are ${[...members.fields.keys(), ...members.oneofs.keys()].join(", ")}`
           : ""),
-      at,
+      text(at),
     );
   }
 }
 
+const oneofCases = new WeakMap<DescOneof, Map<string, DescField>>();
+
+function oneofCase(oneof: DescOneof, name: string): DescField | undefined {
+  let cases = oneofCases.get(oneof);
+  if (cases === undefined) {
+    cases = new Map(oneof.fields.map((f) => [f.localName, f]));
+    oneofCases.set(oneof, cases);
+  }
+  return cases.get(name);
+}
+
 /** A oneof's member is named as a field of the message itself (`contentData[3].image`), as in the JSON form. */
-function checkOneof(oneof: DescOneof, value: unknown, parent: string, budget: SizeBudget, depth: number): void {
+function checkOneof(oneof: DescOneof, value: unknown, parent: Path, budget: SizeBudget, depth: number): void {
   if (value === undefined) return;
-  const path = fieldPath(parent, oneof.localName);
-  const cases = oneof.fields.map((f) => f.localName).join(", ");
+  const path = new PathNode(parent, oneof.localName);
+  const cases = () => oneof.fields.map((f) => f.localName).join(", ");
   if (!isPlainObject(value) || !("case" in value)) {
-    throw invalidField(`${path} is ${describeType(value)}; expected { case, value } with case one of ${cases}`, path);
+    throw invalidField(
+      `${text(path)} is ${describeType(value)}; expected { case, value } with case one of ${cases()}`,
+      text(path),
+    );
   }
   if (value.case === undefined) return;
-  const field = oneof.fields.find((f) => f.localName === value.case);
+  const field = typeof value.case === "string" ? oneofCase(oneof, value.case) : undefined;
   if (field === undefined) {
-    throw invalidField(`${path}.case is not one of ${cases}`, `${path}.case`);
+    throw invalidField(`${text(path)}.case is not one of ${cases()}`, `${text(path)}.case`);
   }
-  const at = fieldPath(parent, field.localName);
+  const at = new PathNode(parent, field.localName);
   if (value.value === undefined || value.value === null) {
-    throw invalidField(`${at} is ${describeType(value.value)}; ${path}.case "${field.localName}" needs a value`, at);
+    throw invalidField(
+      `${text(at)} is ${describeType(value.value)}; ${text(path)}.case "${field.localName}" needs a value`,
+      text(at),
+    );
   }
   checkField(field, value.value, at, budget, depth);
 }
 
-function checkField(field: DescField, value: unknown, path: string, budget: SizeBudget, depth: number): void {
+function checkField(field: DescField, value: unknown, path: Path, budget: SizeBudget, depth: number): void {
   switch (field.fieldKind) {
     case "scalar":
       checkScalar(field.scalar, value, path, budget);
@@ -157,15 +202,16 @@ function checkField(field: DescField, value: unknown, path: string, budget: Size
       return;
     case "list": {
       if (!Array.isArray(value)) {
-        throw invalidField(`${path} is ${describeType(value)}; expected an array`, path);
+        throw invalidField(`${text(path)} is ${describeType(value)}; expected an array`, text(path));
       }
       for (let i = 0; i < value.length; i++) {
-        const at = `${path}[${String(i)}]`;
+        const at = new PathNode(path, i);
         // A hole would be sent as a default value ("undefined" as text, an empty item), so it is an error.
-        if (!(i in value)) throw invalidField(`${at} is a hole in a sparse array; every element must be set`, at);
+        if (!(i in value))
+          throw invalidField(`${text(at)} is a hole in a sparse array; every element must be set`, text(at));
         const element: unknown = value[i];
         if (element === undefined || element === null) {
-          throw invalidField(`${at} is ${describeType(element)}; remove it from the array`, at);
+          throw invalidField(`${text(at)} is ${describeType(element)}; remove it from the array`, text(at));
         }
         if (field.listKind === "scalar") checkScalar(field.scalar, element, at, budget);
         else if (field.listKind === "enum") {
@@ -180,14 +226,20 @@ function checkField(field: DescField, value: unknown, path: string, budget: Size
     }
     case "map": {
       if (!isPlainObject(value)) {
-        throw invalidField(`${path} is ${describeType(value)}; expected a plain object of keys to values`, path);
+        throw invalidField(
+          `${text(path)} is ${describeType(value)}; expected a plain object of keys to values`,
+          text(path),
+        );
       }
       for (const key of Object.keys(value)) {
-        const at = `${path}[${JSON.stringify(key)}]`;
-        checkScalar(field.mapKey, field.mapKey === ScalarType.STRING ? key : mapKeyNumber(key, at), at, budget);
+        const at = new PathNode(path, key, true);
+        checkScalar(field.mapKey, field.mapKey === ScalarType.STRING ? key : mapKeyNumber(key, text(at)), at, budget);
         const entry = value[key];
         if (entry === undefined || entry === null) {
-          throw invalidField(`${at} is ${describeType(entry)}; map values must be set (leave the key out instead)`, at);
+          throw invalidField(
+            `${text(at)} is ${describeType(entry)}; map values must be set (leave the key out instead)`,
+            text(at),
+          );
         }
         if (field.mapKind === "scalar") checkScalar(field.scalar, entry, at, budget);
         else if (field.mapKind === "enum") checkEnum(field.enum, entry, at);
@@ -199,17 +251,18 @@ function checkField(field: DescField, value: unknown, path: string, budget: Size
   }
 }
 
-function mapKeyNumber(key: string, path: string): number {
+function mapKeyNumber(key: string, path: Path): number {
   const n = Number(key);
-  if (key.trim() === "" || !Number.isFinite(n)) throw invalidField(`${path}: the map's keys must be numbers`, path);
+  if (key.trim() === "" || !Number.isFinite(n))
+    throw invalidField(`${text(path)}: the map's keys must be numbers`, text(path));
   return n;
 }
 
-function checkEnum(desc: DescEnum, value: unknown, path: string): void {
+function checkEnum(desc: DescEnum, value: unknown, path: Path): void {
   if (typeof value !== "number" || !Number.isInteger(value) || desc.value[value] === undefined) {
     throw invalidField(
-      `${path} is ${typeof value === "number" ? `${String(value)}, which is not a value of` : `${describeType(value)}, not`} ${desc.name}; use the ${desc.name} enum, such as ${desc.name}.${desc.values[1]?.localName ?? desc.values[0]!.localName}`,
-      path,
+      `${text(path)} is ${typeof value === "number" ? `${String(value)}, which is not a value of` : `${describeType(value)}, not`} ${desc.name}; use the ${desc.name} enum, such as ${desc.name}.${desc.values[1]?.localName ?? desc.values[0]!.localName}`,
+      text(path),
     );
   }
 }
@@ -221,36 +274,39 @@ const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
 const UINT64_MAX = 2n ** 64n - 1n;
 
-function checkScalar(type: ScalarType, value: unknown, path: string, budget: SizeBudget): void {
+function checkScalar(type: ScalarType, value: unknown, path: Path, budget: SizeBudget): void {
   switch (type) {
     case ScalarType.STRING:
       if (typeof value !== "string") {
-        throw invalidField(`${path} is ${describeType(value)}; expected a string`, path);
+        throw invalidField(`${text(path)} is ${describeType(value)}; expected a string`, text(path));
       }
       if (!isWellFormedText(value)) {
         throw invalidField(
-          `${path} holds a lone surrogate (half of a UTF-16 pair), which UTF-8 cannot carry; fix the text's encoding (for example with String.prototype.toWellFormed())`,
-          path,
+          `${text(path)} holds a lone surrogate (half of a UTF-16 pair), which UTF-8 cannot carry; fix the text's encoding (for example with String.prototype.toWellFormed())`,
+          text(path),
         );
       }
       budget.bytes += Buffer.byteLength(value) + FIELD_OVERHEAD;
       return;
     case ScalarType.BYTES:
       if (!(value instanceof Uint8Array)) {
-        throw invalidField(`${path} is ${describeType(value)}; expected bytes as a Uint8Array (a Buffer is one)`, path);
+        throw invalidField(
+          `${text(path)} is ${describeType(value)}; expected bytes as a Uint8Array (a Buffer is one)`,
+          text(path),
+        );
       }
       budget.bytes += value.byteLength + FIELD_OVERHEAD;
       return;
     case ScalarType.BOOL:
       if (typeof value !== "boolean") {
-        throw invalidField(`${path} is ${describeType(value)}; expected true or false`, path);
+        throw invalidField(`${text(path)} is ${describeType(value)}; expected true or false`, text(path));
       }
       budget.bytes += 2;
       return;
     case ScalarType.DOUBLE:
     case ScalarType.FLOAT:
       if (typeof value !== "number" || !Number.isFinite(value)) {
-        throw invalidField(`${path} is ${describeType(value)}; expected a finite number`, path);
+        throw invalidField(`${text(path)} is ${describeType(value)}; expected a finite number`, text(path));
       }
       budget.bytes += 9;
       return;
@@ -264,8 +320,8 @@ function checkScalar(type: ScalarType, value: unknown, path: string, budget: Siz
       const max = unsigned ? UINT32_MAX : INT32_MAX;
       if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
         throw invalidField(
-          `${path} is ${describeType(value)}; expected a whole number from ${String(min)} to ${String(max)}`,
-          path,
+          `${text(path)} is ${describeType(value)}; expected a whole number from ${String(min)} to ${String(max)}`,
+          text(path),
         );
       }
       budget.bytes += 11;
@@ -280,8 +336,8 @@ function checkScalar(type: ScalarType, value: unknown, path: string, budget: Siz
       else if (typeof value === "string" && /^-?\d{1,20}$/.test(value)) n = BigInt(value);
       if (n === undefined || n < (unsigned ? 0n : INT64_MIN) || n > (unsigned ? UINT64_MAX : INT64_MAX)) {
         throw invalidField(
-          `${path} is ${describeType(value)}; expected a ${unsigned ? "non-negative " : ""}64-bit whole number (a bigint, a safe integer or a decimal string)`,
-          path,
+          `${text(path)} is ${describeType(value)}; expected a ${unsigned ? "non-negative " : ""}64-bit whole number (a bigint, a safe integer or a decimal string)`,
+          text(path),
         );
       }
       budget.bytes += 11;
