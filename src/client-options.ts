@@ -298,19 +298,14 @@ function checkCallOptionsOf(options: unknown, keys: readonly string[]): void {
   checkHeaders(given.headers, "headers");
 }
 
-let shortKeyWarned = false;
-
 /**
- * Warns once per process that a key is too short to be redacted safely: the redaction of a short key would mangle
- * ordinary words ("API key not accepted" with the key "key"), so keys under 16 characters are not redacted.
+ * The warning for a key too short to be redacted safely, or undefined for a key of realistic length: redacting a
+ * short key would mangle ordinary words ("API key not accepted" with the key "key"), so keys under 16 characters are
+ * not redacted. The client logs it at warn level. @private
  */
-function warnShortKey(): void {
-  if (shortKeyWarned) return;
-  shortKeyWarned = true;
-  process.emitWarning(
-    `the Clavata API key is shorter than ${String(MIN_REDACTED_KEY_LENGTH)} characters, so it is not redacted from errors and logs (a short key would mangle ordinary words); real keys are longer, so check that it is the right key`,
-    { code: "CLAVATA_SHORT_API_KEY" },
-  );
+export function shortKeyWarning(apiKey: string): string | undefined {
+  if (apiKey.length >= MIN_REDACTED_KEY_LENGTH) return undefined;
+  return `the API key is shorter than ${String(MIN_REDACTED_KEY_LENGTH)} characters, so it is not redacted from errors and logs (a short key would mangle ordinary words); real Clavata keys are longer, so check that it is the right key`;
 }
 
 const clientOptionKeys = [
@@ -437,7 +432,6 @@ export function resolveClientOptions(
       { code: Code.Unauthenticated },
     );
   }
-  if (apiKey.length < MIN_REDACTED_KEY_LENGTH) warnShortKey();
 
   checkNumber(options.port, "port", { min: 1, max: 65535, integer: true });
   checkNumber(options.timeoutMs, "timeoutMs", { min: 1, infinite: true });

@@ -23,6 +23,7 @@ import {
   checkWaitOptions,
   type ResolvedClientOptions,
   resolveClientOptions,
+  shortKeyWarning,
 } from "./client-options.js";
 import { Deadlines } from "./deadlines.js";
 import { type ClavataError, ConnectionError, ServerError, TimeoutError, toClavataError } from "./errors.js";
@@ -120,6 +121,8 @@ export class ClavataClient implements AsyncDisposable {
     this.#options = resolved;
     this.#redact = createRedactor(apiKey);
     this.#log = createLog(options.logger, resolved.logLevel, this.#redact);
+    const shortKey = shortKeyWarning(apiKey!);
+    if (shortKey !== undefined) this.#log.warn(shortKey);
     const interceptors = [
       retryInterceptor(this.#log),
       // Per-attempt logging only costs when someone reads it.

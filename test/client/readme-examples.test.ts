@@ -75,6 +75,7 @@ const expectations: Record<string, (lines: string[]) => void> = {
     expect(lines[1]).toMatch(/^threshold is 5; a threshold is a number from 0 to 1/);
     expect(lines).toHaveLength(2);
   },
+  "Validation and limits": (lines) => expect(lines).toEqual(["jobUuid"]),
   "Retries and timeouts": (lines) => expect(lines).toEqual([]),
 };
 

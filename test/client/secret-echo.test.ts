@@ -176,4 +176,14 @@ describe("redaction", () => {
     expect(redact("xabcdefghijklmnopx")).toBe("xabcdefghijklmnopx");
     expect(redact("key abcdefghijklmnop.")).toBe("key [redacted].");
   });
+
+  it("the client warns about a key too short to redact, and not about a real one", async () => {
+    const warnings: string[] = [];
+    const logger = { debug() {}, info() {}, warn: (l: string) => warnings.push(l), error() {} };
+    const short = new ClavataClient({ apiKey: "short-key", baseUrl: server.url, insecure: true, logger });
+    const long = new ClavataClient({ apiKey: KEY, baseUrl: server.url, insecure: true, logger });
+    await short.close();
+    await long.close();
+    expect(warnings).toEqual([expect.stringMatching(/shorter than 16 characters, so it is not redacted/)]);
+  });
 });
