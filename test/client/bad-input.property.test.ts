@@ -19,6 +19,7 @@ import {
   jobQuery,
   textContent,
 } from "../../src/index.js";
+import { webhookWithSecret } from "../../src/webhooks/index.js";
 
 const SEED = 20_261_130;
 const RUNS = 40;
@@ -486,6 +487,32 @@ const targets: Target[] = [
     field: "request",
     bad: notObject.filter((v) => typeof v !== "object" || v === null || Object.getPrototypeOf(v) !== Object.prototype),
     call: (v) => addWebhook(v as never, "https://example.com/h"),
+  },
+
+  {
+    name: "webhookWithSecret secret",
+    field: "secret",
+    bad: fc.oneof(notString, fc.constantFrom("", " lead", "trail ", "a\r\nb", "snow ☃")),
+    call: (v) => webhookWithSecret("https://example.com/h", v as string),
+  },
+  {
+    name: "webhookWithSecret options",
+    field: "options",
+    bad: fc.oneof(
+      notObject.filter((v) => v !== undefined),
+      fc.constant([]),
+      fc.oneof(notString, fc.constantFrom("X-Webhook-Secret", "bad name", "")).map((header) => ({ header })),
+      notObject
+        .filter((v) => typeof v !== "object" || v === null || Object.getPrototypeOf(v) !== Object.prototype)
+        .map((extraHeaders) => ({ extraHeaders })),
+    ),
+    call: (v) => webhookWithSecret("https://example.com/h", "a-secret-value", v as never),
+  },
+  {
+    name: "webhookWithSecret url",
+    field: "webhook.url",
+    bad: fc.oneof(notString, notUrl, fc.constant("http://example.com/h")),
+    call: (v) => webhookWithSecret(v as string, "a-secret-value"),
   },
 
   // Job query builder.
