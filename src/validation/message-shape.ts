@@ -109,6 +109,8 @@ export function checkMessageShape(desc: DescMessage, value: unknown, path: Path,
       }
       continue;
     }
+    // Unknown fields that a decoded message carries along; protobuf-es writes them back as they came.
+    if (key === "$unknown") continue;
     const field = members.fields.get(key);
     const at = new PathNode(path, key);
     if (field !== undefined) {

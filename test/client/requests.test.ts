@@ -2,10 +2,11 @@
 // (That nothing reaches the network on bad input is checked over the wire in
 // client-wire.test.ts and emulator.test.ts.)
 
-import { toBinary } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
 import {
+  ContentDataSchema,
   EvaluateLabelsRequestSchema,
   EvaluateRequestSchema,
   InvalidRequestError,
@@ -209,5 +210,19 @@ describe("request checks", () => {
     invalid(() => buildEvaluateLabelsRequest({ contentData: content, labelVersionIds: ["ok", ""] }));
     invalid(() => buildEvaluateLabelsRequest({ labelVersionIds: ["l"] }));
     invalid(() => buildEvaluateLabelsRequest({ contentData: {}, labelVersionIds: ["l"] }));
+  });
+});
+
+describe("built messages", () => {
+  it("accepts a request built with create(), and one decoded with unknown fields", () => {
+    const built = create(EvaluateRequestSchema, {
+      policyId: "p",
+      contentData: [create(ContentDataSchema, { content: { case: "text", value: "x" }, metadata: { a: "b" } })],
+    });
+    expect(buildEvaluateRequest(built).contentData).toHaveLength(1);
+    const bytes = new Uint8Array([...toBinary(EvaluateRequestSchema, built), 0xf8, 0x06, 0x01]); // field 111 = 1
+    const decoded = fromBinary(EvaluateRequestSchema, bytes);
+    expect(decoded.$unknown).toBeDefined();
+    expect(buildEvaluateRequest(decoded).policyId).toBe("p");
   });
 });
