@@ -226,3 +226,19 @@ describe("built messages", () => {
     expect(buildEvaluateRequest(decoded).policyId).toBe("p");
   });
 });
+
+describe("limits", () => {
+  it("let the bench's 8 MiB upload and 10,000-item streams through, and refuse just past the defaults", () => {
+    const eight = imageContent(new Uint8Array(8 * 1024 * 1024));
+    expect(buildEvaluateRequest({ policyId: "p", contentData: [eight] }).contentData).toHaveLength(1);
+    const seventeen = imageContent(new Uint8Array(17 * 1024 * 1024));
+    expect(invalid(() => buildEvaluateRequest({ policyId: "p", contentData: [seventeen] })).field).toBe("contentData");
+    const items = Array.from({ length: 10_000 }, () => textContent("x"));
+    expect(buildEvaluateRequest({ policyId: "p", contentData: items }).contentData).toHaveLength(10_000);
+    expect(
+      invalid(() => buildEvaluateRequest({ policyId: "p", contentData: [...items, textContent("y")] })).message,
+    ).toMatch(/at most 10000 \(limits\.maxItemsPerCall\)/);
+    const raised = { ...DEFAULT_REQUEST_LIMITS, maxRequestBytes: 32 * 1024 * 1024 };
+    expect(buildEvaluateRequest({ policyId: "p", contentData: [seventeen] }, raised).contentData).toHaveLength(1);
+  });
+});
