@@ -51,6 +51,11 @@ function span(
       `${field}.options`,
     );
   }
+  for (const key of Object.keys(options)) {
+    if (key !== "inclusive") {
+      throw invalid(`${field}'s options have no ${key}; the one option is inclusive`, `${field}.options.${key}`);
+    }
+  }
   if (options.inclusive !== undefined && typeof options.inclusive !== "boolean") {
     throw invalid(
       `${field}'s inclusive is ${describeType(options.inclusive)}; pass true or false`,

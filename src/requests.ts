@@ -224,8 +224,9 @@ export function buildListJobsRequest(
     }
   }
   const query = init.query instanceof JobQueryBuilder ? init.query.build() : init.query;
-  const pageSize = init.pageSize ?? 0;
-  const message = { query, pageSize, pageToken: init.pageToken ?? "" };
+  // Only undefined means "the default": a null goes to the shape check, which refuses it.
+  const pageSize = init.pageSize === undefined ? 0 : init.pageSize;
+  const message = { query, pageSize, pageToken: init.pageToken === undefined ? "" : init.pageToken };
   checkPageSize(pageSize, limits);
   checkShape(ListJobsRequestSchema, message);
   checkJobQuery(query, "query");

@@ -57,13 +57,21 @@ export function webhookWithSecret(
       "options",
     );
   }
+  for (const key of Object.keys(options)) {
+    if (key !== "header" && key !== "extraHeaders") {
+      throw invalidField(`options.${key} is not an option; the options are header and extraHeaders`, `options.${key}`);
+    }
+  }
   if (options.extraHeaders !== undefined && !isPlainObject(options.extraHeaders)) {
     throw invalidField(
       `options.extraHeaders is ${describeType(options.extraHeaders)}; pass an object of header names to string values`,
       "options.extraHeaders",
     );
   }
-  const header = checkSecretHeader(options.header ?? DEFAULT_SECRET_HEADER, asInvalidRequest("options.header"));
+  const header = checkSecretHeader(
+    options.header === undefined ? DEFAULT_SECRET_HEADER : options.header,
+    asInvalidRequest("options.header"),
+  );
   checkSecret(secret, "the webhook secret", asInvalidRequest("secret"));
   const extraHeaders = { ...options.extraHeaders, [header]: secret };
   // The sending side's own checks, so that a webhook built here obeys the same rules as one built by hand.
@@ -167,7 +175,7 @@ function checkSecret(secret: unknown, what: string, fail: Fail = asTypeError): a
 function checkSecretHeader(header: unknown, fail: Fail = asTypeError): string {
   if (typeof header !== "string" || !isHeaderName(header)) {
     throw fail(
-      `the secret header name ${JSON.stringify(header)} is not a legal header name; use letters, digits and - (default "${DEFAULT_SECRET_HEADER}")`,
+      `the secret header name ${typeof header === "string" ? JSON.stringify(header) : `(${describeType(header)})`} is not a legal header name; use letters, digits and - (default "${DEFAULT_SECRET_HEADER}")`,
     );
   }
   if (header.toLowerCase().startsWith(PREFIX.toLowerCase())) {

@@ -19,7 +19,7 @@ import {
   jobQuery,
   textContent,
 } from "../../src/index.js";
-import { webhookWithSecret } from "../../src/webhooks/index.js";
+import { createTestWebhookRequest, webhookWithSecret } from "../../src/webhooks/index.js";
 
 const SEED = 20_261_130;
 const RUNS = 40;
@@ -168,8 +168,9 @@ const badHeaders = fc.oneof(
   notString.map((v) => ({ "x-ok": v })),
 );
 const notSignal = fc.oneof(notObject, fc.constant({ aborted: false }), fc.constant(new AbortController()));
+// Infinity is a valid duration ("no limit"), so it is left out here.
 const badDuration = fc.oneof(
-  notNumber,
+  notNumber.filter((v) => v !== Number.POSITIVE_INFINITY),
   fc.constantFrom(0, -1, Number.NaN, Number.NEGATIVE_INFINITY),
   fc.integer({ max: 0 }),
 );
@@ -377,7 +378,7 @@ const targets: Target[] = [
     ),
     call: call("listAllJobs", (v) => [{}, v]),
   },
-  { name: "evaluateLabels request", field: "request", bad: notObject, call: call("evaluateLabels", (v) => [v]) },
+  { name: "evaluateLabels request", field: "", bad: notObject, call: call("evaluateLabels", (v) => [v]) },
   {
     name: "evaluateLabels contentData",
     field: "contentData",
@@ -513,6 +514,29 @@ const targets: Target[] = [
     field: "webhook.url",
     bad: fc.oneof(notString, notUrl, fc.constant("http://example.com/h")),
     call: (v) => webhookWithSecret(v as string, "a-secret-value"),
+  },
+
+  {
+    name: "createTestWebhookRequest job",
+    field: "job",
+    bad: fc.oneof(
+      notObject,
+      fc.constant([]),
+      notString.map((jobUuid) => ({ jobUuid })),
+      fc.oneof(notNumber, fc.constantFrom(99, 1.5)).map((status) => ({ status })),
+      fc.constant({ results: new Array(2) }),
+      fc.constant({ bogus: 1 }),
+    ),
+    call: (v) => createTestWebhookRequest(v as never, { secret: "a-secret-value" }),
+  },
+  {
+    name: "createTestWebhookRequest options",
+    field: "options",
+    bad: fc.oneof(
+      notObject.filter((v) => typeof v !== "object" || v === null || Object.getPrototypeOf(v) !== Object.prototype),
+      fc.constantFrom({ secret: "s", envelope: "wrapped" }, { secret: "s", envelope: 1 }),
+    ),
+    call: (v) => createTestWebhookRequest({ jobUuid: "j" }, v as never),
   },
 
   // Job query builder.

@@ -12,6 +12,7 @@ import {
   jobQuery,
   textContent,
 } from "../../src/index.js";
+import { webhookWithSecret } from "../../src/webhooks/index.js";
 
 const KEY = "regression-test-key-0123456789abcdef";
 const JOB = "3fa85f64-5717-4562-b3fc-2c963f66afa6";
@@ -209,6 +210,33 @@ describe("1. bad input that used to be sent to the gateway anyway", () => {
     }
     // A well-formed pair is fine.
     expect(textContent("smile \uD83D\uDE00").content).toEqual({ case: "text", value: "smile 😀" });
+  });
+});
+
+describe("found by the property tests under other seeds", () => {
+  it("a null pageToken or pageSize is refused, not read as the default", async () => {
+    await rejected(() => client.listJobs({ pageToken: null as never }), "pageToken");
+    await rejected(() => client.listJobs({ pageSize: null as never }), "pageSize");
+  });
+  it("webhookWithSecret: a null or bigint header name, unknown option keys", async () => {
+    await rejected(
+      () => webhookWithSecret("https://example.com/h", "a-secret", { header: null as never }),
+      "options.header",
+    );
+    await rejected(
+      () => webhookWithSecret("https://example.com/h", "a-secret", { header: 0n as never }),
+      "options.header",
+    );
+    await rejected(
+      () => webhookWithSecret("https://example.com/h", "a-secret", { headers: {} } as never),
+      "options.headers",
+    );
+  });
+  it("time span options with unknown keys", async () => {
+    await rejected(
+      () => jobQuery().createdBetween(0, 1, { inclusiv: false } as never),
+      "createdBetween.options.inclusiv",
+    );
   });
 });
 
