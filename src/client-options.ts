@@ -3,10 +3,13 @@
 
 import type { Interceptor, Transport } from "@connectrpc/connect";
 import { Code } from "@connectrpc/connect";
-import { AuthenticationError, InvalidRequestError } from "./errors.js";
-import type { ClavataLogger, LogLevel } from "./logging.js";
+import { AuthenticationError, type InvalidRequestError } from "./errors.js";
+import { isHeaderValue, MAX_HEADER_VALUE_LENGTH, reservedHeaderProblem } from "./http-headers.js";
+import { type ClavataLogger, type LogLevel, MIN_REDACTED_KEY_LENGTH } from "./logging.js";
 import { isLoopbackHost } from "./loopback.js";
 import { DEFAULT_RETRY_OPTIONS, type ResolvedRetryOptions } from "./retry.js";
+import { describeType, invalidField, isPlainObject } from "./validation/invalid.js";
+import { type RequestLimits, type ResolvedRequestLimits, resolveRequestLimits } from "./validation/limits.js";
 
 /** The gateway's host, used unless `host` or `baseUrl` says otherwise. */
 export const DEFAULT_HOST = "gateway.app.clavata.ai";
@@ -107,6 +110,12 @@ export interface ClavataClientOptions {
    * and logging.
    */
   transport?: Transport;
+  /**
+   * What a request is checked against before it is sent: its size (default 16 MiB) and items per call (default
+   * 10 000), and the gateway's own rules (10 label ids per call, page size up to 1000, UUID job ids), which you can
+   * relax here if the gateway changes them.
+   */
+  limits?: RequestLimits;
 }
 
 /** A call's options. */
@@ -135,59 +144,254 @@ export interface ResolvedClientOptions {
   readonly logLevel: LogLevel;
   readonly headers: Readonly<Record<string, string>>;
   readonly customTransport: boolean;
+  readonly limits: ResolvedRequestLimits;
 }
 
+/** The options object's field path: "options.timeoutMs". */
 function invalidOption(message: string, field: string): InvalidRequestError {
-  return new InvalidRequestError(message, { code: Code.InvalidArgument, field: `options.${field}` });
+  return invalidField(message, field === "" ? "options" : `options.${field}`);
 }
 
-/** Checks a count or duration option: a finite number ≥ min (or Infinity when allowed). @private */
+/** How a bad option value reads in a message: its type, and the value itself only for numbers and short strings. */
+function shown(value: unknown): string {
+  if (typeof value === "number") return String(value);
+  if (typeof value === "string" && value.length <= 40 && /^[\x20-\x7e]*$/.test(value)) {
+    return `a string (${JSON.stringify(value)})`;
+  }
+  return describeType(value);
+}
+
+/**
+ * Checks a count or duration option: a finite number ≥ min (or Infinity when allowed). `field` is the path below
+ * the options object ("timeoutMs", "keepalive.pingTimeoutMs"). Throws InvalidRequestError naming the type.
+ * @private
+ */
 export function checkNumber(
   value: unknown,
   field: string,
-  { min = 0, integer = false, infinite = false }: { min?: number; integer?: boolean; infinite?: boolean } = {},
+  {
+    min = 0,
+    max = Number.POSITIVE_INFINITY,
+    integer = false,
+    infinite = false,
+  }: { min?: number; max?: number; integer?: boolean; infinite?: boolean } = {},
 ): void {
   if (value === undefined) return;
   const ok =
     typeof value === "number" &&
     !Number.isNaN(value) &&
     value >= min &&
+    value <= max &&
     (Number.isFinite(value) ? !integer || Number.isInteger(value) : infinite && value > 0);
   if (!ok) {
     const kind = integer ? "a whole number" : "a number";
+    const range = Number.isFinite(max) ? `from ${String(min)} to ${String(max)}` : `of at least ${String(min)}`;
     throw invalidOption(
-      `${field} is ${String(value)}; pass ${kind} of at least ${String(min)}${infinite ? " (or Infinity for no limit)" : ""}`,
+      `${field} is ${shown(value)}; pass ${kind} ${range}${infinite ? " (or Infinity for no limit)" : ""}`,
       field,
     );
   }
 }
 
-// Protocol headers the transport owns; a caller's value would corrupt the call.
-const reservedHeaders = new Set(["authorization", "content-type", "te", "host", "connection", "x-clavata-client"]);
+function checkBoolean(value: unknown, field: string): void {
+  if (value !== undefined && typeof value !== "boolean") {
+    throw invalidOption(`${field} is ${shown(value)}; pass true or false`, field);
+  }
+}
+
+function checkString(value: unknown, field: string): void {
+  if (value !== undefined && typeof value !== "string") {
+    throw invalidOption(`${field} is ${describeType(value)}; pass a string`, field);
+  }
+}
+
+/** An object option (tls, keepalive, …): undefined, or a plain object whose keys are all known. */
+function checkObjectOption(value: unknown, field: string, keys: readonly string[]): Record<string, unknown> {
+  if (value === undefined) return {};
+  if (!isPlainObject(value)) {
+    throw invalidOption(`${field} is ${describeType(value)}; pass a plain object with ${keys.join(", ")}`, field);
+  }
+  for (const key of Object.keys(value)) {
+    if (!keys.includes(key)) {
+      const at = field === "" ? key : `${field}.${key}`;
+      throw invalidOption(`${at} is not an option; the options are ${keys.join(", ")}`, at);
+    }
+  }
+  return value as Record<string, unknown>;
+}
+
+function isPem(value: unknown): boolean {
+  return typeof value === "string" || Buffer.isBuffer(value) || value instanceof Uint8Array;
+}
 
 /**
- * Checks caller headers (client-wide or per call): legal names and values, and none that the client owns.
- * Throws InvalidRequestError; the message never repeats a header value.
+ * Checks caller headers (client-wide or per call): legal names, none that the transport or the client owns
+ * (pseudo and hop-by-hop headers, authorization, content-type, te, grpc-*), string values without CR, LF or
+ * non-ASCII, at most 8 KiB each. `field` is the path below the options object. Throws InvalidRequestError; the
+ * message never repeats a header value.
  * @private
  */
 export function checkHeaders(headers: unknown, field: string): void {
   if (headers === undefined) return;
-  if (headers === null || typeof headers !== "object" || Array.isArray(headers)) {
-    throw invalidOption(`${field} must be an object of header names to string values`, field);
+  if (!isPlainObject(headers)) {
+    throw invalidOption(
+      `${field} is ${describeType(headers)}; pass a plain object of header names to string values`,
+      field,
+    );
   }
   for (const [name, value] of Object.entries(headers)) {
-    const lower = name.toLowerCase();
-    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) {
-      throw invalidOption(`${field}: "${name}" is not a legal header name`, field);
+    const at = `${field}[${JSON.stringify(name)}]`;
+    const problem = reservedHeaderProblem(name);
+    if (problem !== undefined) throw invalidOption(`${field}: ${problem}`, at);
+    if (typeof value !== "string") {
+      throw invalidOption(`${at} is ${describeType(value)}; header values are strings`, at);
     }
-    if (reservedHeaders.has(lower) || lower.startsWith("grpc-")) {
+    if (value.length > MAX_HEADER_VALUE_LENGTH) {
       throw invalidOption(
-        `${field}: "${name}" is set by the client itself${lower === "authorization" ? "; pass the key as the apiKey option" : ""}`,
-        field,
+        `${at} is longer than ${String(MAX_HEADER_VALUE_LENGTH)} characters; proxies and the gateway refuse headers that large`,
+        at,
       );
     }
-    if (typeof value !== "string" || !/^[\t\x20-\x7e]*$/.test(value)) {
-      throw invalidOption(`${field}["${name}"] must be a string of printable ASCII without line breaks`, field);
+    if (!isHeaderValue(value)) {
+      throw invalidOption(
+        `${at} holds a line break, a control character or non-ASCII text; encode it (for example with encodeURIComponent)`,
+        at,
+      );
+    }
+  }
+}
+
+const callOptionKeys = ["signal", "timeoutMs", "attemptTimeoutMs", "maxRetries", "headers"];
+
+/**
+ * Checks a call's options, once per call: an object (or undefined) with known keys, an AbortSignal, positive time
+ * limits, a whole number of retries and legal headers. `extraKeys` are further keys the method takes (such as
+ * listAllJobs' pageSize), checked by the method. Throws InvalidRequestError with `field` "options.<name>".
+ * @private
+ */
+export function checkCallOptions(options: unknown, extraKeys: readonly string[] = []): void {
+  checkCallOptionsOf(options, [...callOptionKeys, ...extraKeys]);
+}
+
+/**
+ * Checks waitForJob's options: an object (or undefined) with an AbortSignal, a positive pollIntervalMs and a
+ * positive timeoutMs (or Infinity). Throws InvalidRequestError with `field` "options.<name>".
+ * @private
+ */
+export function checkWaitOptions(options: unknown): void {
+  checkCallOptionsOf(options, ["signal", "timeoutMs", "pollIntervalMs"]);
+  checkNumber((options as { pollIntervalMs?: unknown } | undefined)?.pollIntervalMs, "pollIntervalMs", { min: 1 });
+}
+
+function checkCallOptionsOf(options: unknown, keys: readonly string[]): void {
+  if (options === undefined) return;
+  const given = checkObjectOption(options, "", keys);
+  if (given.signal !== undefined && !(given.signal instanceof AbortSignal)) {
+    throw invalidOption(
+      `signal is ${describeType(given.signal)}; pass an AbortSignal, such as AbortController's signal`,
+      "signal",
+    );
+  }
+  checkNumber(given.timeoutMs, "timeoutMs", { min: 1, infinite: true });
+  checkNumber(given.attemptTimeoutMs, "attemptTimeoutMs", { min: 1, infinite: true });
+  checkNumber(given.maxRetries, "maxRetries", { integer: true });
+  checkHeaders(given.headers, "headers");
+}
+
+/**
+ * The warning for a key too short to be redacted safely, or undefined for a key of realistic length: redacting a
+ * short key would mangle ordinary words ("API key not accepted" with the key "key"), so keys under 16 characters are
+ * not redacted. The client logs it at warn level. @private
+ */
+export function shortKeyWarning(apiKey: string): string | undefined {
+  if (apiKey.length >= MIN_REDACTED_KEY_LENGTH) return undefined;
+  return `the API key is shorter than ${String(MIN_REDACTED_KEY_LENGTH)} characters, so it is not redacted from errors and logs (a short key would mangle ordinary words); real Clavata keys are longer, so check that it is the right key`;
+}
+
+const clientOptionKeys = [
+  "apiKey",
+  "host",
+  "port",
+  "baseUrl",
+  "insecure",
+  "allowInsecureRemote",
+  "tls",
+  "timeoutMs",
+  "attemptTimeoutMs",
+  "maxRetries",
+  "retryBackoff",
+  "keepalive",
+  "logger",
+  "logLevel",
+  "headers",
+  "interceptors",
+  "transport",
+  "limits",
+];
+
+/** Checks the type of every client option; the checks of meaning follow in resolveClientOptions. */
+function checkOptionTypes(options: ClavataClientOptions): void {
+  const given = checkObjectOption(options, "", clientOptionKeys);
+  checkString(given.host, "host");
+  checkBoolean(given.insecure, "insecure");
+  checkBoolean(given.allowInsecureRemote, "allowInsecureRemote");
+  if (given.baseUrl !== undefined && typeof given.baseUrl !== "string" && !(given.baseUrl instanceof URL)) {
+    throw invalidOption(
+      `baseUrl is ${describeType(given.baseUrl)}; pass a URL string such as https://host:443`,
+      "baseUrl",
+    );
+  }
+  const tls = checkObjectOption(given.tls, "tls", ["ca", "cert", "key", "servername"]);
+  if (tls.ca !== undefined && !isPem(tls.ca) && !(Array.isArray(tls.ca) && tls.ca.every(isPem))) {
+    throw invalidOption(`tls.ca is ${describeType(tls.ca)}; pass PEM text, a Buffer, or an array of them`, "tls.ca");
+  }
+  for (const key of ["cert", "key"]) {
+    if (tls[key] !== undefined && !isPem(tls[key])) {
+      throw invalidOption(`tls.${key} is ${describeType(tls[key])}; pass PEM text or a Buffer`, `tls.${key}`);
+    }
+  }
+  checkString(tls.servername, "tls.servername");
+  checkObjectOption(given.retryBackoff, "retryBackoff", ["initialDelayMs", "maxDelayMs"]);
+  const keepalive = checkObjectOption(given.keepalive, "keepalive", [
+    "pingIntervalMs",
+    "pingTimeoutMs",
+    "pingIdleConnection",
+    "idleConnectionTimeoutMs",
+  ]);
+  checkBoolean(keepalive.pingIdleConnection, "keepalive.pingIdleConnection");
+  if (given.logger !== undefined) {
+    const logger = given.logger as Record<string, unknown> | null;
+    const missing = ["debug", "info", "warn", "error"].filter((m) => typeof logger?.[m] !== "function");
+    if (logger === null || typeof logger !== "object" || missing.length > 0) {
+      throw invalidOption(
+        `logger ${logger === null || typeof logger !== "object" ? `is ${describeType(logger)}` : `has no ${missing.join(", ")} method`}; pass console, or an object with debug, info, warn and error methods`,
+        "logger",
+      );
+    }
+  }
+  if (given.interceptors !== undefined) {
+    if (!Array.isArray(given.interceptors)) {
+      throw invalidOption(
+        `interceptors is ${describeType(given.interceptors)}; pass an array of Connect interceptors`,
+        "interceptors",
+      );
+    }
+    given.interceptors.forEach((interceptor: unknown, i) => {
+      if (typeof interceptor !== "function") {
+        throw invalidOption(
+          `interceptors[${String(i)}] is ${describeType(interceptor)}; an interceptor is a function (next) => (req) => …`,
+          `interceptors[${String(i)}]`,
+        );
+      }
+    });
+  }
+  if (given.transport !== undefined) {
+    const t = given.transport as Record<string, unknown> | null;
+    if (t === null || typeof t !== "object" || typeof t.unary !== "function" || typeof t.stream !== "function") {
+      throw invalidOption(
+        `transport is ${describeType(t)} without unary and stream methods; pass a Connect Transport, such as createGrpcTransport(…)`,
+        "transport",
+      );
     }
   }
 }
@@ -206,11 +410,13 @@ export function resolveClientOptions(
   options: ClavataClientOptions,
   env: Record<string, string | undefined> = process.env,
 ): { resolved: ResolvedClientOptions; apiKey: string | undefined } {
-  if (options === null || typeof options !== "object") {
-    throw invalidOption("the ClavataClient options must be an object", "");
-  }
+  checkOptionTypes(options);
   const customTransport = options.transport !== undefined;
+  const limits = resolveRequestLimits(options.limits, "options.limits");
 
+  if (options.apiKey !== undefined && typeof options.apiKey !== "string") {
+    throw invalidOption(`apiKey is ${describeType(options.apiKey)}; pass the API key as a string`, "apiKey");
+  }
   let apiKey = options.apiKey ?? env[API_KEY_ENV];
   if (typeof apiKey === "string") apiKey = apiKey.trim();
   if (apiKey === undefined || apiKey === "") {
@@ -227,9 +433,7 @@ export function resolveClientOptions(
     );
   }
 
-  checkNumber(options.port, "port", { min: 1, integer: true });
-  if (options.port !== undefined && options.port > 65535)
-    throw invalidOption(`port ${String(options.port)} is above 65535`, "port");
+  checkNumber(options.port, "port", { min: 1, max: 65535, integer: true });
   checkNumber(options.timeoutMs, "timeoutMs", { min: 1, infinite: true });
   checkNumber(options.attemptTimeoutMs, "attemptTimeoutMs", { min: 1, infinite: true });
   checkNumber(options.maxRetries, "maxRetries", { integer: true });
@@ -252,11 +456,10 @@ export function resolveClientOptions(
   const insecure = options.insecure === true;
   let url: URL;
   if (options.baseUrl !== undefined) {
-    try {
-      url = new URL(options.baseUrl);
-    } catch {
-      throw invalidOption(`baseUrl "${options.baseUrl}" is not an absolute URL such as https://host:443`, "baseUrl");
+    if (!URL.canParse(options.baseUrl)) {
+      throw invalidOption("baseUrl is not an absolute URL such as https://host:443", "baseUrl");
     }
+    url = new URL(options.baseUrl);
     if (url.protocol !== "https:" && url.protocol !== "http:") {
       throw invalidOption(`baseUrl must start with https:// (or http:// with insecure: true)`, "baseUrl");
     }
@@ -277,17 +480,17 @@ export function resolveClientOptions(
     }
   } else {
     const host = options.host ?? DEFAULT_HOST;
-    if (typeof host !== "string" || host.trim() === "" || /[/\s?#@]/.test(host)) {
+    if (host.trim() === "" || /[/\s?#@]/.test(host)) {
       throw invalidOption(
-        `host must be a host name or IP address without scheme or path (got "${String(host)}")`,
+        `host must be a host name or IP address without scheme, path or spaces (got ${JSON.stringify(host)})`,
         "host",
       );
     }
-    try {
-      url = new URL(`${insecure ? "http" : "https"}://${bracketed(host)}:${String(options.port ?? DEFAULT_PORT)}`);
-    } catch {
-      throw invalidOption(`host "${host}" is not a valid host name or IP address`, "host");
+    const text = `${insecure ? "http" : "https"}://${bracketed(host)}:${String(options.port ?? DEFAULT_PORT)}`;
+    if (!URL.canParse(text)) {
+      throw invalidOption(`host ${JSON.stringify(host)} is not a valid host name or IP address`, "host");
     }
+    url = new URL(text);
   }
   if (!customTransport && insecure && !isLoopbackHost(url.hostname) && options.allowInsecureRemote !== true) {
     throw invalidOption(
@@ -324,6 +527,7 @@ export function resolveClientOptions(
     logLevel: options.logLevel ?? "info",
     headers: { ...(options.headers ?? {}) },
     customTransport,
+    limits,
   };
   return { resolved, apiKey };
 }

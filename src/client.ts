@@ -19,20 +19,14 @@ import { type Job, JobStatus } from "../gen/clavata/shared/v1/public_pb.js";
 import {
   type CallOptions,
   type ClavataClientOptions,
-  checkHeaders,
-  checkNumber,
+  checkCallOptions,
+  checkWaitOptions,
   type ResolvedClientOptions,
   resolveClientOptions,
+  shortKeyWarning,
 } from "./client-options.js";
 import { Deadlines } from "./deadlines.js";
-import {
-  type ClavataError,
-  ConnectionError,
-  InvalidRequestError,
-  ServerError,
-  TimeoutError,
-  toClavataError,
-} from "./errors.js";
+import { type ClavataError, ConnectionError, ServerError, TimeoutError, toClavataError } from "./errors.js";
 import {
   bearerAuthInterceptor,
   type CallSettings,
@@ -52,6 +46,8 @@ import {
   buildGetJobRequest,
   buildListJobsRequest,
   type CreateJobRequestInit,
+  checkJobUuid,
+  checkPageSize,
   type EvaluateLabelsRequestInit,
   type EvaluateOneRequestInit,
   type EvaluateRequestInit,
@@ -125,6 +121,8 @@ export class ClavataClient implements AsyncDisposable {
     this.#options = resolved;
     this.#redact = createRedactor(apiKey);
     this.#log = createLog(options.logger, resolved.logLevel, this.#redact);
+    const shortKey = shortKeyWarning(apiKey!);
+    if (shortKey !== undefined) this.#log.warn(shortKey);
     const interceptors = [
       retryInterceptor(this.#log),
       // Per-attempt logging only costs when someone reads it.
@@ -174,8 +172,8 @@ export class ClavataClient implements AsyncDisposable {
    * for other failures.
    */
   evaluate(request: EvaluateRequestInit, options?: CallOptions): AsyncGenerator<EvaluateResponse, void, undefined> {
-    const message = buildEvaluateRequest(request);
-    this.#checkCallOptions(options);
+    checkCallOptions(options);
+    const message = buildEvaluateRequest(request, this.#options.limits);
     return this.#evaluateStream(message, options);
   }
 
@@ -199,8 +197,8 @@ export class ClavataClient implements AsyncDisposable {
    * gateway does not answer with exactly one result.
    */
   async evaluateOne(request: EvaluateOneRequestInit, options?: CallOptions): Promise<EvaluateResponse> {
-    const message = buildEvaluateOneRequest(request);
-    this.#checkCallOptions(options);
+    checkCallOptions(options);
+    const message = buildEvaluateOneRequest(request, this.#options.limits);
     const responses: EvaluateResponse[] = [];
     for await (const response of this.#evaluateStream(message, options)) responses.push(response);
     if (responses.length !== 1) {
@@ -221,14 +219,16 @@ export class ClavataClient implements AsyncDisposable {
    * bad webhook), EvaluationRefusedError if the gateway refuses content, and the other ClavataErrors.
    */
   async createJob(request: CreateJobRequestInit, options?: CallOptions): Promise<Job> {
-    const message = buildCreateJobRequest(request);
+    checkCallOptions(options);
+    const message = buildCreateJobRequest(request, this.#options.limits);
     const response = await this.#unary("CreateJob", options, false, (o) => this.#gateway.createJob(message, o));
     return this.#job(response.job, "CreateJob");
   }
 
   /** Returns a job, with its results once it has completed. Throws NotFoundError for an unknown job. */
   async getJob(jobUuid: string, options?: CallOptions): Promise<Job> {
-    const message = buildGetJobRequest(jobUuid);
+    checkCallOptions(options);
+    const message = buildGetJobRequest(jobUuid, this.#options.limits);
     const response = await this.#unary("GetJob", options, true, (o) => this.#gateway.getJob(message, o));
     return this.#job(response.job, "GetJob");
   }
@@ -239,9 +239,8 @@ export class ClavataClient implements AsyncDisposable {
    * fires, and whatever GetJob throws.
    */
   async waitForJob(jobUuid: string, options: WaitForJobOptions = {}): Promise<Job> {
-    buildGetJobRequest(jobUuid);
-    checkNumber(options.pollIntervalMs, "pollIntervalMs", { min: 1 });
-    checkNumber(options.timeoutMs, "timeoutMs", { min: 1, infinite: true });
+    checkJobUuid(jobUuid, this.#options.limits);
+    checkWaitOptions(options);
     const pollIntervalMs = options.pollIntervalMs ?? 1000;
     const timeoutMs = options.timeoutMs ?? 300_000;
     const deadlineAt = Date.now() + timeoutMs;
@@ -274,7 +273,8 @@ export class ClavataClient implements AsyncDisposable {
    * JobQueryBuilder. Throws InvalidRequestError for a bad query or page size.
    */
   async listJobs(request: ListJobsRequestInit = {}, options?: CallOptions): Promise<ListJobsResponse> {
-    const message = buildListJobsRequest(request);
+    checkCallOptions(options);
+    const message = buildListJobsRequest(request, this.#options.limits);
     return this.#unary("ListJobs", options, true, (o) => this.#gateway.listJobs(message, o));
   }
 
@@ -287,9 +287,10 @@ export class ClavataClient implements AsyncDisposable {
     query: JobQueryInit | JobQueryBuilder = {},
     options: ListAllJobsOptions = {},
   ): AsyncGenerator<Job, void, undefined> {
+    checkCallOptions(options, ["pageSize"]);
     const { pageSize = 100, ...callOptions } = options;
-    const first = buildListJobsRequest({ query, pageSize });
-    this.#checkCallOptions(callOptions);
+    checkPageSize(pageSize, this.#options.limits, "options.pageSize");
+    const first = buildListJobsRequest({ query, pageSize }, this.#options.limits);
     return this.#allJobs(first.query === undefined ? {} : first.query, pageSize, callOptions);
   }
 
@@ -319,7 +320,8 @@ export class ClavataClient implements AsyncDisposable {
    * than 10 ids, a threshold outside [0, 1]).
    */
   async evaluateLabels(request: EvaluateLabelsRequestInit, options?: CallOptions): Promise<EvaluateLabelsResponse> {
-    const message = buildEvaluateLabelsRequest(request);
+    checkCallOptions(options);
+    const message = buildEvaluateLabelsRequest(request, this.#options.limits);
     return this.#unary("EvaluateLabels", options, true, (o) => this.#labels.evaluateLabels(message, o));
   }
 
@@ -355,28 +357,11 @@ export class ClavataClient implements AsyncDisposable {
     return `ClavataClient { baseUrl: ${JSON.stringify(this.#options.baseUrl)}, closed: ${String(this.#closed)} }`;
   }
 
-  #checkCallOptions(options: CallOptions | undefined): void {
-    if (options === undefined) return;
-    if (options === null || typeof options !== "object") {
-      throw new InvalidRequestError("call options must be an object such as { timeoutMs, signal }", {
-        code: Code.InvalidArgument,
-      });
-    }
-    if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
-      throw new InvalidRequestError("signal must be an AbortSignal, such as AbortController's signal", {
-        code: Code.InvalidArgument,
-        field: "options.signal",
-      });
-    }
-    checkNumber(options.timeoutMs, "timeoutMs", { min: 1, infinite: true });
-    checkNumber(options.attemptTimeoutMs, "attemptTimeoutMs", { min: 1, infinite: true });
-    checkNumber(options.maxRetries, "maxRetries", { integer: true });
-    checkHeaders(options.headers, "headers");
-  }
-
-  /** Starts a call: checks that the client is open, links the caller's signal, and fills in the call settings. */
+  /**
+   * Starts a call whose options the public method has already checked (once, with checkCallOptions): checks that
+   * the client is open, links the caller's signal, and fills in the call settings.
+   */
   #begin(method: string, options: CallOptions | undefined, idempotent: boolean): PreparedCall {
-    this.#checkCallOptions(options);
     if (this.#closed) {
       throw new ConnectionError(`${method} failed: the client is closed; make a new ClavataClient`, {
         code: Code.Unavailable,

@@ -2,9 +2,9 @@
 // and the check that every item a call sends has exactly one valid kind.
 
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { Code } from "@connectrpc/connect";
-import type { ContentDataSchema } from "../gen/clavata/shared/v1/public_pb.js";
-import { InvalidRequestError } from "./errors.js";
+import { ContentDataSchema } from "../gen/clavata/shared/v1/public_pb.js";
+import { describeType, invalidField, isPlainObject, isWellFormedText } from "./validation/invalid.js";
+import { checkMessageShape, type SizeBudget } from "./validation/message-shape.js";
 
 /** A content item as a plain object, as every call accepts it (`MessageInitShape` of ContentData). */
 export type ContentDataInit = MessageInitShape<typeof ContentDataSchema>;
@@ -21,146 +21,132 @@ export interface ContentOptions {
 }
 
 /**
- * A text content item. Throws InvalidRequestError when `text` is not a non-empty string or the metadata is not
- * string to string.
+ * A text content item. Throws InvalidRequestError (`field` "text" or "options…") when `text` is not a non-empty,
+ * well-formed string (a lone surrogate is refused rather than sent as U+FFFD), or the options are not
+ * `{ metadata?: Record<string, string>, title?: string }`.
  */
 export function textContent(text: string, options: ContentOptions = {}): ContentDataInit {
-  return checkedContent({ content: { case: "text", value: text }, ...withOptions(options) }, "textContent()");
+  if (typeof text !== "string" || text === "") {
+    throw invalidField(`text is ${text === "" ? "empty" : describeType(text)}; pass a non-empty string`, "text");
+  }
+  if (!isWellFormedText(text)) {
+    throw invalidField(
+      "text holds a lone surrogate (half of a UTF-16 pair), which UTF-8 cannot carry; fix the text's encoding (for example with String.prototype.toWellFormed())",
+      "text",
+    );
+  }
+  return { content: { case: "text", value: text }, ...withOptions(options) };
 }
 
 /**
  * An image content item from its bytes (PNG, JPEG or WebP; the gateway refuses other formats). Accepts a
- * Uint8Array (a Node.js Buffer is one) or an ArrayBuffer, without copying. Throws InvalidRequestError when there
- * are no bytes.
+ * Uint8Array (a Node.js Buffer is one) or an ArrayBuffer, without copying. Throws InvalidRequestError (`field`
+ * "image" or "options…") when there are no bytes or the options are bad.
  */
 export function imageContent(image: Uint8Array | ArrayBuffer, options: ContentOptions = {}): ContentDataInit {
-  let bytes: unknown = image;
+  let bytes: Uint8Array;
   if (image instanceof ArrayBuffer) bytes = new Uint8Array(image);
-  else if (image instanceof Uint8Array && image.constructor !== Uint8Array) {
+  else if (image instanceof Uint8Array) {
     // A Buffer is a Uint8Array view; hand protobuf a plain one over the same memory.
-    bytes = new Uint8Array(image.buffer, image.byteOffset, image.byteLength);
+    bytes = image.constructor === Uint8Array ? image : new Uint8Array(image.buffer, image.byteOffset, image.byteLength);
+  } else {
+    throw invalidField(
+      `image is ${describeType(image)}; pass the PNG, JPEG or WebP file's bytes as a Uint8Array, Buffer or ArrayBuffer`,
+      "image",
+    );
   }
-  return checkedContent(
-    { content: { case: "image", value: bytes as Uint8Array }, ...withOptions(options) },
-    "imageContent()",
-  );
+  if (bytes.byteLength === 0) {
+    throw invalidField("image has no bytes; pass the PNG, JPEG or WebP file's bytes", "image");
+  }
+  return { content: { case: "image", value: bytes }, ...withOptions(options) };
 }
 
 /**
- * An image content item that the gateway fetches from a URL (http or https). Throws InvalidRequestError when the
- * URL does not parse or has another scheme.
+ * An image content item that the gateway fetches from a URL (http or https). Throws InvalidRequestError (`field`
+ * "url" or "options…") when the URL is not a string or URL, does not parse, or has another scheme.
  */
 export function imageUrlContent(url: string | URL, options: ContentOptions = {}): ContentDataInit {
   const value = url instanceof URL ? url.href : url;
-  return checkedContent({ content: { case: "imageUrl", value }, ...withOptions(options) }, "imageUrlContent()");
+  if (typeof value !== "string" || !isHttpUrl(value)) {
+    throw invalidField(
+      `url is ${typeof value === "string" ? "not an absolute http or https URL" : describeType(value)}; pass one such as https://example.com/image.png`,
+      "url",
+    );
+  }
+  return { content: { case: "imageUrl", value }, ...withOptions(options) };
 }
 
-function withOptions(options: ContentOptions): Pick<ContentDataInit, "metadata" | "title"> {
+const optionKeys = new Set(["metadata", "title"]);
+
+function withOptions(options: unknown): Pick<ContentDataInit, "metadata" | "title"> {
+  if (options === undefined) return {};
+  if (!isPlainObject(options)) {
+    throw invalidField(
+      `options is ${describeType(options)}; pass an object such as { metadata: { id: "42" } }`,
+      "options",
+    );
+  }
+  const given = options as Record<string, unknown>;
+  for (const key of Object.keys(given)) {
+    if (!optionKeys.has(key)) {
+      throw invalidField(
+        `options.${key} is not a content option; the options are metadata and title`,
+        `options.${key}`,
+      );
+    }
+  }
   const out: Pick<ContentDataInit, "metadata" | "title"> = {};
-  if (options.metadata !== undefined) out.metadata = options.metadata;
-  if (options.title !== undefined) out.title = options.title;
+  if (given.metadata !== undefined) out.metadata = given.metadata as Record<string, string>;
+  if (given.title !== undefined) out.title = given.title as string;
+  // The same descriptor-derived check as a request's items, with paths under "options".
+  checkMessageShape(ContentDataSchema, out, "options", { bytes: 0 });
   return out;
 }
 
-function checkedContent(item: ContentDataInit, path: string): ContentDataInit {
-  checkContentItem(item, path);
-  return item;
-}
-
-// Keys of the JSON form of ContentData: a plain object that uses them instead of `content: { case, value }` would
-// otherwise be sent as an item without content.
-const jsonContentKeys = ["text", "image", "imageUrl", "image_url", "videoUrl", "video_url", "audioUrl", "audio_url"];
-
-function invalid(message: string, field: string): InvalidRequestError {
-  return new InvalidRequestError(message, { code: Code.InvalidArgument, field });
+/**
+ * Checks one content item of a request: its shape (per the ContentData descriptor), then exactly one kind of
+ * content, a non-empty value, and an http(s) URL for URL content. `path` names the item in messages, such as
+ * "contentData[2]". Adds the item's estimated size to `budget`. Throws InvalidRequestError saying what to fix.
+ * @private
+ */
+export function checkContentItem(item: unknown, path: string, budget: SizeBudget = { bytes: 0 }): void {
+  checkMessageShape(ContentDataSchema, item, path, budget);
+  checkContentRules(item as ContentDataInit, path);
 }
 
 /**
- * Checks one content item of a request: exactly one kind of content, a non-empty value of the right type, an
- * http(s) URL for URL content, and string-to-string metadata. `path` names the item in messages, such as
- * "contentData[2]". Throws InvalidRequestError saying what to fix.
+ * The contract's rules for an item whose shape is already checked: it holds content (one kind, since `content` is
+ * a oneof), text and images are not empty, and URLs are absolute http or https URLs.
  * @private
  */
-export function checkContentItem(item: unknown, path: string): void {
-  if (item === null || typeof item !== "object" || Array.isArray(item)) {
-    throw invalid(
-      `${path} must be a content object; build one with textContent(), imageContent() or imageUrlContent()`,
-      path,
-    );
-  }
-  const record = item as Record<string, unknown>;
-  const content = record.content as { case?: unknown; value?: unknown } | undefined;
-  const jsonKinds = jsonContentKeys.filter((k) => record[k] !== undefined);
-  const kinds = [...(content?.case !== undefined ? [String(content.case)] : []), ...jsonKinds];
-  if (kinds.length > 1) {
-    throw invalid(
-      `${path} has ${String(kinds.length)} kinds of content (${kinds.join(", ")}); an item holds exactly one, so send each as its own item`,
-      path,
-    );
-  }
-  if (jsonKinds.length === 1) {
-    throw invalid(
-      `${path} sets "${jsonKinds[0]!}" at the top level, which is the JSON form; write content: { case: "${jsonKinds[0]!}", value } or use textContent(), imageContent() or imageUrlContent()`,
-      path,
-    );
-  }
+export function checkContentRules(item: ContentDataInit, path: string): void {
+  const content = item.content;
   if (content === undefined || content.case === undefined) {
-    throw invalid(
+    throw invalidField(
       `${path} has no content; set one of text, image or imageUrl, for example with textContent("…")`,
       `${path}.content`,
     );
   }
-  const field = `${path}.content`;
-  const value = content.value;
+  const field = `${path}.${content.case}`;
   switch (content.case) {
     case "text":
-      if (typeof value !== "string" || value.length === 0) {
-        throw invalid(`${path} has empty text; send some text, or leave the item out`, field);
-      }
-      break;
+      if (content.value === "") throw invalidField(`${field} is empty; send some text, or leave the item out`, field);
+      return;
     case "image":
-      if (!(value instanceof Uint8Array) || value.byteLength === 0) {
-        throw invalid(
-          `${path} has no image bytes; pass the PNG, JPEG or WebP file's bytes as a Uint8Array or Buffer`,
-          field,
-        );
+      if (content.value.byteLength === 0) {
+        throw invalidField(`${field} has no bytes; pass the PNG, JPEG or WebP file's bytes`, field);
       }
-      break;
+      return;
     case "imageUrl":
     case "videoUrl":
-    case "audioUrl": {
-      if (typeof value !== "string" || !isHttpUrl(value)) {
-        throw invalid(`${path} has ${content.case} ${JSON.stringify(value)}, which is not an http or https URL`, field);
-      }
-      break;
-    }
-    default:
-      throw invalid(
-        `${path} has unknown content kind "${String(content.case)}"; use text, image, imageUrl, videoUrl or audioUrl`,
-        field,
-      );
-  }
-  const metadata = record.metadata;
-  if (metadata !== undefined) {
-    if (metadata === null || typeof metadata !== "object" || Array.isArray(metadata)) {
-      throw invalid(`${path}.metadata must be an object of string keys and string values`, `${path}.metadata`);
-    }
-    for (const [key, v] of Object.entries(metadata)) {
-      if (typeof v !== "string") {
-        throw invalid(
-          `${path}.metadata["${key}"] is a ${typeof v}; metadata values must be strings (use String(value))`,
-          `${path}.metadata`,
-        );
-      }
-    }
+    case "audioUrl":
+      // The URL is not quoted: it may carry a token in its query string.
+      if (!isHttpUrl(content.value)) throw invalidField(`${field} is not an absolute http or https URL`, field);
   }
 }
 
 function isHttpUrl(value: string): boolean {
-  try {
-    const url = new URL(value);
-    return url.protocol === "http:" || url.protocol === "https:";
-  } catch {
-    return false;
-  }
+  if (!URL.canParse(value)) return false;
+  const protocol = new URL(value).protocol;
+  return protocol === "http:" || protocol === "https:";
 }

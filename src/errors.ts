@@ -2,7 +2,10 @@
 // subclass named by what it means, and every one of them is made by
 // toClavataError() below, the one place where Connect errors are mapped.
 
+import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { PrecheckFailureSchema } from "../gen/clavata/gateway/v1/errs_pb.js";
+import { causeChain, causeCodes } from "./cause-chain.js";
 import {
   mostCommonRefusalReason,
   type RefusalReason,
@@ -211,7 +214,7 @@ export function toClavataError(reason: unknown, context: ErrorContext = {}): Cla
   const what = context.method ? `${context.method} failed` : "the call failed";
   const status = rawMessage ? `${grpcCodeName(cause.code)}: ${rawMessage}` : grpcCodeName(cause.code);
 
-  const refusals = refusalsOf(original);
+  const refusals = refusalsOf(cause);
   if (refusals.length > 0) {
     const counts = new Map<RefusalReason, number>();
     for (const r of refusals) counts.set(r.reason, (counts.get(r.reason) ?? 0) + 1);
@@ -238,10 +241,12 @@ export function toClavataError(reason: unknown, context: ErrorContext = {}): Cla
 
   const tls = tlsFailure(original);
   if (tls !== undefined) {
-    return new ConnectionError(
-      `${what}: the TLS connection failed (${tls}); if the gateway uses a private CA, pass it as tls.ca`,
-      init,
-    );
+    return new ConnectionError(`${what}: the TLS connection failed (${tls.code}); ${tls.hint}`, init);
+  }
+  const transport = clientSideFailure(original);
+  if (transport !== undefined) {
+    const message = `${what}: ${transport.explanation} (${status})`;
+    return transport.kind === "connection" ? new ConnectionError(message, init) : new ServerError(message, init);
   }
 
   switch (cause.code) {
@@ -288,31 +293,134 @@ export function toClavataError(reason: unknown, context: ErrorContext = {}): Cla
   }
 }
 
-/** The error itself, or a copy with every occurrence of a secret removed from its message and metadata. */
+/**
+ * Failures that the client itself detected in the transport, below any gRPC status: a peer that is not an HTTP/2
+ * server (an HTTP/1.1 answer, random bytes, a TLS server on a plaintext port), an answer cut off mid-message, a
+ * length prefix larger than the read limit, undecodable compressed data. Connect reports several of these with
+ * codes that would otherwise read as the gateway's verdict (INVALID_ARGUMENT "the gateway rejected the request",
+ * INTERNAL), so they are classified here, by meaning: a broken or foreign connection is a ConnectionError, a
+ * malformed answer a ServerError. A status the server really sent (it carries grpc-status) is never matched.
+ *
+ * This is the one place to merge with the transport's failure table.
+ * @private
+ */
+export function clientSideFailure(
+  error: ConnectError,
+): { kind: "connection" | "server"; explanation: string } | undefined {
+  if (error.metadata.has("grpc-status")) return undefined;
+  const codes = causeCodes(error);
+  if (codes.some((c) => c === "ERR_HTTP2_ERROR" || c.startsWith("HPE_") || c === "ERR_HTTP2_SESSION_ERROR")) {
+    return {
+      kind: "connection",
+      explanation:
+        "the peer does not speak HTTP/2 as a gRPC gateway does; check the host and port (and whether the gateway expects TLS or plaintext: the insecure option)",
+    };
+  }
+  const message = error.rawMessage;
+  if (/^protocol error: (incomplete envelope|promised \d+ bytes)/.test(message) || message === "unexpected end flag") {
+    return { kind: "connection", explanation: "the answer was cut off in the middle of a message" };
+  }
+  if (/larger than configured readMaxBytes/.test(message)) {
+    return {
+      kind: "server",
+      explanation: "the answer announced a message larger than the client reads; the peer may not be a Clavata gateway",
+    };
+  }
+  if (
+    message === "decompression failed" ||
+    /compress/.test(message) ||
+    /^unsupported response encoding/.test(message) ||
+    /^parse binary/.test(message)
+  ) {
+    return { kind: "server", explanation: "the answer could not be decoded" };
+  }
+  return undefined;
+}
+
+/** Wraps the message of a redacted detail so that it can be kept. */
+function redactedDetail(
+  detail: ConnectError["details"][number],
+  redact: (text: string) => string,
+): ConnectError["details"][number] | undefined {
+  if (!("type" in detail) || !(detail.value instanceof Uint8Array)) return detail;
+  // An API key is ASCII, so its UTF-8 bytes read the same as Latin-1 text.
+  const text = Buffer.from(detail.value.buffer, detail.value.byteOffset, detail.value.byteLength).toString("latin1");
+  if (
+    redact(text) === text &&
+    (detail.debug === undefined || redact(JSON.stringify(detail.debug)) === JSON.stringify(detail.debug))
+  ) {
+    return detail;
+  }
+  if (detail.type === PrecheckFailureSchema.typeName) {
+    try {
+      const failure = fromBinary(PrecheckFailureSchema, detail.value);
+      failure.message = redact(failure.message);
+      if (failure.details?.kind.case === "stringValue") failure.details.kind.value = redact(failure.details.kind.value);
+      return { type: detail.type, value: toBinary(PrecheckFailureSchema, failure) };
+    } catch {
+      return undefined;
+    }
+  }
+  // A detail of another type that holds the secret is dropped: it cannot be rewritten without knowing its schema.
+  return undefined;
+}
+
+/** Whether a binary header (a "-bin" trailer such as grpc-status-details-bin) holds the secret. */
+function binaryHeaderHoldsSecret(value: string, redact: (text: string) => string): boolean {
+  const text = Buffer.from(value, "base64").toString("latin1");
+  return redact(text) !== text;
+}
+
+/**
+ * The error itself, or a copy with the secret removed from everything kept from the server: the message, the
+ * headers and trailers (a binary trailer holding it is dropped), and the details (a refusal's message and hash
+ * rewritten, any other detail holding it dropped).
+ */
 function scrubbed(error: ConnectError, redact: (text: string) => string): ConnectError {
   let dirty = redact(error.rawMessage) !== error.rawMessage;
   const metadata = new Headers();
   error.metadata.forEach((value, key) => {
+    if (key.endsWith("-bin")) {
+      if (binaryHeaderHoldsSecret(value, redact)) dirty = true;
+      else metadata.append(key, value);
+      return;
+    }
     const clean = redact(value);
     if (clean !== value) dirty = true;
     metadata.append(key, clean);
   });
+  const details: ConnectError["details"] = [];
+  for (const detail of error.details) {
+    const clean = redactedDetail(detail, redact);
+    if (clean !== detail) dirty = true;
+    if (clean !== undefined) details.push(clean);
+  }
   if (!dirty) return error;
   // The cause chain (a Node.js socket error at most) never holds request headers, so it is safe to drop.
   const copy = new ConnectError(redact(error.rawMessage), error.code, metadata);
-  copy.details = error.details;
+  copy.details = details;
   return copy;
 }
 
+/** TLS failures by Node.js / OpenSSL error code, each with the fix that matches its real cause. */
+function tlsHint(code: string): string {
+  if (/WRONG_VERSION_NUMBER|PACKET_LENGTH_TOO_LONG|HTTP_REQUEST|UNKNOWN_PROTOCOL|RECORD_LAYER/.test(code)) {
+    return "the server on this port does not speak TLS; for a local plaintext gateway such as the emulator, use an http:// baseUrl with insecure: true";
+  }
+  if (/ALTNAME|HOSTNAME/.test(code)) {
+    return "the certificate is not for this host name; check the host, or set tls.servername to the name the certificate is for";
+  }
+  if (/EXPIRED|NOT_YET_VALID/.test(code)) return "the server's certificate is expired or not yet valid";
+  return "if the gateway uses a private CA, pass it as tls.ca";
+}
+
 /** The Node.js TLS error code in the error's cause chain (an untrusted or mismatched certificate), if any. */
-function tlsFailure(error: unknown): string | undefined {
-  const seen = new Set<unknown>();
-  let current: unknown = error;
-  while (current instanceof Error && !seen.has(current)) {
-    seen.add(current);
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === "string" && /CERT|TLS|SSL|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME/.test(code)) return code;
-    current = (current as { cause?: unknown }).cause;
+function tlsFailure(error: unknown): { code: string; hint: string } | undefined {
+  for (const e of causeChain(error)) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string" && /CERT|TLS|SSL|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME/.test(code)) {
+      return { code, hint: tlsHint(code) };
+    }
   }
   return undefined;
 }

@@ -165,7 +165,7 @@ export {
 } from "./errors.js";
 export { CLIENT_ID, USER_AGENT } from "./interceptors.js";
 export { type DateInput, JobQueryBuilder, type JobQueryInit, jobQuery, type TimeSpanOptions } from "./job-query.js";
-export type { ClavataLogger, LogLevel } from "./logging.js";
+export { type ClavataLogger, type LogLevel, MIN_REDACTED_KEY_LENGTH } from "./logging.js";
 export { RefusalReason, type RefusedContent, refusalReasonOf, refusalsOf } from "./refusals.js";
 export {
   type CreateJobRequestInit,
@@ -177,4 +177,10 @@ export {
   MAX_PAGE_SIZE,
 } from "./requests.js";
 export { backoffDelayMs, DEFAULT_RETRY_OPTIONS, type ResolvedRetryOptions, retryDelayHintMs } from "./retry.js";
+export {
+  DEFAULT_MAX_ITEMS_PER_CALL,
+  DEFAULT_MAX_REQUEST_BYTES,
+  JOB_UUID_PATTERN,
+  type RequestLimits,
+} from "./validation/limits.js";
 export { addWebhook, createWebhook, WEBHOOK_HEADER_PREFIX, type WebhookInit } from "./webhooks/request.js";

@@ -3,10 +3,9 @@
 
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { Code } from "@connectrpc/connect";
 import type { ListJobsRequest_QuerySchema } from "../gen/clavata/gateway/v1/gateway_pb.js";
 import { JobStatus, type TimeRangeSchema } from "../gen/clavata/shared/v1/public_pb.js";
-import { InvalidRequestError } from "./errors.js";
+import { describeType, invalidField, isPlainObject } from "./validation/invalid.js";
 
 /** A ListJobs query as a plain object (`MessageInitShape` of ListJobsRequest.Query). */
 export type JobQueryInit = MessageInitShape<typeof ListJobsRequest_QuerySchema>;
@@ -22,14 +21,17 @@ export interface TimeSpanOptions {
   inclusive?: boolean;
 }
 
-function invalid(message: string, field: string): InvalidRequestError {
-  return new InvalidRequestError(message, { code: Code.InvalidArgument, field });
-}
+const invalid = invalidField;
 
-function toDate(value: DateInput, field: string): Date {
-  const date = value instanceof Date ? new Date(value.getTime()) : new Date(value);
-  if (Number.isNaN(date.getTime())) {
-    throw invalid(`${field} is not a valid date; pass a Date, an ISO 8601 string or epoch milliseconds`, field);
+function toDate(value: unknown, field: string): Date {
+  let date: Date | undefined;
+  if (value instanceof Date) date = new Date(value.getTime());
+  else if (typeof value === "string" || (typeof value === "number" && Number.isFinite(value))) date = new Date(value);
+  if (date === undefined || Number.isNaN(date.getTime())) {
+    throw invalid(
+      `${field} is ${describeType(value)}${date === undefined ? "" : " that is not a valid date"}; pass a Date, an ISO 8601 string or epoch milliseconds`,
+      field,
+    );
   }
   return date;
 }
@@ -42,6 +44,23 @@ function span(
 ): TimeRangeInit {
   if (start === undefined && end === undefined) {
     throw invalid(`${field} needs a start, an end, or both`, field);
+  }
+  if (!isPlainObject(options)) {
+    throw invalid(
+      `${field}'s options are ${describeType(options)}; pass { inclusive: true } or leave them out`,
+      `${field}.options`,
+    );
+  }
+  for (const key of Object.keys(options)) {
+    if (key !== "inclusive") {
+      throw invalid(`${field}'s options have no ${key}; the one option is inclusive`, `${field}.options.${key}`);
+    }
+  }
+  if (options.inclusive !== undefined && typeof options.inclusive !== "boolean") {
+    throw invalid(
+      `${field}'s inclusive is ${describeType(options.inclusive)}; pass true or false`,
+      `${field}.options.inclusive`,
+    );
   }
   const range: TimeRangeInit = { inclusive: options.inclusive ?? true };
   if (start !== undefined) range.start = timestampFromDate(toDate(start, `${field}.start`));
@@ -107,14 +126,17 @@ export function jobQuery(): JobQueryBuilder {
 }
 
 function checkStatus(status: unknown, field: string): void {
-  if (typeof status !== "number" || JobStatus[status] === undefined) {
+  if (typeof status !== "number" || !Number.isInteger(status) || JobStatus[status] === undefined) {
     throw invalid(`${field} ${String(status)} is not a JobStatus; use JobStatus.COMPLETED and the like`, field);
   }
 }
 
 function checkPolicyId(policyId: unknown, field: string): void {
   if (typeof policyId !== "string" || policyId.trim() === "") {
-    throw invalid(`${field} must be a non-empty policy id`, field);
+    throw invalid(
+      `${field} is ${typeof policyId === "string" ? "empty" : describeType(policyId)}; pass a non-empty policy id`,
+      field,
+    );
   }
 }
 
@@ -133,8 +155,8 @@ function checkTimeRange(range: TimeRangeInit | undefined, field: string): void {
 }
 
 /**
- * Checks a query however it was written: time ranges that do not end before they start, a known status, a
- * non-empty policy id when one is set. Throws InvalidRequestError.
+ * Checks the contract's rules of a query whose shape is already checked (see requests.ts): time ranges that do not
+ * end before they start, a known status, a non-empty policy id when one is set. Throws InvalidRequestError.
  * @private
  */
 export function checkJobQuery(query: JobQueryInit | undefined, path: string): void {

@@ -47,9 +47,21 @@ export function createLog(logger: ClavataLogger | undefined, level: LogLevel, re
 }
 
 /**
- * Returns a function that replaces every occurrence of `secret` in a text with "[redacted]". @private
+ * The shortest API key that is redacted: 16 characters. A shorter "key" (a placeholder such as "key" or "emulator")
+ * is a common word, and replacing it would mangle ordinary messages ("API [redacted] not accepted"); real Clavata
+ * keys are far longer. The client warns once when it is given a shorter key.
+ */
+export const MIN_REDACTED_KEY_LENGTH = 16;
+
+/**
+ * Returns a function that replaces the secret with "[redacted]" wherever it stands as a whole token: not directly
+ * preceded or followed by a letter or digit (so it never cuts a word apart), where a percent escape such as "%20"
+ * also counts as a boundary. Secrets shorter than MIN_REDACTED_KEY_LENGTH are not redacted (see there).
+ * @private
  */
 export function createRedactor(secret: string | undefined): (text: string) => string {
-  if (secret === undefined || secret === "") return (text) => text;
-  return (text) => (text.includes(secret) ? text.split(secret).join("[redacted]") : text);
+  if (secret === undefined || secret.length < MIN_REDACTED_KEY_LENGTH) return (text) => text;
+  const escaped = secret.replace(/[.*+?^${}()|[\]\\/-]/g, "\\$&");
+  const token = new RegExp(`(?<=^|[^A-Za-z0-9]|%[0-9A-Fa-f]{2})${escaped}(?![A-Za-z0-9])`, "g");
+  return (text) => (text.includes(secret) ? text.replace(token, "[redacted]") : text);
 }

@@ -2,8 +2,7 @@
 // message it sends, after checking everything the SDK can check without the
 // network, so that bad input fails at once with a message that says what to fix.
 
-import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import { Code } from "@connectrpc/connect";
+import { create, type DescMessage, type MessageInitShape } from "@bufbuild/protobuf";
 import {
   type CreateJobRequest,
   CreateJobRequestSchema,
@@ -15,9 +14,11 @@ import {
   ListJobsRequestSchema,
 } from "../gen/clavata/gateway/v1/gateway_pb.js";
 import { type EvaluateLabelsRequest, EvaluateLabelsRequestSchema } from "../gen/clavata/gateway/v1/labels_pb.js";
-import { type ContentDataInit, checkContentItem } from "./content.js";
-import { InvalidRequestError } from "./errors.js";
+import { type ContentDataInit, checkContentItem, checkContentRules } from "./content.js";
 import { checkJobQuery, JobQueryBuilder, type JobQueryInit } from "./job-query.js";
+import { describeType, invalidField, isPlainObject } from "./validation/invalid.js";
+import { DEFAULT_REQUEST_LIMITS, JOB_UUID_PATTERN, type ResolvedRequestLimits } from "./validation/limits.js";
+import { checkMessageShape, type SizeBudget } from "./validation/message-shape.js";
 import { type CreateJobRequestInit, checkWebhook } from "./webhooks/request.js";
 
 /** An Evaluate request as a plain object. */
@@ -45,148 +46,230 @@ export interface ListJobsRequestInit {
 /** An EvaluateLabels request as a plain object. */
 export type EvaluateLabelsRequestInit = MessageInitShape<typeof EvaluateLabelsRequestSchema>;
 
+export { MAX_LABEL_VERSION_IDS, MAX_PAGE_SIZE } from "./validation/limits.js";
 export type { CreateJobRequestInit };
 
-/** The most label version ids one EvaluateLabels call takes. */
-export const MAX_LABEL_VERSION_IDS = 10;
-
-/** The largest page ListJobs serves. */
-export const MAX_PAGE_SIZE = 1000;
-
-function invalid(message: string, field: string): InvalidRequestError {
-  return new InvalidRequestError(message, { code: Code.InvalidArgument, field });
+function checkObject(request: unknown, what: string): void {
+  if (!isPlainObject(request)) {
+    throw invalidField(`the ${what} request is ${describeType(request)}; pass a plain object`, "request");
+  }
 }
 
-function checkObject(request: unknown, what: string): void {
-  if (request === null || typeof request !== "object" || Array.isArray(request)) {
-    throw invalid(`the ${what} request must be an object`, "");
-  }
+/** The descriptor-derived shape check of a whole request; returns its estimated encoded size. */
+function checkShape(desc: DescMessage, init: unknown): SizeBudget {
+  const budget: SizeBudget = { bytes: 0 };
+  checkMessageShape(desc, init, "", budget);
+  return budget;
 }
 
 function checkPolicyId(policyId: unknown): void {
   if (typeof policyId !== "string" || policyId.trim() === "") {
-    throw invalid("policyId is empty; pass the id of the policy to evaluate against", "policyId");
+    throw invalidField("policyId is empty; pass the id of the policy to evaluate against", "policyId");
   }
 }
 
-function checkThreshold(threshold: unknown, field: string): void {
+/** Thresholds are in [0, 1]; 0 or unset means the gateway's default, 0.5. */
+function checkThreshold(threshold: number | undefined, field: string): void {
   if (threshold === undefined) return;
-  if (typeof threshold !== "number" || !Number.isFinite(threshold) || threshold < 0 || threshold > 1) {
-    throw invalid(
+  if (threshold < 0 || threshold > 1) {
+    throw invalidField(
       `${field} is ${String(threshold)}; a threshold is a number from 0 to 1 (leave it out for the default, 0.5)`,
       field,
     );
   }
 }
 
-function checkContentList(contentData: unknown): void {
+/** Checked before the shape, so that 50 000 items fail at once, without being walked. */
+function checkContentCount(contentData: unknown, limits: ResolvedRequestLimits): void {
   if (!Array.isArray(contentData) || contentData.length === 0) {
-    throw invalid(
-      'contentData is empty; pass at least one item, for example contentData: [textContent("…")]',
+    throw invalidField(
+      `contentData is ${Array.isArray(contentData) ? "empty" : describeType(contentData)}; pass a list of at least one item, for example contentData: [textContent("…")]`,
       "contentData",
     );
   }
-  for (const [i, item] of contentData.entries()) checkContentItem(item, `contentData[${String(i)}]`);
-}
-
-function checkOptions(options: unknown, field: string): void {
-  if (options === undefined) return;
-  const map = (options as { options?: unknown } | null)?.options;
-  if (map === undefined) return;
-  if (map === null || typeof map !== "object" || Object.values(map).some((v) => typeof v !== "string")) {
-    throw invalid(`${field}.options must map option names to string values, such as { expedited: "true" }`, field);
+  if (contentData.length > limits.maxItemsPerCall) {
+    throw invalidField(
+      `contentData has ${String(contentData.length)} items; a call takes at most ${String(limits.maxItemsPerCall)} (limits.maxItemsPerCall): split them over several calls`,
+      "contentData",
+    );
   }
 }
 
+function checkContentList(contentData: readonly ContentDataInit[]): void {
+  for (let i = 0; i < contentData.length; i++) checkContentRules(contentData[i]!, `contentData[${String(i)}]`);
+}
+
+function checkSize(budget: SizeBudget, limits: ResolvedRequestLimits, field: string): void {
+  if (budget.bytes <= limits.maxRequestBytes) return;
+  const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
+  throw invalidField(
+    `the request is about ${mib(budget.bytes)}, more than the ${mib(limits.maxRequestBytes)} a call may send (limits.maxRequestBytes); send fewer or smaller items per call`,
+    field,
+  );
+}
+
 /** Checks and builds an Evaluate request. Throws InvalidRequestError. @private */
-export function buildEvaluateRequest(init: EvaluateRequestInit): EvaluateRequest {
+export function buildEvaluateRequest(
+  init: EvaluateRequestInit,
+  limits: ResolvedRequestLimits = DEFAULT_REQUEST_LIMITS,
+): EvaluateRequest {
   checkObject(init, "Evaluate");
-  checkContentList(init.contentData);
+  checkContentCount(init.contentData, limits);
+  const budget = checkShape(EvaluateRequestSchema, init);
+  checkContentList(init.contentData as ContentDataInit[]);
   checkPolicyId(init.policyId);
   checkThreshold(init.threshold, "threshold");
-  checkOptions(init.options, "options");
+  checkSize(budget, limits, "contentData");
   return create(EvaluateRequestSchema, init);
 }
 
 /** Checks and builds the Evaluate request of `evaluateOne`. Throws InvalidRequestError. @private */
-export function buildEvaluateOneRequest(init: EvaluateOneRequestInit): EvaluateRequest {
+export function buildEvaluateOneRequest(
+  init: EvaluateOneRequestInit,
+  limits: ResolvedRequestLimits = DEFAULT_REQUEST_LIMITS,
+): EvaluateRequest {
   checkObject(init, "evaluateOne");
   if (Array.isArray(init.contentData)) {
-    throw invalid(
+    throw invalidField(
       "evaluateOne takes one content item as contentData, not a list; use evaluate() for several items",
       "contentData",
     );
   }
   if (init.contentData === undefined) {
-    throw invalid('contentData is missing; pass one item, for example contentData: textContent("…")', "contentData");
+    throw invalidField(
+      'contentData is missing; pass one item, for example contentData: textContent("…")',
+      "contentData",
+    );
   }
-  checkContentItem(init.contentData, "contentData");
-  return buildEvaluateRequest({ ...init, contentData: [init.contentData] });
+  const budget: SizeBudget = { bytes: 0 };
+  checkContentItem(init.contentData, "contentData", budget);
+  const rest = { ...init, contentData: undefined };
+  checkMessageShape(EvaluateRequestSchema, rest, "", budget);
+  checkPolicyId(init.policyId);
+  checkThreshold(init.threshold, "threshold");
+  checkSize(budget, limits, "contentData");
+  return create(EvaluateRequestSchema, { ...init, contentData: [init.contentData] });
 }
 
 /** Checks and builds a CreateJob request, including its webhook. Throws InvalidRequestError. @private */
-export function buildCreateJobRequest(init: CreateJobRequestInit): CreateJobRequest {
+export function buildCreateJobRequest(
+  init: CreateJobRequestInit,
+  limits: ResolvedRequestLimits = DEFAULT_REQUEST_LIMITS,
+): CreateJobRequest {
   checkObject(init, "CreateJob");
-  checkContentList(init.contentData);
+  checkContentCount(init.contentData, limits);
+  const budget = checkShape(CreateJobRequestSchema, init);
+  checkContentList(init.contentData as ContentDataInit[]);
   checkPolicyId(init.policyId);
   checkThreshold(init.threshold, "threshold");
-  checkOptions(init.options, "options");
   if (init.webhook !== undefined) checkWebhook(init.webhook, "webhook");
+  checkSize(budget, limits, "contentData");
   return create(CreateJobRequestSchema, init);
 }
 
-/** Checks and builds a GetJob request. Throws InvalidRequestError. @private */
-export function buildGetJobRequest(jobUuid: string): GetJobRequest {
+/**
+ * Checks a job id: a non-empty string, and a UUID unless `limits.requireUuidJobIds` is false. `field` names it in
+ * messages. Throws InvalidRequestError.
+ * @private
+ */
+export function checkJobUuid(
+  jobUuid: unknown,
+  limits: ResolvedRequestLimits = DEFAULT_REQUEST_LIMITS,
+  field = "jobUuid",
+): asserts jobUuid is string {
   if (typeof jobUuid !== "string" || jobUuid.trim() === "") {
-    throw invalid("jobUuid is empty; pass the jobUuid of a job that createJob or listJobs returned", "jobUuid");
+    throw invalidField(
+      `${field} is ${typeof jobUuid === "string" ? "empty" : describeType(jobUuid)}; pass the jobUuid of a job that createJob or listJobs returned`,
+      field,
+    );
   }
+  if (limits.requireUuidJobIds && !JOB_UUID_PATTERN.test(jobUuid)) {
+    throw invalidField(
+      `${field} is not a UUID (such as 3fa85f64-5717-4562-b3fc-2c963f66afa6); pass the jobUuid of a job that createJob or listJobs returned (or set limits.requireUuidJobIds to false)`,
+      field,
+    );
+  }
+}
+
+/** Checks and builds a GetJob request. Throws InvalidRequestError. @private */
+export function buildGetJobRequest(
+  jobUuid: string,
+  limits: ResolvedRequestLimits = DEFAULT_REQUEST_LIMITS,
+): GetJobRequest {
+  checkJobUuid(jobUuid, limits);
   return create(GetJobRequestSchema, { jobUuid });
 }
 
-/** Checks and builds a ListJobs request. Throws InvalidRequestError. @private */
-export function buildListJobsRequest(init: ListJobsRequestInit = {}): ListJobsRequest {
-  checkObject(init, "ListJobs");
-  const query = init.query instanceof JobQueryBuilder ? init.query.build() : init.query;
-  checkJobQuery(query, "query");
-  const pageSize = init.pageSize ?? 0;
-  if (!Number.isInteger(pageSize) || pageSize < 0 || pageSize > MAX_PAGE_SIZE) {
-    throw invalid(
-      `pageSize is ${String(pageSize)}; pass a whole number from 1 to ${String(MAX_PAGE_SIZE)} (or 0 for the default, 10)`,
-      "pageSize",
+/** Checks a page size: a whole number from 1 to `limits.maxPageSize`, or 0 for the gateway's default. @private */
+export function checkPageSize(pageSize: unknown, limits: ResolvedRequestLimits, field = "pageSize"): void {
+  if (typeof pageSize !== "number" || !Number.isInteger(pageSize) || pageSize < 0 || pageSize > limits.maxPageSize) {
+    throw invalidField(
+      `${field} is ${describeType(pageSize)}${typeof pageSize === "number" ? ` (${String(pageSize)})` : ""}; pass a whole number from 1 to ${String(limits.maxPageSize)} (or 0 for the default, 10)`,
+      field,
     );
   }
-  if (init.pageToken !== undefined && typeof init.pageToken !== "string") {
-    throw invalid("pageToken must be the nextPageToken string of the previous page", "pageToken");
+}
+
+const listJobsKeys = new Set(["query", "pageSize", "pageToken"]);
+
+/** Checks and builds a ListJobs request. Throws InvalidRequestError. @private */
+export function buildListJobsRequest(
+  init: ListJobsRequestInit = {},
+  limits: ResolvedRequestLimits = DEFAULT_REQUEST_LIMITS,
+): ListJobsRequest {
+  checkObject(init, "ListJobs");
+  for (const key of Object.keys(init)) {
+    if (!listJobsKeys.has(key)) {
+      throw invalidField(`${key} is not a field of a ListJobs request; its fields are query, pageSize, pageToken`, key);
+    }
   }
-  return create(ListJobsRequestSchema, { query, pageSize, pageToken: init.pageToken ?? "" });
+  const query = init.query instanceof JobQueryBuilder ? init.query.build() : init.query;
+  // Only undefined means "the default": a null goes to the shape check, which refuses it.
+  const pageSize = init.pageSize === undefined ? 0 : init.pageSize;
+  const message = { query, pageSize, pageToken: init.pageToken === undefined ? "" : init.pageToken };
+  checkPageSize(pageSize, limits);
+  checkShape(ListJobsRequestSchema, message);
+  checkJobQuery(query, "query");
+  return create(ListJobsRequestSchema, message);
 }
 
 /** Checks and builds an EvaluateLabels request (one item, 1 to 10 label version ids). Throws InvalidRequestError. @private */
-export function buildEvaluateLabelsRequest(init: EvaluateLabelsRequestInit): EvaluateLabelsRequest {
+export function buildEvaluateLabelsRequest(
+  init: EvaluateLabelsRequestInit,
+  limits: ResolvedRequestLimits = DEFAULT_REQUEST_LIMITS,
+): EvaluateLabelsRequest {
   checkObject(init, "EvaluateLabels");
   if (init.contentData === undefined) {
-    throw invalid('contentData is missing; pass the one item to evaluate, for example textContent("…")', "contentData");
+    throw invalidField(
+      'contentData is missing; pass the one item to evaluate, for example textContent("…")',
+      "contentData",
+    );
   }
-  checkContentItem(init.contentData, "contentData");
   const ids: unknown = init.labelVersionIds;
+  if (Array.isArray(ids) && ids.length > limits.maxLabelVersionIds) {
+    throw invalidField(
+      `labelVersionIds has ${String(ids.length)} ids but a call takes at most ${String(limits.maxLabelVersionIds)}; split them over several calls`,
+      "labelVersionIds",
+    );
+  }
+  const budget = checkShape(EvaluateLabelsRequestSchema, init);
+  checkContentRules(init.contentData as ContentDataInit, "contentData");
   if (!Array.isArray(ids) || ids.length === 0) {
-    throw invalid(
-      "labelVersionIds is empty; pass the label version ids to evaluate against (at most 10)",
+    throw invalidField(
+      `labelVersionIds is empty; pass the label version ids to evaluate against (at most ${String(limits.maxLabelVersionIds)})`,
       "labelVersionIds",
     );
   }
-  if (ids.length > MAX_LABEL_VERSION_IDS) {
-    throw invalid(
-      `labelVersionIds has ${String(ids.length)} ids but a call takes at most ${String(MAX_LABEL_VERSION_IDS)}; split them over several calls`,
-      "labelVersionIds",
-    );
-  }
-  ids.forEach((id, i) => {
-    if (typeof id !== "string" || id.trim() === "") {
-      throw invalid(`labelVersionIds[${String(i)}] is empty; pass a label version id`, `labelVersionIds[${String(i)}]`);
+  ids.forEach((id: string, i) => {
+    if (id.trim() === "") {
+      throw invalidField(
+        `labelVersionIds[${String(i)}] is empty; pass a label version id`,
+        `labelVersionIds[${String(i)}]`,
+      );
     }
   });
   checkThreshold(init.threshold, "threshold");
   checkThreshold(init.labelEvalOptions?.threshold, "labelEvalOptions.threshold");
+  checkSize(budget, limits, "contentData");
   return create(EvaluateLabelsRequestSchema, init);
 }

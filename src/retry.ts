@@ -4,6 +4,7 @@
 
 import { Code, type ConnectError } from "@connectrpc/connect";
 import { RetryInfoSchema } from "../gen/google/rpc/error_details_pb.js";
+import { causeChain } from "./cause-chain.js";
 
 /** How a client retries: `maxRetries` further attempts, with exponential backoff and full jitter. */
 export interface RetryOptions {
@@ -62,16 +63,13 @@ const preConnectCodes = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOS
  * error as `cause`. Everything else, including a connection that broke after it was opened, counts as maybe sent.
  */
 export function provablyNeverSent(error: unknown): boolean {
-  const seen = new Set<unknown>();
-  let current: unknown = error;
-  while (current instanceof Error && !seen.has(current)) {
-    seen.add(current);
-    const { code, syscall } = current as { code?: unknown; syscall?: unknown };
-    if (typeof syscall === "string" && preConnectSyscalls.has(syscall)) return true;
-    if (typeof code === "string" && preConnectCodes.has(code)) return true;
-    current = (current as { cause?: unknown }).cause;
-  }
-  return false;
+  return causeChain(error).some((e) => {
+    const { code, syscall } = e as { code?: unknown; syscall?: unknown };
+    return (
+      (typeof syscall === "string" && preConnectSyscalls.has(syscall)) ||
+      (typeof code === "string" && preConnectCodes.has(code))
+    );
+  });
 }
 
 /** What the retry decision needs to know about a failed attempt. */

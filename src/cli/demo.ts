@@ -15,6 +15,7 @@ import {
   sampleKnownImage,
   startEmulator,
 } from "../emulator/index.js";
+import { EMULATOR_LOCAL_API_KEY } from "../emulator/local-api-key.js";
 import { EvaluationRefusedError } from "../errors.js";
 import {
   createNodeWebhookHandler,
@@ -223,7 +224,7 @@ async function main(): Promise<void> {
   const started = Date.now();
   const emulator = await startEmulator({ port: 0, logger: false });
   // Any API key works with the emulator; against the real gateway, set CLAVATA_API_KEY instead.
-  const client = new ClavataClient({ baseUrl: emulator.url, insecure: true, apiKey: "demo-key" });
+  const client = new ClavataClient({ baseUrl: emulator.url, insecure: true, apiKey: EMULATOR_LOCAL_API_KEY });
   try {
     out("Clavata demo: content moderation with clavata-connect, on a local gateway emulator");
     out(`Emulator at ${emulator.url} with the sample policies; no account and no network needed.`);

@@ -4,6 +4,7 @@
 import { ClavataClient } from "../client.js";
 import { API_KEY_ENV, DEFAULT_HOST, DEFAULT_PORT } from "../client-options.js";
 import { type Emulator, startEmulator } from "../emulator/index.js";
+import { EMULATOR_LOCAL_API_KEY } from "../emulator/local-api-key.js";
 import { ClavataError } from "../errors.js";
 import { isLoopbackHost } from "../loopback.js";
 import { flag, type ParsedValues, parseDuration, parseEnvFlag, parsePort, stringValue, UsageError } from "./args.js";
@@ -18,7 +19,7 @@ export const ENV = {
 } as const;
 
 /** The API key a client of the in-process emulator sends when none is given: the emulator accepts any key. */
-const EMULATOR_API_KEY = "emulator";
+const EMULATOR_API_KEY = EMULATOR_LOCAL_API_KEY;
 
 /** A client, and what to close when the command is done. */
 export interface GatewayConnection {

@@ -27,10 +27,10 @@ import {
   PolicyEvaluationReport_TokenUsageSchema,
   PolicyEvaluationReportSchema,
 } from "../../gen/clavata/shared/v1/public_pb.js";
+import { isLoopbackHost, loopbackConnectAddress } from "../loopback.js";
 import { contentHash, isContentHash } from "./content-hash.js";
 import { type ImageFormat, type ImageInspection, inspectImage } from "./image.js";
 import type { ImageMatcher, Policy, PolicyAssertion, PolicySection } from "./policy.js";
-import { isLoopbackHost } from "./webhook-dispatcher.js";
 
 /** The threshold used when a request leaves it unset or sends 0. */
 export const DEFAULT_THRESHOLD = 0.5;
@@ -454,7 +454,11 @@ async function fetchImageOnce(
   maxBytes: number,
 ): Promise<{ bytes: Uint8Array } | { reason: string; socketClosed?: true }> {
   try {
-    const response = await fetch(url, {
+    // Connect to the literal address (see src/loopback.ts), so no resolver decides where a loopback name goes.
+    const target = new URL(url);
+    const address = loopbackConnectAddress(url.hostname);
+    target.hostname = address.includes(":") ? `[${address}]` : address;
+    const response = await fetch(target, {
       redirect: "manual",
       signal,
       headers: { accept: "image/png, image/jpeg, image/webp" },

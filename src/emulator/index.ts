@@ -10,6 +10,7 @@ export {
 } from "./engine.js";
 export type { EmulatorMethod, FaultInjector, FaultRule } from "./faults.js";
 export { type ImageFormat, type ImageInspection, inspectImage, type MakePngOptions, makePng } from "./image.js";
+export { EMULATOR_LOCAL_API_KEY } from "./local-api-key.js";
 export {
   type ImageMatcher,
   type ImageMatcherJson,

@@ -9,6 +9,7 @@ import { PolicyEngine } from "./engine.js";
 import { EMULATOR_METHODS, type EmulatorMethod, type FaultInjector, type FaultRule, FaultState } from "./faults.js";
 import { faultInterceptor, type KeyCheck, kHttp2Stream, requireApiKeyInterceptor } from "./interceptors.js";
 import { JobStore } from "./jobs.js";
+import { EMULATOR_LOCAL_API_KEY } from "./local-api-key.js";
 import { loadPolicyFile, type Policy } from "./policy.js";
 import { type RateLimit, RateLimiter } from "./rate-limit.js";
 import { SAMPLE_POLICIES } from "./sample-policies.js";
@@ -43,6 +44,11 @@ export interface EmulatorOptions {
   webhooks?: Omit<WebhookDispatcherOptions, "logger">;
   /** Where log lines go. Default: standard error, prefixed "[emulator]". `false` silences the emulator. */
   logger?: ((line: string) => void) | false;
+  /**
+   * How long a connection may stay silent while no call is open before the emulator closes it, in ms. Default
+   * 120 000. Connections that break the HTTP/2 protocol are closed at once, whatever this says.
+   */
+  sessionTimeoutMs?: number;
 }
 
 /** A running emulator. */
@@ -74,6 +80,8 @@ export interface Emulator {
 }
 
 const MiB = 1024 * 1024;
+/** How often an idle connection is probed with a PING, at most, in ms. */
+const PROBE_INTERVAL_MS = 5000;
 
 /**
  * Starts a local stand-in for the Clavata gateway: GatewayService and LabelsService over HTTP/2, speaking the gRPC,
@@ -138,21 +146,58 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       createContextValues().set(kHttp2Stream, "stream" in req ? (req.stream as http2.ServerHttp2Stream) : undefined),
   });
 
+  const serve = (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => {
+    writeGrpcMessagesAsWritten(res);
+    handler(req, res);
+  };
   const server = options.tls
-    ? http2.createSecureServer({ cert: options.tls.cert, key: options.tls.key, allowHTTP1: true }, handler)
-    : http2.createServer(handler);
+    ? http2.createSecureServer({ cert: options.tls.cert, key: options.tls.key, allowHTTP1: true }, serve)
+    : http2.createServer(serve);
+  const sessionTimeoutMs = options.sessionTimeoutMs ?? 120_000;
   server.on("session", (session) => {
     sessions.add(session);
+    let openStreams = 0;
+    session.on("stream", (stream) => {
+      openStreams++;
+      stream.once("close", () => openStreams--);
+    });
     session.on("close", () => sessions.delete(session));
-    // A client that misbehaves at the HTTP/2 level must not crash the emulator. A client that closes its connection
-    // with CANCEL (as Connect's session manager does on close) is no error worth a log line.
-    session.on("error", (err: Error & { code?: string }) => {
-      if (err.code === "ERR_HTTP2_SESSION_ERROR" && err.message.endsWith(`code ${http2.constants.NGHTTP2_CANCEL}`))
+    // A session must end with its socket: a peer that breaks the protocol or vanishes would otherwise keep the
+    // session, and its file descriptor, forever.
+    session.socket?.once("close", () => session.destroy());
+    // A client that misbehaves at the HTTP/2 level must not crash the emulator, and must not keep its connection.
+    // (The server's "sessionError" event logs it.)
+    session.on("error", () => session.destroy());
+    session.on("frameError", () => session.destroy());
+    // A connection that broke the protocol gets a GOAWAY from nghttp2, which then stops reading it: no event ever
+    // fires, not even when the peer hangs up. So an idle connection is probed with a PING; no answer within the
+    // probe interval means it is dead, and it is destroyed. A live one that stays idle past sessionTimeoutMs is
+    // closed gracefully. A call may be long and quiet (wait_for_completion), so a connection with calls is left be.
+    const probeMs = Math.min(PROBE_INTERVAL_MS, sessionTimeoutMs);
+    let idleSince = Date.now();
+    session.on("stream", (stream) => stream.once("close", () => (idleSince = Date.now())));
+    session.setTimeout(probeMs, () => {
+      if (openStreams > 0 || session.destroyed) return;
+      if (Date.now() - idleSince >= sessionTimeoutMs) {
+        session.close();
         return;
-      log(`session error: ${err.message}`);
+      }
+      const dead = setTimeout(() => session.destroy(), probeMs);
+      dead.unref();
+      try {
+        session.ping((err) => {
+          clearTimeout(dead);
+          if (err) session.destroy();
+        });
+      } catch {
+        clearTimeout(dead);
+        session.destroy();
+      }
     });
   });
-  server.on("sessionError", (err) => log(`session error: ${err.message}`));
+  server.on("sessionError", (err: Error & { code?: string }) => {
+    if (!isNormalDisconnect(err)) log(`closed a connection that broke the HTTP/2 protocol: ${err.message}`);
+  });
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -167,7 +212,11 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const port = (server.address() as AddressInfo).port;
   const url = `${options.tls ? "https" : "http"}://${host.includes(":") ? `[${host}]` : host}:${port}`;
   log(`listening on ${url} (gRPC, gRPC-Web and Connect over HTTP/2${options.tls ? " with TLS" : ", plaintext h2c"})`);
-  log(keys.open ? "open mode: any non-empty API key is accepted" : `${keys.keys.size} API key(s) accepted`);
+  log(
+    keys.open
+      ? `open mode: any non-empty API key is accepted (local tools send ${EMULATOR_LOCAL_API_KEY})`
+      : `${keys.keys.size} API key(s) accepted`,
+  );
   log(`policies: ${policies.map((p) => p.id).join(", ")}`);
 
   let closing: Promise<void> | undefined;
@@ -207,5 +256,59 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     waitForDelivery: (jobUuid, timeoutMs) => webhooks.waitForDelivery(jobUuid, timeoutMs),
     close,
     [Symbol.asyncDispose]: close,
+  };
+}
+
+/**
+ * Whether a session error is only a client going away: it closed the connection with NO_ERROR or CANCEL (as
+ * Connect's session manager and grpc-js do), or the socket was reset. Not worth a log line.
+ */
+function isNormalDisconnect(err: Error & { code?: string }): boolean {
+  if (err.code === "ECONNRESET" || err.code === "EPIPE") return true;
+  if (err.code !== "ERR_HTTP2_SESSION_ERROR") return false;
+  const { NGHTTP2_NO_ERROR, NGHTTP2_CANCEL } = http2.constants;
+  return (
+    err.message.endsWith(`code ${String(NGHTTP2_CANCEL)}`) || err.message.endsWith(`code ${String(NGHTTP2_NO_ERROR)}`)
+  );
+}
+
+/**
+ * Re-encodes `grpc-message` as the gRPC spec asks: percent-encode only "%" and bytes outside printable ASCII.
+ * Connect encodes it with encodeURIComponent, which also encodes ";", ":" and ","; grpc-js decodes with decodeURI,
+ * which leaves those escaped, so its users would read "not found%3B this emulator has%3A …". Connect clients
+ * decode either form. Done on the response object, so Connect itself is not patched.
+ */
+export function encodeGrpcMessage(message: string): string {
+  let out = "";
+  for (const char of message) {
+    const code = char.codePointAt(0)!;
+    out += code >= 0x20 && code <= 0x7e && char !== "%" ? char : encodeURIComponent(char);
+  }
+  return out;
+}
+
+function reencodeGrpcMessage(headers: unknown): void {
+  if (headers === null || typeof headers !== "object") return;
+  const record = headers as Record<string, unknown>;
+  const value = record["grpc-message"];
+  if (typeof value !== "string") return;
+  try {
+    record["grpc-message"] = encodeGrpcMessage(decodeURIComponent(value));
+  } catch {
+    // Not valid percent-encoding: leave it as Connect wrote it.
+  }
+}
+
+/** Wraps the two calls through which Connect writes a status (headers for trailers-only answers, then trailers). */
+function writeGrpcMessagesAsWritten(res: http2.Http2ServerResponse): void {
+  const writeHead = res.writeHead.bind(res) as (...args: unknown[]) => http2.Http2ServerResponse;
+  res.writeHead = ((...args: unknown[]) => {
+    for (const arg of args) reencodeGrpcMessage(arg);
+    return writeHead(...args);
+  }) as typeof res.writeHead;
+  const addTrailers = res.addTrailers.bind(res);
+  res.addTrailers = (trailers) => {
+    reencodeGrpcMessage(trailers);
+    addTrailers(trailers);
   };
 }

@@ -20,6 +20,7 @@ import {
   type LabelsService,
 } from "../../gen/clavata/gateway/v1/labels_pb.js";
 import { type ContentData, type Job, type JobResult, JobResultSchema } from "../../gen/clavata/shared/v1/public_pb.js";
+import { MAX_LABEL_VERSION_IDS } from "../validation/limits.js";
 import {
   type ContentVerdict,
   DEFAULT_THRESHOLD,
@@ -34,8 +35,8 @@ import { WebhookDispatcher } from "./webhook-dispatcher.js";
 /** The customer the calling API key belongs to; set by the auth interceptor. @private */
 export const kCustomerId = createContextKey<string>("", { description: "emulator customer id" });
 
-/** At most this many label version ids per EvaluateLabels call, as on the gateway. */
-export const MAX_LABEL_VERSION_IDS = 10;
+/** At most this many label version ids per EvaluateLabels call, as on the gateway (the one constant, shared with the client). */
+export { MAX_LABEL_VERSION_IDS };
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 

@@ -2,10 +2,13 @@
 // headers prefixed `X-Webhook-`. The emulator only ever contacts the local machine.
 import http from "node:http";
 import https from "node:https";
+import { isIP } from "node:net";
 import { toJsonString } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { CreateJobRequest_Webhook } from "../../gen/clavata/gateway/v1/gateway_pb.js";
 import { type Job, JobSchema } from "../../gen/clavata/shared/v1/public_pb.js";
+import { isHeaderName, isHeaderValue, WEBHOOK_HEADER_PREFIX } from "../http-headers.js";
+import { isLoopbackHost, loopbackConnectAddress } from "../loopback.js";
 
 /** One attempt to call a webhook, as recorded in the emulator's `deliveries` log. */
 export interface WebhookDelivery {
@@ -59,20 +62,10 @@ interface Answer {
   canceled?: boolean;
 }
 
-// RFC 9110 token characters: what an HTTP header name may consist of.
-const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-// What Node will put in a header value: tab, visible ASCII, space and Latin-1. Anything else cannot be sent at all.
-const SENDABLE_HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
-const LOOPBACK_IPV4 = /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/;
 const USER_AGENT = "clavata-emulator";
 
-/**
- * Whether `hostname` (as `URL.hostname` spells it, so IPv4 shorthands are already normalised and IPv6 is bracketed)
- * names this machine: 127.0.0.0/8, localhost or [::1].
- */
-export function isLoopbackHost(hostname: string): boolean {
-  return hostname === "localhost" || hostname === "[::1]" || LOOPBACK_IPV4.test(hostname);
-}
+/** The one loopback rule (src/loopback.ts), re-exported for the emulator's own modules. */
+export { isLoopbackHost };
 
 /**
  * Delivers ended jobs to their webhooks, with retries, and keeps a log of every attempt for tests and for the
@@ -117,13 +110,13 @@ export class WebhookDispatcher {
    * Checks a CreateJob webhook before the job is accepted.
    *
    * @throws ConnectError(Code.InvalidArgument) saying what to fix when the URL is not absolute, is neither https nor
-   *   http on a loopback host (127.0.0.0/8, localhost, [::1]), or carries a user name or password; or when an extra
-   *   header's name is not an HTTP token, or its value contains CR, LF, NUL or another character that HTTP cannot carry.
+   *   http on a loopback host (see src/loopback.ts), or carries a user name or password; or when an extra header's
+   *   name is not an HTTP token, or its value is not tab, space and visible ASCII (the client's rule, src/http-headers.ts).
    */
   static validate(webhook: CreateJobRequest_Webhook): void {
     parseWebhookUrl(webhook.url);
     for (const [name, value] of Object.entries(webhook.extraHeaders)) {
-      if (!HEADER_NAME.test(name)) {
+      if (!isHeaderName(name)) {
         throw invalid(
           `webhook.extra_headers: ${JSON.stringify(name)} is not a valid header name; use letters, digits and ! # $ % & ' * + - . ^ _ \` | ~ only (it is sent as X-Webhook-<name>)`,
         );
@@ -134,9 +127,9 @@ export class WebhookDispatcher {
           `webhook.extra_headers: the value of ${JSON.stringify(name)} contains CR, LF or NUL; remove them`,
         );
       }
-      if (!SENDABLE_HEADER_VALUE.test(value)) {
+      if (!isHeaderValue(value)) {
         throw invalid(
-          `webhook.extra_headers: the value of ${JSON.stringify(name)} contains a control character or a character outside Latin-1, which HTTP headers cannot carry; encode it (for example as base64)`,
+          `webhook.extra_headers: the value of ${JSON.stringify(name)} contains a control character or non-ASCII text, which HTTP headers cannot carry reliably; encode it (for example as base64)`,
         );
       }
     }
@@ -297,7 +290,7 @@ export class WebhookDispatcher {
       const options: https.RequestOptions = {
         // The host is a literal address, so Node makes no DNS query: `localhost` is pinned to 127.0.0.1 rather than
         // resolved, so that a tampered hosts file or resolver can never send a job off the machine.
-        host: connectAddress(url.hostname),
+        host: loopbackConnectAddress(url.hostname),
         port: url.port === "" ? (secure ? 443 : 80) : Number(url.port),
         path: `${url.pathname}${url.search}`,
         method: "POST",
@@ -312,7 +305,8 @@ export class WebhookDispatcher {
           // Only ever reached for loopback hosts (checked above): local test receivers use self-signed certificates,
           // and the traffic never leaves this machine, so there is no network peer to authenticate.
           rejectUnauthorized: false,
-          ...(url.hostname === "localhost" ? { servername: "localhost" } : {}),
+          // SNI takes a name, never an address.
+          ...(isIP(url.hostname.replace(/^\[|\]$/g, "")) === 0 ? { servername: url.hostname.replace(/\.$/, "") } : {}),
         });
       } else {
         request = http.request(options);
@@ -365,17 +359,10 @@ function parseWebhookUrl(raw: string): URL {
   if (url.protocol === "http:") {
     if (isLoopbackHost(url.hostname)) return url;
     throw invalid(
-      `webhook.url must use https; plain http is accepted only for loopback hosts (127.0.0.0/8, localhost, [::1]), not ${url.hostname}`,
+      `webhook.url must use https; plain http is accepted only for loopback hosts (127.0.0.0/8, ::1, localhost and *.localhost), not ${url.hostname}`,
     );
   }
   throw invalid(`webhook.url must use https (or http on a loopback host), not ${url.protocol.replace(/:$/, "")}`);
-}
-
-/** The address to connect to for a loopback hostname: never a name, so no resolver is asked. */
-function connectAddress(hostname: string): string {
-  if (hostname === "localhost") return "127.0.0.1";
-  if (hostname === "[::1]") return "::1";
-  return hostname;
 }
 
 function webhookHeaders(url: URL, webhook: CreateJobRequest_Webhook, body: string): Record<string, string> {
@@ -386,7 +373,7 @@ function webhookHeaders(url: URL, webhook: CreateJobRequest_Webhook, body: strin
     "Content-Length": String(Buffer.byteLength(body)),
     "User-Agent": USER_AGENT,
   };
-  for (const [name, value] of Object.entries(webhook.extraHeaders)) headers[`X-Webhook-${name}`] = value;
+  for (const [name, value] of Object.entries(webhook.extraHeaders)) headers[`${WEBHOOK_HEADER_PREFIX}${name}`] = value;
   return headers;
 }
 

@@ -3,13 +3,13 @@
 // with the prefix `X-Webhook-` (so "Secret" arrives as `X-Webhook-Secret`).
 
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { Code } from "@connectrpc/connect";
 import type {
   CreateJobRequest_WebhookSchema,
   CreateJobRequestSchema,
 } from "../../gen/clavata/gateway/v1/gateway_pb.js";
-import { InvalidRequestError } from "../errors.js";
+import { isHeaderName, isHeaderValue, MAX_HEADER_VALUE_LENGTH, WEBHOOK_HEADER_PREFIX } from "../http-headers.js";
 import { isLoopbackHost } from "../loopback.js";
+import { describeType, invalidField, isPlainObject, isWellFormedText } from "../validation/invalid.js";
 
 /** A webhook as a plain object: `{ url, extraHeaders }`. */
 export type WebhookInit = MessageInitShape<typeof CreateJobRequest_WebhookSchema>;
@@ -17,17 +17,9 @@ export type WebhookInit = MessageInitShape<typeof CreateJobRequest_WebhookSchema
 /** A CreateJob request as a plain object. */
 export type CreateJobRequestInit = MessageInitShape<typeof CreateJobRequestSchema>;
 
-/** The prefix the gateway puts before every extra header name when it calls the webhook. */
-export const WEBHOOK_HEADER_PREFIX = "X-Webhook-";
+export { WEBHOOK_HEADER_PREFIX };
 
-// RFC 9110 token characters.
-const headerName = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-// Visible ASCII, space and tab: anything else (CR, LF, NUL, other controls, non-ASCII) can split or break a header.
-const headerValue = /^[\t\x20-\x7e]*$/;
-
-function invalid(message: string, field: string): InvalidRequestError {
-  return new InvalidRequestError(message, { code: Code.InvalidArgument, field });
-}
+const invalid = invalidField;
 
 /**
  * Builds a webhook for a CreateJob request: the gateway POSTs the completed job to `url`, with each of
@@ -37,6 +29,12 @@ function invalid(message: string, field: string): InvalidRequestError {
  * a header name or value that is not legal (CR/LF, non-ASCII, an `X-Webhook-` prefix of your own, a duplicate).
  */
 export function createWebhook(url: string | URL, extraHeaders: Record<string, string> = {}): WebhookInit {
+  if (!isPlainObject(extraHeaders)) {
+    throw invalid(
+      `extraHeaders is ${describeType(extraHeaders)}; pass an object of header names to string values, such as { Secret: "…" }`,
+      "webhook.extraHeaders",
+    );
+  }
   const webhook: WebhookInit = { url: url instanceof URL ? url.href : url, extraHeaders: { ...extraHeaders } };
   checkWebhook(webhook);
   return webhook;
@@ -51,6 +49,9 @@ export function addWebhook<T extends CreateJobRequestInit>(
   url: string | URL,
   extraHeaders: Record<string, string> = {},
 ): T & { webhook: WebhookInit } {
+  if (!isPlainObject(request)) {
+    throw invalid(`the CreateJob request is ${describeType(request)}; pass an object`, "request");
+  }
   return { ...request, webhook: createWebhook(url, extraHeaders) };
 }
 
@@ -59,12 +60,21 @@ export function addWebhook<T extends CreateJobRequestInit>(
  * @private
  */
 export function checkWebhook(webhook: unknown, path = "webhook"): void {
-  if (webhook === null || typeof webhook !== "object") {
-    throw invalid(`${path} must be an object { url, extraHeaders }; build it with createWebhook(url, headers)`, path);
+  if (!isPlainObject(webhook)) {
+    throw invalid(
+      `${path} is ${describeType(webhook)}; pass an object { url, extraHeaders }, built with createWebhook(url, headers)`,
+      path,
+    );
   }
   const { url, extraHeaders } = webhook as { url?: unknown; extraHeaders?: unknown };
   if (typeof url !== "string" || url === "") {
-    throw invalid(`${path}.url is missing; pass the https URL that should receive the completed job`, `${path}.url`);
+    throw invalid(
+      `${path}.url is ${typeof url === "string" ? "empty" : describeType(url)}; pass the https URL that should receive the completed job`,
+      `${path}.url`,
+    );
+  }
+  if (!isWellFormedText(url)) {
+    throw invalid(`${path}.url holds a lone surrogate (half of a UTF-16 pair); fix the URL's encoding`, `${path}.url`);
   }
   let parsed: URL;
   try {
@@ -92,15 +102,15 @@ export function checkWebhook(webhook: unknown, path = "webhook"): void {
     );
   }
   if (extraHeaders === undefined) return;
-  if (extraHeaders === null || typeof extraHeaders !== "object" || Array.isArray(extraHeaders)) {
+  if (!isPlainObject(extraHeaders)) {
     throw invalid(`${path}.extraHeaders must be an object of header names to string values`, `${path}.extraHeaders`);
   }
   const seen = new Set<string>();
   for (const [name, value] of Object.entries(extraHeaders)) {
-    const field = `${path}.extraHeaders["${name}"]`;
-    if (!headerName.test(name)) {
+    const field = `${path}.extraHeaders[${JSON.stringify(name)}]`;
+    if (!isHeaderName(name)) {
       throw invalid(
-        `${field}: "${name}" is not a legal header name; use letters, digits and - (no spaces, colons or line breaks)`,
+        `${field}: ${JSON.stringify(name)} is not a legal header name; use letters, digits and - (no spaces, colons or line breaks)`,
         field,
       );
     }
@@ -115,9 +125,15 @@ export function checkWebhook(webhook: unknown, path = "webhook"): void {
     }
     seen.add(name.toLowerCase());
     if (typeof value !== "string") {
-      throw invalid(`${field} is a ${typeof value}; header values must be strings`, field);
+      throw invalid(`${field} is ${describeType(value)}; header values must be strings`, field);
     }
-    if (!headerValue.test(value)) {
+    if (value.length > MAX_HEADER_VALUE_LENGTH) {
+      throw invalid(
+        `${field} is longer than ${String(MAX_HEADER_VALUE_LENGTH)} characters, more than a header should carry; send large data in the job instead`,
+        field,
+      );
+    }
+    if (!isHeaderValue(value)) {
       throw invalid(
         `${field} holds a line break, a control character or non-ASCII text, which a header cannot carry; encode it (for example with encodeURIComponent)`,
         field,

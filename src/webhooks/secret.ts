@@ -4,15 +4,15 @@
 // The default import, not named ones: the comparison is looked up on the module object at call time, which lets the
 // tests check that the constant-time primitive is what runs.
 import crypto from "node:crypto";
+import { isHeaderName, WEBHOOK_HEADER_PREFIX } from "../http-headers.js";
+import { describeType, invalidField, isPlainObject } from "../validation/invalid.js";
 import { createWebhook } from "./request.js";
 import { WebhookVerificationError } from "./verification-error.js";
 
 /** The extra header name the secret travels in by default; the gateway sends it as `X-Webhook-Secret`. */
 export const DEFAULT_SECRET_HEADER = "Secret";
 
-const PREFIX = "X-Webhook-";
-// RFC 9110 token characters: what a header name may consist of.
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const PREFIX = WEBHOOK_HEADER_PREFIX;
 // Visible ASCII with inner spaces only: header values lose leading and trailing blanks in transit, and anything
 // outside ASCII is re-encoded differently by different HTTP stacks, so such a secret could never match.
 const SENDABLE_SECRET = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/;
@@ -42,17 +42,37 @@ export function generateWebhookSecret(): string {
  * @param secret printable ASCII without leading or trailing blanks; see {@link generateWebhookSecret}.
  * @param options.header the extra header's name without the `X-Webhook-` prefix. Default "Secret".
  * @param options.extraHeaders more extra headers to send along.
- * @throws TypeError when the secret or header name cannot travel in a header (the message never shows the secret).
- * @throws InvalidRequestError (from the client's request checks) for a URL that is not https or http on loopback, a
- *   URL with credentials, or an illegal or duplicate extra header.
+ * @throws InvalidRequestError (`field` "secret", "options.header", "options.extraHeaders" or "webhook.…") when the
+ *   secret or header name cannot travel in a header (the message never shows the secret), for a URL that is not
+ *   https or http on loopback, a URL with credentials, or an illegal or duplicate extra header.
  */
 export function webhookWithSecret(
   url: string | URL,
   secret: string,
   options: { header?: string; extraHeaders?: Record<string, string> } = {},
 ): WebhookWithSecret {
-  const header = checkSecretHeader(options.header ?? DEFAULT_SECRET_HEADER);
-  checkSecret(secret, "the webhook secret");
+  if (!isPlainObject(options)) {
+    throw invalidField(
+      `options is ${describeType(options)}; pass { header?, extraHeaders? } or leave it out`,
+      "options",
+    );
+  }
+  for (const key of Object.keys(options)) {
+    if (key !== "header" && key !== "extraHeaders") {
+      throw invalidField(`options.${key} is not an option; the options are header and extraHeaders`, `options.${key}`);
+    }
+  }
+  if (options.extraHeaders !== undefined && !isPlainObject(options.extraHeaders)) {
+    throw invalidField(
+      `options.extraHeaders is ${describeType(options.extraHeaders)}; pass an object of header names to string values`,
+      "options.extraHeaders",
+    );
+  }
+  const header = checkSecretHeader(
+    options.header === undefined ? DEFAULT_SECRET_HEADER : options.header,
+    asInvalidRequest("options.header"),
+  );
+  checkSecret(secret, "the webhook secret", asInvalidRequest("secret"));
   const extraHeaders = { ...options.extraHeaders, [header]: secret };
   // The sending side's own checks, so that a webhook built here obeys the same rules as one built by hand.
   createWebhook(url, extraHeaders);
@@ -133,25 +153,33 @@ export class SecretCheck {
   }
 }
 
-function checkSecret(secret: unknown, what: string): asserts secret is string {
+/** How a check fails: a TypeError for a receiver's settings, an InvalidRequestError with a field when sending. */
+type Fail = (message: string) => Error;
+const asTypeError: Fail = (message) => new TypeError(message);
+const asInvalidRequest =
+  (field: string): Fail =>
+  (message) =>
+    invalidField(message, field);
+
+function checkSecret(secret: unknown, what: string, fail: Fail = asTypeError): asserts secret is string {
   if (typeof secret !== "string" || secret === "") {
-    throw new TypeError(`${what} must be a non-empty string; make one with generateWebhookSecret()`);
+    throw fail(`${what} must be a non-empty string; make one with generateWebhookSecret()`);
   }
   if (!SENDABLE_SECRET.test(secret)) {
-    throw new TypeError(
+    throw fail(
       `${what} must be printable ASCII without leading or trailing blanks (headers lose those in transit and cannot carry line breaks or non-ASCII text); make one with generateWebhookSecret()`,
     );
   }
 }
 
-function checkSecretHeader(header: unknown): string {
-  if (typeof header !== "string" || !TOKEN.test(header)) {
-    throw new TypeError(
-      `the secret header name ${JSON.stringify(header)} is not a legal header name; use letters, digits and - (default "${DEFAULT_SECRET_HEADER}")`,
+function checkSecretHeader(header: unknown, fail: Fail = asTypeError): string {
+  if (typeof header !== "string" || !isHeaderName(header)) {
+    throw fail(
+      `the secret header name ${typeof header === "string" ? JSON.stringify(header) : `(${describeType(header)})`} is not a legal header name; use letters, digits and - (default "${DEFAULT_SECRET_HEADER}")`,
     );
   }
   if (header.toLowerCase().startsWith(PREFIX.toLowerCase())) {
-    throw new TypeError(
+    throw fail(
       `give the secret header name without the "${PREFIX}" prefix ("${header.slice(PREFIX.length)}"): the gateway adds the prefix, so the name the job was created with is what both sides use`,
     );
   }

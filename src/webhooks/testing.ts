@@ -3,6 +3,8 @@
 
 import { create, isMessage, type MessageInitShape, toJsonString } from "@bufbuild/protobuf";
 import { type Job, JobSchema } from "../../gen/clavata/shared/v1/public_pb.js";
+import { describeType, invalidField, isPlainObject } from "../validation/invalid.js";
+import { checkMessageShape } from "../validation/message-shape.js";
 import { SecretCheck } from "./secret.js";
 
 /** How {@link createTestWebhookRequest} builds a request. */
@@ -33,12 +35,21 @@ export interface TestWebhookRequest {
  * and hands `onJob` a job equal to `job` (up to the rounding of 32-bit float fields, such as label scores, to 32 bits).
  *
  * @param job a Job, or a plain object to make one from (`{ jobUuid: "…", status: JobStatus.COMPLETED, … }`).
+ * @throws InvalidRequestError (with `field`) when `job` is not a Job or its plain-object form, or `options` is not
+ *   `{ secret, header?, envelope? }`.
  * @throws TypeError when the secret or header name could not travel in a header (the message never shows the secret).
  */
 export function createTestWebhookRequest(
   job: Job | MessageInitShape<typeof JobSchema>,
   options: TestWebhookRequestOptions,
 ): TestWebhookRequest {
+  if (!isMessage(job, JobSchema)) checkMessageShape(JobSchema, job, "job", { bytes: 0 });
+  if (!isPlainObject(options)) {
+    throw invalidField(`options is ${describeType(options)}; pass { secret, header?, envelope? }`, "options");
+  }
+  if (options.envelope !== undefined && options.envelope !== "bare" && options.envelope !== "job") {
+    throw invalidField('options.envelope must be "bare" or "job"', "options.envelope");
+  }
   const { headerName } = new SecretCheck(options.secret, options.header);
   const message = isMessage(job, JobSchema) ? job : create(JobSchema, job);
   const json = toJsonString(JobSchema, message);

@@ -96,6 +96,7 @@ const expectations: Record<string, (lines: string[], parsed?: unknown) => void> 
   "docs/errors.md › Retries and timeouts": (lines) => expect(lines).toEqual([]),
   "docs/errors.md › Validation and limits": (lines) =>
     expect(lines).toEqual([expect.stringMatching(/^threshold threshold is 5; a threshold is a number from 0 to 1/)]),
+  "docs/errors.md › Validation and limits (2)": (lines) => expect(lines).toEqual(["jobUuid"]),
 
   "docs/glossary.md › The verdict": (lines) =>
     expect(lines).toEqual(["match true c5", "Insults 0.70", "Personal information 0.60", "match TRUE"]),

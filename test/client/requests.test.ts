@@ -1,10 +1,12 @@
 // Content helpers and the checks every request passes before it is sent.
 // (That nothing reaches the network on bad input is checked over the wire in
 // client-wire.test.ts and emulator.test.ts.)
-import { toBinary } from "@bufbuild/protobuf";
+
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
 import {
+  ContentDataSchema,
   EvaluateLabelsRequestSchema,
   EvaluateRequestSchema,
   InvalidRequestError,
@@ -22,6 +24,7 @@ import {
   buildGetJobRequest,
   buildListJobsRequest,
 } from "../../src/requests.js";
+import { DEFAULT_REQUEST_LIMITS } from "../../src/validation/limits.js";
 
 /** Runs `fn`, expects an InvalidRequestError, and returns it. */
 function invalid(fn: () => unknown): InvalidRequestError {
@@ -79,13 +82,14 @@ describe("content helpers", () => {
   });
 
   it("refuse bad content at once, saying what to fix", () => {
-    expect(invalid(() => textContent("")).message).toMatch(/empty text/);
-    expect(invalid(() => textContent(42 as unknown as string)).message).toMatch(/empty text/);
-    expect(invalid(() => imageContent(new Uint8Array())).message).toMatch(/no image bytes/);
-    expect(invalid(() => imageUrlContent("ftp://x/y.png")).message).toMatch(/not an http or https URL/);
-    expect(invalid(() => imageUrlContent("not a url")).message).toMatch(/not an http or https URL/);
+    expect(invalid(() => textContent("")).message).toMatch(/text is empty/);
+    expect(invalid(() => textContent(42 as unknown as string)).message).toMatch(/text is a whole number/);
+    expect(invalid(() => imageContent(new Uint8Array())).message).toMatch(/image has no bytes/);
+    expect(invalid(() => imageUrlContent("ftp://x/y.png")).message).toMatch(/not an absolute http or https URL/);
+    expect(invalid(() => imageUrlContent("not a url")).message).toMatch(/not an absolute http or https URL/);
     const meta = invalid(() => textContent("x", { metadata: { n: 1 as unknown as string } }));
-    expect(meta.message).toMatch(/metadata\["n"\] is a number/);
+    expect(meta.message).toMatch(/options\.metadata\["n"\] is a whole number; expected a string/);
+    expect(meta.field).toBe('options.metadata["n"]');
   });
 });
 
@@ -118,7 +122,8 @@ describe("request checks", () => {
     );
     expect(twoJson.message).toMatch(/2 kinds of content/);
     const jsonForm = invalid(() => buildEvaluateRequest({ policyId: "p", contentData: [{ text: "a" } as never] }));
-    expect(jsonForm.message).toMatch(/JSON form.*textContent/);
+    expect(jsonForm.message).toMatch(/JSON form; write content: \{ case: "text", value \}/);
+    expect(jsonForm.field).toBe("contentData[0].text");
     invalid(() => buildEvaluateRequest({ policyId: "p", contentData: [null as never] }));
   });
 
@@ -173,7 +178,8 @@ describe("request checks", () => {
 
   it("needs a job id", () => {
     expect(invalid(() => buildGetJobRequest("")).field).toBe("jobUuid");
-    expect(buildGetJobRequest("abc").jobUuid).toBe("abc");
+    expect(invalid(() => buildGetJobRequest("abc")).message).toMatch(/not a UUID/);
+    expect(buildGetJobRequest("abc", { ...DEFAULT_REQUEST_LIMITS, requireUuidJobIds: false }).jobUuid).toBe("abc");
   });
 
   it("checks the page size and the query of ListJobs", () => {
@@ -204,5 +210,35 @@ describe("request checks", () => {
     invalid(() => buildEvaluateLabelsRequest({ contentData: content, labelVersionIds: ["ok", ""] }));
     invalid(() => buildEvaluateLabelsRequest({ labelVersionIds: ["l"] }));
     invalid(() => buildEvaluateLabelsRequest({ contentData: {}, labelVersionIds: ["l"] }));
+  });
+});
+
+describe("built messages", () => {
+  it("accepts a request built with create(), and one decoded with unknown fields", () => {
+    const built = create(EvaluateRequestSchema, {
+      policyId: "p",
+      contentData: [create(ContentDataSchema, { content: { case: "text", value: "x" }, metadata: { a: "b" } })],
+    });
+    expect(buildEvaluateRequest(built).contentData).toHaveLength(1);
+    const bytes = new Uint8Array([...toBinary(EvaluateRequestSchema, built), 0xf8, 0x06, 0x01]); // field 111 = 1
+    const decoded = fromBinary(EvaluateRequestSchema, bytes);
+    expect(decoded.$unknown).toBeDefined();
+    expect(buildEvaluateRequest(decoded).policyId).toBe("p");
+  });
+});
+
+describe("limits", () => {
+  it("let the bench's 8 MiB upload and 10,000-item streams through, and refuse just past the defaults", () => {
+    const eight = imageContent(new Uint8Array(8 * 1024 * 1024));
+    expect(buildEvaluateRequest({ policyId: "p", contentData: [eight] }).contentData).toHaveLength(1);
+    const seventeen = imageContent(new Uint8Array(17 * 1024 * 1024));
+    expect(invalid(() => buildEvaluateRequest({ policyId: "p", contentData: [seventeen] })).field).toBe("contentData");
+    const items = Array.from({ length: 10_000 }, () => textContent("x"));
+    expect(buildEvaluateRequest({ policyId: "p", contentData: items }).contentData).toHaveLength(10_000);
+    expect(
+      invalid(() => buildEvaluateRequest({ policyId: "p", contentData: [...items, textContent("y")] })).message,
+    ).toMatch(/at most 10000 \(limits\.maxItemsPerCall\)/);
+    const raised = { ...DEFAULT_REQUEST_LIMITS, maxRequestBytes: 32 * 1024 * 1024 };
+    expect(buildEvaluateRequest({ policyId: "p", contentData: [seventeen] }, raised).contentData).toHaveLength(1);
   });
 });

@@ -175,7 +175,8 @@ describe("WebhookDispatcher.validate", () => {
       [{ Secret: "a\nb" }, /contains CR, LF or NUL/],
       [{ Secret: "a\0b" }, /contains CR, LF or NUL/],
       [{ Secret: "a\u0001b" }, /control character/],
-      [{ Secret: "snow ☃" }, /outside Latin-1/],
+      [{ Secret: "snow ☃" }, /non-ASCII/],
+      [{ Secret: "café" }, /non-ASCII/],
     ];
     for (const [headers, message] of cases) {
       const error = validationError(webhook("https://example.com/hook", headers));
@@ -185,10 +186,18 @@ describe("WebhookDispatcher.validate", () => {
     }
   });
 
-  it("knows the loopback hosts", () => {
-    for (const host of ["127.0.0.1", "127.255.255.254", "localhost", "[::1]"])
+  it("knows the loopback hosts: the client's one rule (src/loopback.ts)", () => {
+    for (const host of [
+      "127.0.0.1",
+      "127.255.255.254",
+      "localhost",
+      "[::1]",
+      "localhost.",
+      "my.localhost",
+      "[::ffff:7f00:1]",
+    ])
       expect(isLoopbackHost(host), host).toBe(true);
-    for (const host of ["128.0.0.1", "10.0.0.1", "example.com", "localhost.", "my.localhost", "[::2]", "0.0.0.0"]) {
+    for (const host of ["128.0.0.1", "10.0.0.1", "example.com", "localhost.example.com", "[::2]", "0.0.0.0"]) {
       expect(isLoopbackHost(host), host).toBe(false);
     }
   });

@@ -1,6 +1,7 @@
 // The shared-secret check: missing versus wrong, rotation, constant-time comparison, and the sending-side helper.
 import crypto from "node:crypto";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { InvalidRequestError } from "../../src/index.js";
 import {
   generateWebhookSecret,
   verifyWebhookSecret,
@@ -194,7 +195,8 @@ describe("webhookWithSecret", () => {
       /twice/,
     );
     const error = thrown(() => webhookWithSecret("https://example.com/h", `${SECRET}\r\nInjected: yes`));
-    expect(error).toBeInstanceOf(TypeError);
+    expect(error).toBeInstanceOf(InvalidRequestError);
+    expect((error as InvalidRequestError).field).toBe("secret");
     expect(error.message).not.toContain(SECRET);
   });
 });

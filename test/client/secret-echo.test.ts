@@ -1,0 +1,189 @@
+// A hostile gateway that echoes the Authorization header into every place a server controls: the status message,
+// the refusal details (message and content hash), a detail of a type the SDK does not know, response headers and
+// trailers. A key of realistic length must then appear in no error property, util.inspect, JSON.stringify, log
+// line or CLI output. And redaction must not mangle ordinary words, nor act on short keys.
+
+import { inspect } from "node:util";
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PrecheckFailureSchema, PrecheckFailureType } from "../../gen/clavata/gateway/v1/errs_pb.js";
+import { StatusSchema } from "../../gen/google/rpc/status_pb.js";
+import { ClavataClient, EvaluationRefusedError, NotFoundError, textContent } from "../../src/index.js";
+import { createRedactor } from "../../src/logging.js";
+import { requireBuild, runCli } from "../cli/run-cli.js";
+import { startTestServer, type TestServer } from "../support/test-server.js";
+
+const KEY = "sk_live_Echo0123456789abcdefXYZ";
+const JOB = "3fa85f64-5717-4562-b3fc-2c963f66afa6";
+
+/** Throws what the hostile server answers: every text a server controls holds the caller's Authorization header. */
+function echo(ctx: HandlerContext, code: Code, refusal = true): never {
+  const auth = ctx.requestHeader.get("authorization") ?? "";
+  ctx.responseHeader.set("x-echo", auth);
+  ctx.responseTrailer.set("x-echo-trailer", `key=${auth.slice("Bearer ".length)}`);
+  throw new ConnectError(
+    `you sent ${auth}; key ${auth.slice("Bearer ".length)} is echoed`,
+    code,
+    { "x-echo-error": auth },
+    [
+      ...(refusal
+        ? [
+            {
+              desc: PrecheckFailureSchema,
+              value: {
+                type: PrecheckFailureType.NCMEC,
+                message: `refused for ${auth}`,
+                details: { kind: { case: "stringValue" as const, value: `md5::${auth.slice("Bearer ".length)}` } },
+              },
+            },
+          ]
+        : []),
+      { desc: StatusSchema, value: create(StatusSchema, { code: 3, message: `status detail ${auth}` }) },
+    ],
+  );
+}
+
+let server: TestServer;
+
+beforeAll(async () => {
+  server = await startTestServer({
+    gateway: {
+      // biome-ignore lint/correctness/useYield: it only throws
+      async *evaluate(_req, ctx) {
+        echo(ctx, Code.Canceled);
+      },
+      async createJob(_req, ctx) {
+        echo(ctx, Code.Canceled);
+      },
+      async getJob(_req, ctx) {
+        echo(ctx, Code.NotFound, false);
+      },
+    },
+  });
+});
+
+afterAll(async () => {
+  await server.close();
+});
+
+/** Every way an error can be looked at. */
+function views(error: unknown): string[] {
+  const e = error as Error & Record<string, unknown>;
+  const out = [
+    inspect(e, { depth: Number.POSITIVE_INFINITY, showHidden: true }),
+    JSON.stringify(e),
+    String(e.message),
+    String(e.stack),
+    String(e.rawMessage),
+    JSON.stringify(e.refusals ?? []),
+    JSON.stringify([...((e.metadata as Headers | undefined)?.entries() ?? [])]),
+  ];
+  // The binary details that are kept: their bytes must not hold the key either.
+  const cause = e.cause as ConnectError | undefined;
+  for (const detail of cause?.details ?? []) {
+    if ("value" in detail && detail.value instanceof Uint8Array) out.push(Buffer.from(detail.value).toString("latin1"));
+  }
+  for (const [, value] of (cause?.metadata as Headers | undefined)?.entries() ?? []) out.push(value);
+  return out;
+}
+
+describe("a server that echoes the API key", () => {
+  it("cannot put it into an error, its inspect or JSON form, or a log line", async () => {
+    const lines: string[] = [];
+    const logger = {
+      debug: (l: string) => lines.push(l),
+      info: (l: string) => lines.push(l),
+      warn: (l: string) => lines.push(l),
+      error: (l: string) => lines.push(l),
+    };
+    const client = new ClavataClient({
+      apiKey: KEY,
+      baseUrl: server.url,
+      insecure: true,
+      maxRetries: 0,
+      logger,
+      logLevel: "debug",
+    });
+    try {
+      const refused = await (async () => {
+        for await (const _ of client.evaluate({ policyId: "p", contentData: [textContent("x")] })) {
+          // nothing
+        }
+      })().catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(EvaluationRefusedError);
+      const refusal = (refused as EvaluationRefusedError).refusals[0]!;
+      // Redacted, not dropped: the refusal is still there, with the text around the key.
+      expect(refusal.message).toBe("refused for Bearer [redacted]");
+      expect(refusal.contentHash).toBe("md5::[redacted]");
+      expect((refused as EvaluationRefusedError).rawMessage).toBe(
+        "you sent Bearer [redacted]; key [redacted] is echoed",
+      );
+
+      const job = await client.createJob({ policyId: "p", contentData: [textContent("x")] }).catch((e: unknown) => e);
+      expect(job).toBeInstanceOf(EvaluationRefusedError);
+      const notFound = await client.getJob(JOB).catch((e: unknown) => e);
+      expect(notFound).toBeInstanceOf(NotFoundError);
+
+      for (const error of [refused, job, notFound]) {
+        for (const view of views(error)) expect(view).not.toContain(KEY);
+      }
+      expect(lines.length).toBeGreaterThan(0);
+      for (const line of lines) expect(line).not.toContain(KEY);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("cannot put it into the CLI's table, --json or jobs create output", async () => {
+    requireBuild();
+    const env = { CLAVATA_API_KEY: KEY };
+    const connection = ["--host", "127.0.0.1", "--port", String(server.port), "--insecure"];
+    const runs = await Promise.all([
+      runCli(["evaluate", ...connection, "--policy", "p", "hello"], { env }),
+      runCli(["evaluate", ...connection, "--policy", "p", "--json", "hello"], { env }),
+      runCli(["jobs", "create", ...connection, "--policy", "p", "hello"], { env }),
+      runCli(["jobs", "get", ...connection, JOB], { env }),
+      runCli(["--verbose", "jobs", "get", ...connection, JOB], { env }),
+    ]);
+    for (const run of runs) {
+      expect(`${run.stdout}${run.stderr}`).toMatch(/redacted|refused|not found/i);
+      expect(run.stdout).not.toContain(KEY);
+      expect(run.stderr).not.toContain(KEY);
+    }
+  }, 60_000);
+});
+
+describe("redaction", () => {
+  it("replaces the key as a whole token, also after a percent escape", () => {
+    const redact = createRedactor(KEY);
+    expect(redact(`Bearer ${KEY}`)).toBe("Bearer [redacted]");
+    expect(redact(`"${KEY}"`)).toBe('"[redacted]"');
+    expect(redact(`Bearer%20${KEY}%0A`)).toBe("Bearer%20[redacted]%0A");
+    expect(redact(`a ${KEY} b ${KEY}`)).toBe("a [redacted] b [redacted]");
+  });
+
+  it("never mangles ordinary words, and leaves keys under 16 characters alone", () => {
+    // The CLI's old --emulator key and a placeholder key: too short to redact without corrupting messages.
+    for (const short of ["emulator", "key", "test-key-123456"]) {
+      const redact = createRedactor(short);
+      expect(redact('policy "policy-violent" not found; this emulator has: policy-violence')).toBe(
+        'policy "policy-violent" not found; this emulator has: policy-violence',
+      );
+      expect(redact("API key not accepted")).toBe("API key not accepted");
+    }
+    const redact = createRedactor("abcdefghijklmnop");
+    expect(redact("xabcdefghijklmnopx")).toBe("xabcdefghijklmnopx");
+    expect(redact("key abcdefghijklmnop.")).toBe("key [redacted].");
+  });
+
+  it("the client warns about a key too short to redact, and not about a real one", async () => {
+    const warnings: string[] = [];
+    const logger = { debug() {}, info() {}, warn: (l: string) => warnings.push(l), error() {} };
+    const short = new ClavataClient({ apiKey: "short-key", baseUrl: server.url, insecure: true, logger });
+    const long = new ClavataClient({ apiKey: KEY, baseUrl: server.url, insecure: true, logger });
+    await short.close();
+    await long.close();
+    expect(warnings).toEqual([expect.stringMatching(/shorter than 16 characters, so it is not redacted/)]);
+  });
+});
