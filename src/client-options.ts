@@ -12,6 +12,8 @@ import { DEFAULT_RETRY_OPTIONS, type ResolvedRetryOptions } from "./retry.js";
 export const DEFAULT_HOST = "gateway.app.clavata.ai";
 /** The gateway's port, used unless `port` or `baseUrl` says otherwise. */
 export const DEFAULT_PORT = 443;
+/** The REST gateway's port (`protocol: "rest"`), used unless `port` or `baseUrl` says otherwise. */
+export const DEFAULT_REST_PORT = 8443;
 /** The environment variable that holds the API key when `apiKey` is not given. */
 export const API_KEY_ENV = "CLAVATA_API_KEY";
 /** A call's default overall time limit, in ms. */
@@ -57,11 +59,17 @@ export interface ClavataRetryBackoffOptions {
 
 /** How to build a ClavataClient. Every option is optional when CLAVATA_API_KEY is set. */
 export interface ClavataClientOptions {
+  /**
+   * How to talk to the gateway: "grpc" (the default; gRPC over one HTTP/2 connection, port 443) or "rest" (the
+   * gateway's REST/JSON surface over fetch, port 8443: runs in edge runtimes without HTTP/2, and has batch jobs).
+   * With "rest", `tls` and `keepalive` do not apply.
+   */
+  protocol?: "grpc" | "rest";
   /** The API key. Default: the CLAVATA_API_KEY environment variable. Never logged or put in an error. */
   apiKey?: string;
   /** The gateway host. Default "gateway.app.clavata.ai". Ignored when `baseUrl` is given. */
   host?: string;
-  /** The gateway port. Default 443. Ignored when `baseUrl` is given. */
+  /** The gateway port. Default 443 (8443 with `protocol: "rest"`). Ignored when `baseUrl` is given. */
   port?: number;
   /**
    * The gateway's URL, such as "https://gateway.example.com:8443" or "http://127.0.0.1:50051"; overrides `host` and
@@ -125,6 +133,7 @@ export interface CallOptions {
 
 /** The client's configuration after defaults and checks; holds no secret. @private */
 export interface ResolvedClientOptions {
+  readonly protocol: "grpc" | "rest";
   readonly baseUrl: string;
   readonly insecure: boolean;
   readonly tls: ClavataTlsOptions | undefined;
@@ -204,12 +213,23 @@ function bracketed(host: string): string {
  */
 export function resolveClientOptions(
   options: ClavataClientOptions,
-  env: Record<string, string | undefined> = process.env,
+  // No `process` in edge runtimes: there the key must come from the options.
+  env: Record<string, string | undefined> = typeof process === "undefined" ? {} : process.env,
 ): { resolved: ResolvedClientOptions; apiKey: string | undefined } {
   if (options === null || typeof options !== "object") {
     throw invalidOption("the ClavataClient options must be an object", "");
   }
   const customTransport = options.transport !== undefined;
+  const protocol = options.protocol ?? "grpc";
+  if (protocol !== "grpc" && protocol !== "rest") {
+    throw invalidOption(`protocol "${String(protocol)}" is not "grpc" or "rest"`, "protocol");
+  }
+  if (protocol === "rest" && options.tls !== undefined) {
+    throw invalidOption(
+      'tls options apply to the gRPC connection only; with protocol "rest" the runtime\'s fetch owns TLS (in Node.js, set NODE_EXTRA_CA_CERTS for a private CA)',
+      "tls",
+    );
+  }
 
   let apiKey = options.apiKey ?? env[API_KEY_ENV];
   if (typeof apiKey === "string") apiKey = apiKey.trim();
@@ -284,7 +304,9 @@ export function resolveClientOptions(
       );
     }
     try {
-      url = new URL(`${insecure ? "http" : "https"}://${bracketed(host)}:${String(options.port ?? DEFAULT_PORT)}`);
+      url = new URL(
+        `${insecure ? "http" : "https"}://${bracketed(host)}:${String(options.port ?? (protocol === "rest" ? DEFAULT_REST_PORT : DEFAULT_PORT))}`,
+      );
     } catch {
       throw invalidOption(`host "${host}" is not a valid host name or IP address`, "host");
     }
@@ -305,6 +327,7 @@ export function resolveClientOptions(
 
   const baseUrl = url.href.replace(/\/$/, "");
   const resolved: ResolvedClientOptions = {
+    protocol,
     baseUrl,
     insecure,
     tls: options.tls,

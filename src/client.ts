@@ -2,7 +2,6 @@
 // session, the interceptors and the mapping of every failure to a ClavataError;
 // its methods take plain objects and return the generated message types.
 
-import { inspect } from "node:util";
 import {
   type Client,
   Code,
@@ -58,7 +57,11 @@ import {
   type ListJobsRequestInit,
 } from "./requests.js";
 import { sleep } from "./retry.js";
+import { createRestTransport } from "./transport/rest/rest-transport.js";
 import { createOwnedTransport, withInterceptors } from "./transport.js";
+
+// Node.js's util.inspect.custom, without importing node:util (edge runtimes have none).
+const inspectCustom = Symbol.for("nodejs.util.inspect.custom");
 
 /** Options of `waitForJob`. */
 export interface WaitForJobOptions {
@@ -136,6 +139,8 @@ export class ClavataClient implements AsyncDisposable {
     let transport: Transport;
     if (options.transport !== undefined) {
       transport = withInterceptors(options.transport, interceptors, resolved.baseUrl);
+    } else if (resolved.protocol === "rest") {
+      transport = createRestTransport({ baseUrl: resolved.baseUrl, interceptors });
     } else {
       const owned = createOwnedTransport(resolved, interceptors);
       transport = owned.transport;
@@ -337,7 +342,7 @@ export class ClavataClient implements AsyncDisposable {
     this.#deadlines.clear();
     this.#sessionManager?.abort(new ConnectError("the client was closed", Code.Canceled));
     // Let the session's close events run, so the socket is gone when the promise resolves.
-    await new Promise((resolve) => setImmediate(resolve));
+    if (this.#sessionManager !== undefined) await new Promise((resolve) => setImmediate(resolve));
   }
 
   /** The same as `close()`, for `await using client = new ClavataClient()`. */
@@ -351,7 +356,7 @@ export class ClavataClient implements AsyncDisposable {
   }
 
   /** A description without secrets, for console.log and util.inspect. */
-  [inspect.custom](): string {
+  [inspectCustom](): string {
     return `ClavataClient { baseUrl: ${JSON.stringify(this.#options.baseUrl)}, closed: ${String(this.#closed)} }`;
   }
 

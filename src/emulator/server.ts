@@ -1,7 +1,7 @@
 import { setMaxListeners } from "node:events";
 import * as http2 from "node:http2";
 import type { AddressInfo } from "node:net";
-import { createContextValues } from "@connectrpc/connect";
+import { type ConnectRouter, createContextValues } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { GatewayService } from "../../gen/clavata/gateway/v1/gateway_pb.js";
 import { LabelsService } from "../../gen/clavata/gateway/v1/labels_pb.js";
@@ -11,6 +11,7 @@ import { faultInterceptor, type KeyCheck, kHttp2Stream, requireApiKeyInterceptor
 import { JobStore } from "./jobs.js";
 import { loadPolicyFile, type Policy } from "./policy.js";
 import { type RateLimit, RateLimiter } from "./rate-limit.js";
+import { type RestServer, startRestServer } from "./rest/rest-server.js";
 import { SAMPLE_POLICIES } from "./sample-policies.js";
 import { gatewayService, labelsService, runJob } from "./service.js";
 import { type WebhookDelivery, WebhookDispatcher, type WebhookDispatcherOptions } from "./webhook-dispatcher.js";
@@ -21,6 +22,11 @@ export interface EmulatorOptions {
   host?: string;
   /** The port; 0 (the default) picks a free ephemeral port. */
   port?: number;
+  /**
+   * Also serve the gateway's REST/JSON surface (HTTP/1.1, plaintext) on this port, beside gRPC; 0 picks a free
+   * port. Default: no REST server.
+   */
+  restPort?: number;
   /** Serve HTTP/2 over TLS with this certificate and key (PEM) instead of plain HTTP/2 (h2c). */
   tls?: { cert: string | Buffer; key: string | Buffer };
   /** The accepted API keys. Default: any non-empty key is accepted ("open mode", logged at start). */
@@ -53,6 +59,10 @@ export interface Emulator {
   readonly host: string;
   /** The port it listens on. */
   readonly port: number;
+  /** The REST/JSON base URL, such as "http://127.0.0.1:40124", when `restPort` was given. */
+  readonly restUrl: string | undefined;
+  /** The REST/JSON port, when `restPort` was given. */
+  readonly restPort: number | undefined;
   /** Faults to arm at run time. */
   readonly faults: FaultInjector;
   /** Calls received per method, counted after authentication and rate limiting. */
@@ -121,19 +131,21 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   setMaxListeners(Number.POSITIVE_INFINITY, shutdown.signal);
   const deps = { engine, jobs, maxMessageBytes, evaluateJitterMs: options.evaluateJitterMs ?? 5 };
 
+  const routes = (router: ConnectRouter) => {
+    router.service(GatewayService, gatewayService(deps));
+    router.service(LabelsService, labelsService(deps));
+  };
+  // Interceptors run last-to-first: authentication first, then rate limit and faults.
+  const interceptors = [requireApiKeyInterceptor(keys), faultInterceptor(faults, () => limiter, calls)];
   const handler = connectNodeAdapter({
-    routes: (router) => {
-      router.service(GatewayService, gatewayService(deps));
-      router.service(LabelsService, labelsService(deps));
-    },
+    routes,
     grpc: true,
     grpcWeb: true,
     connect: true,
     // The content check in the handlers gives the clear INVALID_ARGUMENT; this is only a hard ceiling.
     readMaxBytes: maxMessageBytes * 2 + MiB,
     shutdownSignal: shutdown.signal,
-    // Interceptors run last-to-first: authentication first, then rate limit and faults.
-    interceptors: [requireApiKeyInterceptor(keys), faultInterceptor(faults, () => limiter, calls)],
+    interceptors,
     contextValues: (req) =>
       createContextValues().set(kHttp2Stream, "stream" in req ? (req.stream as http2.ServerHttp2Stream) : undefined),
   });
@@ -164,6 +176,24 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   server.on("error", (err) => log(`server error: ${err.message}`));
   for (const rule of options.faults ?? []) faults.arm(rule);
 
+  let rest: RestServer | undefined;
+  if (options.restPort !== undefined) {
+    try {
+      rest = await startRestServer({
+        host,
+        port: options.restPort,
+        services: [GatewayService, LabelsService],
+        routes,
+        interceptors,
+        maxBodyBytes: maxMessageBytes * 2 + MiB,
+        log,
+      });
+    } catch (error) {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      throw error;
+    }
+  }
+
   const port = (server.address() as AddressInfo).port;
   const url = `${options.tls ? "https" : "http"}://${host.includes(":") ? `[${host}]` : host}:${port}`;
   log(`listening on ${url} (gRPC, gRPC-Web and Connect over HTTP/2${options.tls ? " with TLS" : ", plaintext h2c"})`);
@@ -176,6 +206,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       shutdown.abort();
       jobs.close();
       webhooks.close();
+      const restClosed = rest?.close();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       const sessionsClosed = [...sessions].map((session) => new Promise((resolve) => session.once("close", resolve)));
       for (const session of sessions) session.close();
@@ -183,7 +214,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       const grace = setTimeout(() => {
         for (const session of sessions) session.destroy();
       }, 1000);
-      await Promise.all([closed, ...sessionsClosed]);
+      await Promise.all([closed, restClosed, ...sessionsClosed]);
       clearTimeout(grace);
       log("stopped");
     })();
@@ -194,6 +225,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     url,
     host,
     port,
+    restUrl: rest?.url,
+    restPort: rest?.port,
     faults,
     calls,
     get deliveries() {
