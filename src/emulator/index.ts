@@ -14,6 +14,7 @@ export {
   parsePolicies,
 } from "./policy.js";
 export type { RateLimit } from "./rate-limit.js";
+export type { BatchUpload, BatchWebhookDelivery } from "./rest/batch-jobs.js";
 export {
   SAMPLE_LABEL_VERSION_IDS,
   SAMPLE_POLICIES,

@@ -3,6 +3,7 @@ import * as http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import { type ConnectRouter, createContextValues } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { BatchJobService } from "../../gen/clavata/gateway/v1/batch_pb.js";
 import { GatewayService } from "../../gen/clavata/gateway/v1/gateway_pb.js";
 import { LabelsService } from "../../gen/clavata/gateway/v1/labels_pb.js";
 import { PolicyEngine } from "./engine.js";
@@ -11,6 +12,7 @@ import { faultInterceptor, type KeyCheck, kHttp2Stream, requireApiKeyInterceptor
 import { JobStore } from "./jobs.js";
 import { loadPolicyFile, type Policy } from "./policy.js";
 import { type RateLimit, RateLimiter } from "./rate-limit.js";
+import { BatchJobStore, type BatchUpload, type BatchWebhookDelivery } from "./rest/batch-jobs.js";
 import { type RestServer, startRestServer } from "./rest/rest-server.js";
 import { SAMPLE_POLICIES } from "./sample-policies.js";
 import { gatewayService, labelsService, runJob } from "./service.js";
@@ -27,6 +29,10 @@ export interface EmulatorOptions {
    * port. Default: no REST server.
    */
   restPort?: number;
+  /** The format of batch jobs' output files (REST only). Default "jsonl"; the gateway's format is not documented. */
+  batchOutputFormat?: "jsonl" | "csv";
+  /** How long each state of a batch job lasts before the next, in ms. Default 5. */
+  batchStepDelayMs?: number;
   /** Serve HTTP/2 over TLS with this certificate and key (PEM) instead of plain HTTP/2 (h2c). */
   tls?: { cert: string | Buffer; key: string | Buffer };
   /** The accepted API keys. Default: any non-empty key is accepted ("open mode", logged at start). */
@@ -63,6 +69,12 @@ export interface Emulator {
   readonly restUrl: string | undefined;
   /** The REST/JSON port, when `restPort` was given. */
   readonly restPort: number | undefined;
+  /** Every webhook call of a completed batch job so far (REST only). */
+  readonly batchDeliveries: readonly BatchWebhookDelivery[];
+  /** Every upload to a batch job's presigned URL so far, with the header names it carried (REST only). */
+  readonly batchUploads: readonly BatchUpload[];
+  /** Resolves with the webhook call of a completed batch job; rejects after `timeoutMs` (default 5000). */
+  waitForBatchDelivery(batchJobId: string, timeoutMs?: number): Promise<BatchWebhookDelivery>;
   /** Faults to arm at run time. */
   readonly faults: FaultInjector;
   /** Calls received per method, counted after authentication and rate limiting. */
@@ -177,13 +189,26 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   for (const rule of options.faults ?? []) faults.arm(rule);
 
   let rest: RestServer | undefined;
+  let restUrl = "";
+  // Batch jobs exist on the REST surface only, as on the gateway.
+  const batchJobs = new BatchJobStore({
+    engine,
+    baseUrl: () => restUrl,
+    stepDelayMs: options.batchStepDelayMs ?? 5,
+    outputFormat: options.batchOutputFormat ?? "jsonl",
+    log,
+  });
   if (options.restPort !== undefined) {
     try {
       rest = await startRestServer({
         host,
         port: options.restPort,
-        services: [GatewayService, LabelsService],
-        routes,
+        services: [GatewayService, LabelsService, BatchJobService],
+        routes: (router) => {
+          routes(router);
+          router.service(BatchJobService, batchJobs.service());
+        },
+        raw: (req, res, url) => batchJobs.handleRaw(req, res, url),
         interceptors,
         maxBodyBytes: maxMessageBytes * 2 + MiB,
         log,
@@ -192,6 +217,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       await new Promise<void>((resolve) => server.close(() => resolve()));
       throw error;
     }
+    restUrl = rest.url;
   }
 
   const port = (server.address() as AddressInfo).port;
@@ -206,6 +232,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       shutdown.abort();
       jobs.close();
       webhooks.close();
+      batchJobs.close();
       const restClosed = rest?.close();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       const sessionsClosed = [...sessions].map((session) => new Promise((resolve) => session.once("close", resolve)));
@@ -227,6 +254,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     port,
     restUrl: rest?.url,
     restPort: rest?.port,
+    batchDeliveries: batchJobs.deliveries,
+    batchUploads: batchJobs.uploads,
+    waitForBatchDelivery: (batchJobId, timeoutMs) => batchJobs.waitForDelivery(batchJobId, timeoutMs),
     faults,
     calls,
     get deliveries() {
