@@ -327,7 +327,9 @@ export async function uploadBatchInput(
       headers: { "content-type": "text/csv", "content-length": String(totalBytes) },
       body: countingStream(source, totalBytes, options.onProgress),
       signal: options.signal,
-      redirect: "error",
+      // A presigned upload URL never redirects; "manual" keeps the body from going elsewhere (and "error" is not
+      // implemented at the edge).
+      redirect: "manual",
       // Node.js needs this for a streamed body; other runtimes ignore it.
       duplex: "half",
     } as RequestInit);

@@ -82,7 +82,8 @@ import {
 } from "./requests.js";
 import { sleep } from "./retry.js";
 import { createRestTransport } from "./transport/rest/rest-transport.js";
-import { createOwnedTransport, withInterceptors } from "./transport.js";
+import { withInterceptors } from "./transport/with-interceptors.js";
+import { createOwnedTransport } from "./transport.js";
 
 // Node.js's util.inspect.custom, without importing node:util (edge runtimes have none).
 const inspectCustom = Symbol.for("nodejs.util.inspect.custom");

@@ -1,7 +1,17 @@
 // Whether a host name stays on this machine. Plaintext is allowed only there,
 // both for the gateway connection and for webhook URLs.
 
-import { isIP } from "node:net";
+/** 4 or 6 for an IP address literal, 0 otherwise; like node:net's isIP, which edge runtimes do not have. */
+function isIP(h: string): 4 | 6 | 0 {
+  if (/^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/.test(h)) return 4;
+  if (!h.includes(":") || !/^[0-9a-f:.]+$/i.test(h)) return 0;
+  try {
+    new URL(`http://[${h}]/`);
+    return 6;
+  } catch {
+    return 0;
+  }
+}
 
 /**
  * Whether `host` (a URL's hostname: IPv6 in brackets or not) is a loopback address or name: "localhost" and

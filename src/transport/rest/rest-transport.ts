@@ -108,10 +108,18 @@ export function createRestTransport(options: RestTransportOptions): Transport {
         headers,
         body: parts.body === undefined ? undefined : JSON.stringify(parts.body),
         signal,
-        redirect: "error",
+        // Never follow a redirect with the API key; "error" is not implemented at the edge, so check by hand.
+        redirect: "manual",
       });
     } catch (error) {
       throw wireError(error, signal);
+    }
+    if (response.type === "opaqueredirect" || (response.status >= 300 && response.status < 400)) {
+      await response.body?.cancel();
+      throw new ConnectError(
+        `the gateway answered with a redirect (HTTP ${response.status}); pass the gateway's own URL as baseUrl`,
+        Code.FailedPrecondition,
+      );
     }
     if (!response.ok) throw await errorFromResponse(response);
     return response;
