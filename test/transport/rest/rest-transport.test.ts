@@ -26,6 +26,7 @@ import {
   requestFromHttp,
   transcodeRequest,
 } from "../../../src/transport/rest/http-rule.js";
+import { ndjsonLines } from "../../../src/transport/rest/ndjson.js";
 import { drain, thrown } from "../../support/calls.js";
 import { json, type ScriptedServer, startScriptedServer } from "./http-server.js";
 
@@ -88,6 +89,30 @@ describe("NDJSON framing", () => {
       if (seen.length === 1) release();
     }
     expect(seen).toEqual(["first", "second"]);
+  });
+
+  it("reads the body only as results are asked for (backpressure reaches the network)", async () => {
+    // A body that produces a chunk (one line) only when the reader pulls, as a socket under backpressure does.
+    let pulls = 0;
+    const body = new ReadableStream<Uint8Array>(
+      {
+        pull(controller) {
+          pulls++;
+          controller.enqueue(new TextEncoder().encode(line("j", String(pulls))));
+        },
+      },
+      { highWaterMark: 0 },
+    );
+    const lines = ndjsonLines(body);
+    expect(JSON.parse((await lines.next()).value!).result.policyEvaluationReport.contentMetadata.id).toBe("1");
+    // Event-loop turns pass; a reader that read ahead would pull again meanwhile.
+    for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
+    expect(pulls).toBe(1);
+    await lines.next();
+    expect(pulls).toBe(2);
+    // Ending early cancels the body.
+    await lines.return(undefined);
+    await expect(body.getReader().read()).resolves.toEqual({ done: true, value: undefined });
   });
 
   it("leaving the loop early cancels the response on the wire", async () => {
