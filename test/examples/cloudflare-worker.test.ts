@@ -65,4 +65,11 @@ describe("the example Cloudflare Worker", () => {
     const body = await res.json();
     expect(body).toMatchObject({ error: "NotFoundError", code: "NOT_FOUND" });
   });
+
+  it("the edge build says to use REST when asked for gRPC", async () => {
+    const edge = (await import(edgeBuild)) as typeof import("../../src/index.js");
+    expect(() => new edge.ClavataClient({ apiKey: KEY })).toThrow(/gRPC needs node:http2.*protocol: "rest"/);
+    await using rest = new edge.ClavataClient({ apiKey: KEY, protocol: "rest" });
+    expect(rest.baseUrl).toBe("https://gateway.app.clavata.ai:8443");
+  });
 });
