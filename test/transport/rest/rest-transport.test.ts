@@ -12,6 +12,7 @@ import {
 } from "../../../gen/clavata/gateway/v1/gateway_pb.js";
 import { JobStatus } from "../../../gen/clavata/shared/v1/public_pb.js";
 import {
+  AbortedError,
   ClavataClient,
   ConnectionError,
   type EvaluateResponse,
@@ -191,6 +192,22 @@ describe("HTTP errors and retries", () => {
     expect(headers.te).toBeUndefined();
     expect(headers["content-type"]).toBeUndefined();
     expect(server.requests[0]!.method).toBe("GET");
+  });
+});
+
+describe("closing the client", () => {
+  it("ends calls in flight with AbortedError, and later calls throw ConnectionError", async () => {
+    let arrived!: () => void;
+    const requestArrived = new Promise<void>((resolve) => (arrived = resolve));
+    const { client } = await serve(() => {
+      // Never answers: only the client's close ends the call.
+      arrived();
+    });
+    const pending = thrown(client.getJob("3fa85f64-5717-4562-b3fc-2c963f66afa6"));
+    await requestArrived;
+    await client.close();
+    expect(await pending).toBeInstanceOf(AbortedError);
+    expect(await thrown(client.listJobs())).toBeInstanceOf(ConnectionError);
   });
 });
 
