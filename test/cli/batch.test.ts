@@ -1,12 +1,13 @@
 // `clavata batch create|upload|list|wait|cancel|output` and `--rest`, end to end: the built binary against an
 // emulator's REST port started here. The presigned URLs must never appear whole in what the tool prints.
 
+import { once } from "node:events";
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Emulator, startEmulator } from "../../src/emulator/index.js";
-import { ndjson, type RunOptions, requireBuild, runCli } from "./run-cli.js";
+import { ndjson, type RunOptions, requireBuild, runCli, spawnCli } from "./run-cli.js";
 
 const API_KEY = "cli-batch-test-key";
 let emulator: Emulator;
@@ -97,5 +98,28 @@ describe("clavata batch", { timeout: 60_000 }, () => {
   it("--emulator --rest runs against an in-process emulator's REST port", async () => {
     const run = await runCli(["evaluate", "--emulator", "--rest", "--policy", "policy-violence", "hello"]);
     expect(run.code).toBe(0);
+  });
+
+  it("clavata emulator --rest-port serves REST beside gRPC until stopped", async () => {
+    const child = spawnCli(["emulator", "--port", "0", "--rest-port", "0"]);
+    try {
+      let stdout = "";
+      child.stdout.setEncoding("utf8");
+      const restUrl = await new Promise<string>((resolve, reject) => {
+        child.stdout.on("data", (chunk: string) => {
+          stdout += chunk;
+          const match = /REST\/JSON on (http:\/\/127\.0\.0\.1:\d+)\n/.exec(stdout);
+          if (match) resolve(match[1]!);
+        });
+        child.once("exit", (code) => reject(new Error(`the emulator exited early with ${String(code)}: ${stdout}`)));
+      });
+      const res = await fetch(`${restUrl}/v1/jobs`, { headers: { authorization: "Bearer any-key" } });
+      expect(res.status).toBe(200);
+      expect(await res.json()).toEqual({ jobs: [], nextPageToken: "" });
+    } finally {
+      const exited = once(child, "exit");
+      child.kill("SIGTERM");
+      await exited;
+    }
   });
 });

@@ -18,6 +18,9 @@ import { createRouteTable, requestFromHttp } from "../../transport/rest/http-rul
 import { httpStatusForCode } from "../../transport/rest/http-status.js";
 import { statusJsonOf } from "../../transport/rest/status-body.js";
 
+/** grpc-gateway's default marshaler writes every field, set or not (EmitUnpopulated), as the reference shows. */
+const GATEWAY_JSON = { alwaysEmitImplicit: true } as const;
+
 /** A request the REST server answers itself rather than through a service (the batch-job file URLs). @private */
 export type RawHandler = (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => boolean | Promise<boolean>;
 
@@ -105,7 +108,7 @@ export async function startRestServer(options: RestServerOptions): Promise<RestS
         await answerStream(res, method as DescMethodStreaming, message, headers, timeoutMs, controller.signal);
       } else if (method.methodKind === "unary") {
         const answer = await transport.unary(method as DescMethodUnary, controller.signal, timeoutMs, headers, message);
-        sendJson(res, 200, toJson(method.output, answer.message));
+        sendJson(res, 200, toJson(method.output, answer.message, GATEWAY_JSON));
       } else {
         throw new ConnectError(`${method.name} is not served over REST`, Code.Unimplemented);
       }
@@ -141,7 +144,7 @@ export async function startRestServer(options: RestServerOptions): Promise<RestS
     let next = first;
     try {
       while (next.done !== true) {
-        const line = `${JSON.stringify({ result: toJson(method.output, next.value) })}\n`;
+        const line = `${JSON.stringify({ result: toJson(method.output, next.value, GATEWAY_JSON) })}\n`;
         if (!res.write(line)) await once(res, "drain", { signal });
         next = await it.next();
       }
