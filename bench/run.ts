@@ -22,6 +22,7 @@ import {
   renderReport,
   summarise,
 } from "./report.js";
+import { renderRestReport, runRestBench } from "./rest.js";
 import { MAX_STREAM_ITEMS, type MeasureJob, runMeasurement, SCENARIOS, type ScenarioSpec } from "./scenarios.js";
 import { type ServerCommand, type ServerReport, startBenchServer } from "./server.js";
 
@@ -333,7 +334,11 @@ export async function runBench(
 async function main(): Promise<void> {
   const settings = parseSettings(process.argv.slice(2));
   const report = await runBench(settings);
-  const text = settings.json ? `${JSON.stringify(report, null, 2)}\n` : `${renderReport(report)}\n`;
+  // The REST scenarios (bench/rest.ts) run after the main ones, in this process.
+  const rest = settings.only === undefined ? await runRestBench(settings) : undefined;
+  const text = settings.json
+    ? `${JSON.stringify({ ...report, rest }, null, 2)}\n`
+    : `${renderReport(report)}\n${rest === undefined ? "" : `\n${renderRestReport(rest)}\n`}`;
   // Exit once written: after --in-process, timers of cancelled streams would keep the process alive for a minute.
   process.stdout.write(text, () => process.exit(0));
 }

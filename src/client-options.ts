@@ -15,6 +15,8 @@ import { type RequestLimits, type ResolvedRequestLimits, resolveRequestLimits } 
 export const DEFAULT_HOST = "gateway.app.clavata.ai";
 /** The gateway's port, used unless `port` or `baseUrl` says otherwise. */
 export const DEFAULT_PORT = 443;
+/** The REST gateway's port (`protocol: "rest"`), used unless `port` or `baseUrl` says otherwise. */
+export const DEFAULT_REST_PORT = 8443;
 /** The environment variable that holds the API key when `apiKey` is not given. */
 export const API_KEY_ENV = "CLAVATA_API_KEY";
 /** A call's default overall time limit, in ms. */
@@ -60,11 +62,17 @@ export interface ClavataRetryBackoffOptions {
 
 /** How to build a ClavataClient. Every option is optional when CLAVATA_API_KEY is set. */
 export interface ClavataClientOptions {
+  /**
+   * How to talk to the gateway: "grpc" (the default; gRPC over one HTTP/2 connection, port 443) or "rest" (the
+   * gateway's REST/JSON surface over fetch, port 8443: runs in edge runtimes without HTTP/2, and has batch jobs).
+   * With "rest", `tls` and `keepalive` do not apply.
+   */
+  protocol?: "grpc" | "rest";
   /** The API key. Default: the CLAVATA_API_KEY environment variable. Never logged or put in an error. */
   apiKey?: string;
   /** The gateway host. Default "gateway.app.clavata.ai". Ignored when `baseUrl` is given. */
   host?: string;
-  /** The gateway port. Default 443. Ignored when `baseUrl` is given. */
+  /** The gateway port. Default 443 (8443 with `protocol: "rest"`). Ignored when `baseUrl` is given. */
   port?: number;
   /**
    * The gateway's URL, such as "https://gateway.example.com:8443" or "http://127.0.0.1:50051"; overrides `host` and
@@ -134,6 +142,7 @@ export interface CallOptions {
 
 /** The client's configuration after defaults and checks; holds no secret. @private */
 export interface ResolvedClientOptions {
+  readonly protocol: "grpc" | "rest";
   readonly baseUrl: string;
   readonly insecure: boolean;
   readonly tls: ClavataTlsOptions | undefined;
@@ -221,7 +230,7 @@ function checkObjectOption(value: unknown, field: string, keys: readonly string[
 }
 
 function isPem(value: unknown): boolean {
-  return typeof value === "string" || Buffer.isBuffer(value) || value instanceof Uint8Array;
+  return typeof value === "string" || value instanceof Uint8Array; // a Buffer is a Uint8Array
 }
 
 /**
@@ -283,6 +292,23 @@ export function checkWaitOptions(options: unknown): void {
   checkNumber((options as { pollIntervalMs?: unknown } | undefined)?.pollIntervalMs, "pollIntervalMs", { min: 1 });
 }
 
+/**
+ * Checks the options of `waitForBatchJob`: those of `waitForJob`, plus `onStateChange`.
+ * @throws InvalidRequestError naming the option.
+ * @internal
+ */
+export function checkWaitForBatchJobOptions(options: unknown): void {
+  checkCallOptionsOf(options, ["signal", "timeoutMs", "pollIntervalMs", "onStateChange"]);
+  const given = options as { pollIntervalMs?: unknown; onStateChange?: unknown } | undefined;
+  checkNumber(given?.pollIntervalMs, "pollIntervalMs", { min: 1 });
+  if (given?.onStateChange !== undefined && typeof given.onStateChange !== "function") {
+    throw invalidOption(
+      `onStateChange is ${describeType(given.onStateChange)}; pass a function that takes the batch job`,
+      "onStateChange",
+    );
+  }
+}
+
 function checkCallOptionsOf(options: unknown, keys: readonly string[]): void {
   if (options === undefined) return;
   const given = checkObjectOption(options, "", keys);
@@ -327,6 +353,7 @@ const clientOptionKeys = [
   "interceptors",
   "transport",
   "limits",
+  "protocol",
 ];
 
 /** Checks the type of every client option; the checks of meaning follow in resolveClientOptions. */
@@ -408,11 +435,22 @@ function bracketed(host: string): string {
  */
 export function resolveClientOptions(
   options: ClavataClientOptions,
-  env: Record<string, string | undefined> = process.env,
+  // No `process` in edge runtimes: there the key must come from the options.
+  env: Record<string, string | undefined> = typeof process === "undefined" ? {} : process.env,
 ): { resolved: ResolvedClientOptions; apiKey: string | undefined } {
   checkOptionTypes(options);
   const customTransport = options.transport !== undefined;
   const limits = resolveRequestLimits(options.limits, "options.limits");
+  const protocol = options.protocol ?? "grpc";
+  if (protocol !== "grpc" && protocol !== "rest") {
+    throw invalidOption(`protocol "${String(protocol)}" is not "grpc" or "rest"`, "protocol");
+  }
+  if (protocol === "rest" && options.tls !== undefined) {
+    throw invalidOption(
+      'tls options apply to the gRPC connection only; with protocol "rest" the runtime\'s fetch owns TLS (in Node.js, set NODE_EXTRA_CA_CERTS for a private CA)',
+      "tls",
+    );
+  }
 
   if (options.apiKey !== undefined && typeof options.apiKey !== "string") {
     throw invalidOption(`apiKey is ${describeType(options.apiKey)}; pass the API key as a string`, "apiKey");
@@ -486,7 +524,8 @@ export function resolveClientOptions(
         "host",
       );
     }
-    const text = `${insecure ? "http" : "https"}://${bracketed(host)}:${String(options.port ?? DEFAULT_PORT)}`;
+    const port = options.port ?? (protocol === "rest" ? DEFAULT_REST_PORT : DEFAULT_PORT);
+    const text = `${insecure ? "http" : "https"}://${bracketed(host)}:${String(port)}`;
     if (!URL.canParse(text)) {
       throw invalidOption(`host ${JSON.stringify(host)} is not a valid host name or IP address`, "host");
     }
@@ -508,6 +547,7 @@ export function resolveClientOptions(
 
   const baseUrl = url.href.replace(/\/$/, "");
   const resolved: ResolvedClientOptions = {
+    protocol,
     baseUrl,
     insecure,
     tls: options.tls,

@@ -2,7 +2,6 @@
 // session, the interceptors and the mapping of every failure to a ClavataError;
 // its methods take plain objects and return the generated message types.
 
-import { inspect } from "node:util";
 import {
   type Client,
   Code,
@@ -13,20 +12,52 @@ import {
   type Transport,
 } from "@connectrpc/connect";
 import type { Http2SessionManager } from "@connectrpc/connect-node";
+import {
+  type BatchJob,
+  BatchJobErrorCode,
+  BatchJobService,
+  type CancelBatchJobResponse,
+  type CreateBatchJobResponse,
+} from "../gen/clavata/gateway/v1/batch_pb.js";
 import { type EvaluateResponse, GatewayService, type ListJobsResponse } from "../gen/clavata/gateway/v1/gateway_pb.js";
 import { type EvaluateLabelsResponse, LabelsService } from "../gen/clavata/gateway/v1/labels_pb.js";
 import { type Job, JobStatus } from "../gen/clavata/shared/v1/public_pb.js";
 import {
+  type BatchInputFile,
+  type BatchInputItem,
+  type BatchJobFilter,
+  type BatchOutputRow,
+  buildCancelBatchJobRequest,
+  buildCreateBatchJobRequest,
+  buildGetBatchJobsRequest,
+  type CreateBatchJobInit,
+  checkBatchJobId,
+  pollBatchJob,
+  readBatchOutput,
+  type UploadBatchInputOptions,
+  type UploadResult,
+  uploadBatchInput,
+  type WaitForBatchJobOptions,
+} from "./batch-jobs.js";
+import {
   type CallOptions,
   type ClavataClientOptions,
   checkCallOptions,
+  checkWaitForBatchJobOptions,
   checkWaitOptions,
   type ResolvedClientOptions,
   resolveClientOptions,
   shortKeyWarning,
 } from "./client-options.js";
 import { Deadlines } from "./deadlines.js";
-import { type ClavataError, ConnectionError, ServerError, TimeoutError, toClavataError } from "./errors.js";
+import {
+  type ClavataError,
+  ConnectionError,
+  InvalidRequestError,
+  ServerError,
+  TimeoutError,
+  toClavataError,
+} from "./errors.js";
 import {
   bearerAuthInterceptor,
   type CallSettings,
@@ -54,7 +85,12 @@ import {
   type ListJobsRequestInit,
 } from "./requests.js";
 import { sleep } from "./retry.js";
-import { createOwnedTransport, withInterceptors } from "./transport.js";
+import { createRestTransport } from "./transport/rest/rest-transport.js";
+import { withInterceptors } from "./transport/with-interceptors.js";
+import { createOwnedTransport } from "./transport.js";
+
+// Node.js's util.inspect.custom, without importing node:util (edge runtimes have none).
+const inspectCustom = Symbol.for("nodejs.util.inspect.custom");
 
 /** Options of `waitForJob`. */
 export interface WaitForJobOptions {
@@ -105,6 +141,7 @@ export class ClavataClient implements AsyncDisposable {
   readonly #sessionManager: Http2SessionManager | undefined;
   readonly #gateway: Client<typeof GatewayService>;
   readonly #labels: Client<typeof LabelsService>;
+  readonly #batch: Client<typeof BatchJobService>;
   readonly #log: Log;
   readonly #redact: (text: string) => string;
   readonly #calls = new Set<AbortController>();
@@ -134,6 +171,8 @@ export class ClavataClient implements AsyncDisposable {
     let transport: Transport;
     if (options.transport !== undefined) {
       transport = withInterceptors(options.transport, interceptors, resolved.baseUrl);
+    } else if (resolved.protocol === "rest") {
+      transport = createRestTransport({ baseUrl: resolved.baseUrl, interceptors });
     } else {
       const owned = createOwnedTransport(resolved, interceptors);
       transport = owned.transport;
@@ -141,6 +180,7 @@ export class ClavataClient implements AsyncDisposable {
     }
     this.#gateway = createClient(GatewayService, transport);
     this.#labels = createClient(LabelsService, transport);
+    this.#batch = createClient(BatchJobService, transport);
     if (resolved.insecure && !isLoopbackHost(new URL(resolved.baseUrl).hostname)) {
       this.#log.warn(
         `plaintext connection to ${resolved.baseUrl}: the API key travels unencrypted (allowInsecureRemote)`,
@@ -326,6 +366,135 @@ export class ClavataClient implements AsyncDisposable {
   }
 
   /**
+   * Creates a batch job (REST only) and returns its id and the presigned URL to upload its input to (valid 4 hours);
+   * then call `uploadBatchInput`. Not retried once it may have reached the gateway. Throws InvalidRequestError over
+   * gRPC (batch jobs exist only on the REST surface) or when the gateway reports an error for the new batch job.
+   */
+  async createBatchJob(request: CreateBatchJobInit = {}, options?: CallOptions): Promise<CreateBatchJobResponse> {
+    this.#requireRest("createBatchJob");
+    const message = buildCreateBatchJobRequest(request);
+    const response = await this.#unary("CreateBatchJob", options, false, (o) => this.#batch.createBatchJob(message, o));
+    this.#checkBatchError(response.error, "CreateBatchJob");
+    return response;
+  }
+
+  /**
+   * Uploads a batch job's input (REST only): `items` become the CSV (ref_id,type,content; ref_id unique), or a CSV
+   * file of known size is streamed as is. Nothing of the client's own goes along (no API key, no headers), and the
+   * URL's signature never appears in an error or log. Throws InvalidRequestError for bad items, and the usual
+   * ClavataErrors when the upload fails (PermissionDeniedError for an expired URL).
+   */
+  async uploadBatchInput(
+    uploadUrl: string,
+    input: Iterable<BatchInputItem> | BatchInputFile,
+    options: UploadBatchInputOptions = {},
+  ): Promise<UploadResult> {
+    this.#requireRest("uploadBatchInput");
+    const call = this.#begin("uploadBatchInput", { signal: options.signal, timeoutMs: Infinity }, true);
+    try {
+      return await uploadBatchInput(uploadUrl, input, { onProgress: options.onProgress, signal: call.connect.signal! });
+    } catch (error) {
+      throw this.#fail(error, "uploadBatchInput", call);
+    } finally {
+      call.dispose();
+    }
+  }
+
+  /** Returns the batch jobs that match the filter (REST only); no filter returns all. */
+  async getBatchJobs(filter: BatchJobFilter = {}, options?: CallOptions): Promise<BatchJob[]> {
+    this.#requireRest("getBatchJobs");
+    const message = buildGetBatchJobsRequest(filter);
+    const response = await this.#unary("GetBatchJobs", options, true, (o) => this.#batch.getBatchJobs(message, o));
+    return response.batchJobs;
+  }
+
+  /**
+   * Polls a batch job (REST only) until it is COMPLETED, ERROR or CANCELLED and returns it (check `state`). Throws
+   * TimeoutError after `timeoutMs` (default 1 hour), AbortedError when the signal fires, NotFoundError for an
+   * unknown id.
+   */
+  async waitForBatchJob(batchJobId: string, options: WaitForBatchJobOptions = {}): Promise<BatchJob> {
+    this.#requireRest("waitForBatchJob");
+    checkBatchJobId(batchJobId);
+    checkWaitForBatchJobOptions(options);
+    const wait = this.#begin("waitForBatchJob", { signal: options.signal, timeoutMs: Infinity }, true);
+    try {
+      return await pollBatchJob(
+        batchJobId,
+        options,
+        async () =>
+          (await this.getBatchJobs({ batchJobIds: [batchJobId] }, { signal: wait.connect.signal! })).find(
+            (j) => j.batchJobId === batchJobId,
+          ),
+        (ms) => sleep(ms, wait.connect.signal!),
+      );
+    } catch (error) {
+      throw this.#fail(error, "waitForBatchJob", wait);
+    } finally {
+      wait.dispose();
+    }
+  }
+
+  /** Cancels a batch job that has not finished (REST only) and returns its state after the cancel. */
+  async cancelBatchJob(batchJobId: string, options?: CallOptions): Promise<CancelBatchJobResponse> {
+    this.#requireRest("cancelBatchJob");
+    const message = buildCancelBatchJobRequest(batchJobId);
+    const response = await this.#unary("CancelBatchJob", options, true, (o) => this.#batch.cancelBatchJob(message, o));
+    this.#checkBatchError(response.error, "CancelBatchJob");
+    return response;
+  }
+
+  /**
+   * Yields the rows of a completed batch job's output file (REST only), downloading it as the rows are read; pass
+   * the job (its `outputFileUrl`) or the URL. JSON lines and CSV are both read, and every column is kept. Sends no
+   * API key; the URL is redacted from errors. Throws InvalidRequestError when the job has no output file yet.
+   */
+  readBatchOutput(job: BatchJob | string, options: { signal?: AbortSignal } = {}): AsyncGenerator<BatchOutputRow> {
+    this.#requireRest("readBatchOutput");
+    const url = typeof job === "string" ? job : job.outputFileUrl;
+    if (url === "") {
+      throw new InvalidRequestError("the batch job has no output file yet: wait until it is COMPLETED", {
+        code: Code.FailedPrecondition,
+        field: "job.outputFileUrl",
+      });
+    }
+    return this.#readOutput(url, options.signal);
+  }
+
+  async *#readOutput(url: string, signal: AbortSignal | undefined): AsyncGenerator<BatchOutputRow> {
+    const call = this.#begin("readBatchOutput", { signal, timeoutMs: Infinity }, true);
+    try {
+      yield* readBatchOutput(url, { signal: call.connect.signal! });
+    } catch (error) {
+      throw this.#fail(error, "readBatchOutput", call);
+    } finally {
+      call.dispose();
+    }
+  }
+
+  #requireRest(method: string): void {
+    if (this.#options.protocol !== "rest") {
+      throw new InvalidRequestError(
+        `${method}: batch jobs exist only on the gateway's REST surface; make the client with protocol: "rest"`,
+        { code: Code.Unimplemented, field: "options.protocol" },
+      );
+    }
+  }
+
+  #checkBatchError(error: { errorCode: BatchJobErrorCode; errorMessage: string } | undefined, method: string): void {
+    if (
+      error === undefined ||
+      (error.errorCode === BatchJobErrorCode.BATCH_JOB_ERROR_UNSPECIFIED && error.errorMessage === "")
+    ) {
+      return;
+    }
+    throw new InvalidRequestError(
+      `${method} failed: ${BatchJobErrorCode[error.errorCode] ?? String(error.errorCode)}: ${error.errorMessage}`,
+      { code: Code.FailedPrecondition, rawMessage: error.errorMessage },
+    );
+  }
+
+  /**
    * Closes the client: ends every call in flight (they throw AbortedError) and the HTTP/2 connection, so no socket
    * stays open. Later calls throw ConnectionError. A transport passed in the options is left open. Idempotent.
    */
@@ -339,7 +508,7 @@ export class ClavataClient implements AsyncDisposable {
     this.#deadlines.clear();
     this.#sessionManager?.abort(new ConnectError("the client was closed", Code.Canceled));
     // Let the session's close events run, so the socket is gone when the promise resolves.
-    await new Promise((resolve) => setImmediate(resolve));
+    if (this.#sessionManager !== undefined) await new Promise((resolve) => setImmediate(resolve));
   }
 
   /** The same as `close()`, for `await using client = new ClavataClient()`. */
@@ -353,7 +522,7 @@ export class ClavataClient implements AsyncDisposable {
   }
 
   /** A description without secrets, for console.log and util.inspect. */
-  [inspect.custom](): string {
+  [inspectCustom](): string {
     return `ClavataClient { baseUrl: ${JSON.stringify(this.#options.baseUrl)}, closed: ${String(this.#closed)} }`;
   }
 

@@ -33,7 +33,8 @@ export class Deadlines {
     this.#timerAt = at;
     // At least 1 ms, so a timer that fires a little early cannot spin.
     this.#timer = setTimeout(() => this.#fire(), Math.max(1, at - Date.now()));
-    this.#timer.unref();
+    // Edge runtimes return a plain number, which has nothing to unref.
+    (this.#timer as { unref?: () => void }).unref?.();
   }
 
   #fire(): void {

@@ -344,7 +344,7 @@ function redactedDetail(
 ): ConnectError["details"][number] | undefined {
   if (!("type" in detail) || !(detail.value instanceof Uint8Array)) return detail;
   // An API key is ASCII, so its UTF-8 bytes read the same as Latin-1 text.
-  const text = Buffer.from(detail.value.buffer, detail.value.byteOffset, detail.value.byteLength).toString("latin1");
+  const text = latin1(detail.value);
   if (
     redact(text) === text &&
     (detail.debug === undefined || redact(JSON.stringify(detail.debug)) === JSON.stringify(detail.debug))
@@ -367,8 +367,23 @@ function redactedDetail(
 
 /** Whether a binary header (a "-bin" trailer such as grpc-status-details-bin) holds the secret. */
 function binaryHeaderHoldsSecret(value: string, redact: (text: string) => string): boolean {
-  const text = Buffer.from(value, "base64").toString("latin1");
+  let text: string;
+  try {
+    // atob reads base64 with or without padding, and gives each byte as one character (Latin-1).
+    text = atob(value);
+  } catch {
+    return false;
+  }
   return redact(text) !== text;
+}
+
+/** Bytes as Latin-1 text, one character per byte, without Node's Buffer (edge runtimes have none). */
+function latin1(bytes: Uint8Array): string {
+  let text = "";
+  for (let i = 0; i < bytes.length; i += 8192) {
+    text += String.fromCharCode(...bytes.subarray(i, i + 8192));
+  }
+  return text;
 }
 
 /**

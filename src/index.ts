@@ -184,3 +184,47 @@ export {
   type RequestLimits,
 } from "./validation/limits.js";
 export { addWebhook, createWebhook, WEBHOOK_HEADER_PREFIX, type WebhookInit } from "./webhooks/request.js";
+
+// ---------------------------------------------------------------------------
+// The REST/JSON surface (issue 12): the fetch transport, and batch jobs
+// (clavata.gateway.v1, batch.proto; REST only).
+// ---------------------------------------------------------------------------
+
+export {
+  type BatchJob,
+  type BatchJobError,
+  BatchJobErrorCode,
+  BatchJobErrorCodeSchema,
+  BatchJobErrorSchema,
+  BatchJobSchema,
+  BatchJobService,
+  BatchJobState,
+  BatchJobStateSchema,
+  type CancelBatchJobRequest,
+  CancelBatchJobRequestSchema,
+  type CancelBatchJobResponse,
+  CancelBatchJobResponseSchema,
+  type CreateBatchJobRequest,
+  CreateBatchJobRequestSchema,
+  type CreateBatchJobResponse,
+  CreateBatchJobResponseSchema,
+  type GetBatchJobsRequest,
+  GetBatchJobsRequestSchema,
+  type GetBatchJobsResponse,
+  GetBatchJobsResponseSchema,
+} from "../gen/clavata/gateway/v1/batch_pb.js";
+export {
+  type BatchInputFile,
+  type BatchInputItem,
+  type BatchJobFilter,
+  type BatchOutputRow,
+  type CreateBatchJobInit,
+  FINAL_BATCH_JOB_STATES,
+  redactSignedUrl,
+  type UploadBatchInputOptions,
+  type UploadProgress,
+  type UploadResult,
+  type WaitForBatchJobOptions,
+} from "./batch-jobs.js";
+export { DEFAULT_REST_PORT } from "./client-options.js";
+export { createRestTransport, type RestTransportOptions } from "./transport/rest/rest-transport.js";

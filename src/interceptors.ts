@@ -51,8 +51,11 @@ export function attemptTimeoutMs(settings: CallSettings, now = Date.now()): numb
 /** The `x-clavata-client` value: this SDK and its version. */
 export const CLIENT_ID = `clavata-connect:${VERSION}`;
 
-/** The `user-agent` product token of this SDK. */
-export const USER_AGENT = `clavata-connect/${VERSION} node/${process.versions.node}`;
+// Read through globalThis: edge runtimes have no `process`, and naming it there would throw at load.
+const nodeVersion = (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node;
+
+/** The `user-agent` product token of this SDK, with the Node.js version when it runs on Node.js. */
+export const USER_AGENT = `clavata-connect/${VERSION}${nodeVersion === undefined ? "" : ` node/${nodeVersion}`}`;
 
 /** Sends `authorization: Bearer <key>` on every attempt. The key lives only in this closure. @private */
 export function bearerAuthInterceptor(apiKey: string): Interceptor {

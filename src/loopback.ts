@@ -2,7 +2,17 @@
 // connection, webhook URLs, the CLI's --insecure), and the emulator contacts nothing else (webhooks, image URLs).
 // The client, the webhook helpers, the emulator and the CLI all import it, so they cannot disagree.
 
-import { isIP } from "node:net";
+/** 4 or 6 for an IP address literal, 0 otherwise; like node:net's isIP, which edge runtimes do not have. */
+function isIP(h: string): 4 | 6 | 0 {
+  if (/^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/.test(h)) return 4;
+  if (!h.includes(":") || !/^[0-9a-f:.]+$/i.test(h)) return 0;
+  try {
+    new URL(`http://[${h}]/`);
+    return 6;
+  } catch {
+    return 0;
+  }
+}
 
 /** The hostname without IPv6 brackets, lower case, without a trailing root dot. */
 function bare(host: string): string {

@@ -70,8 +70,9 @@ describe("the built package", () => {
     expect(files).toContain("dist/cjs/src/index.js");
     expect(files).toContain("dist/cjs/src/index.d.ts");
     expect(files).toContain("dist/cjs/package.json");
+    expect(files).toContain("dist/edge/index.js");
     expect(files).toContain("proto/clavata/gateway/v1/gateway.proto");
-    const allowed = /^(package\.json|README\.md|LICENSE|dist\/(esm|cjs)\/.+|proto\/.+\.proto)$/;
+    const allowed = /^(package\.json|README\.md|LICENSE|dist\/(esm|cjs)\/.+|dist\/edge\/index\.js|proto\/.+\.proto)$/;
     expect(files.filter((f) => !allowed.test(f))).toEqual([]);
     expect(files.some((f) => f.startsWith("test/") || f.startsWith("src/") || f.startsWith("gen/"))).toBe(false);
   });

@@ -45,6 +45,7 @@ export const GLOBAL_OPTIONS = {
   insecure: { type: "boolean" },
   timeout: { type: "string" },
   emulator: { type: "boolean" },
+  rest: { type: "boolean" },
   verbose: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const satisfies OptionSpecs;
@@ -58,6 +59,7 @@ export const GLOBAL_OPTIONS_HELP = `Global options (before or after the command)
   --timeout <time>     time limit of each call, such as 30s, 1500ms or 2m; a bare number is seconds
                        (default: $CLAVATA_TIMEOUT or 60s)
   --emulator           start an in-process gateway emulator with the sample policies and use it
+  --rest               use the gateway's REST/JSON surface (port 8443) instead of gRPC (default: $CLAVATA_REST)
   --verbose            log calls and retries to standard error
   -h, --help           show help`;
 

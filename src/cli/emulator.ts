@@ -15,6 +15,7 @@ Ctrl-C or SIGTERM. No account and no network needed: point any client at it with
 Options:
   --host <address>       address to listen on (default 127.0.0.1)
   --port <port>          port to listen on; 0 picks a free one (default 50051)
+  --rest-port <port>     also serve the REST/JSON surface (and batch jobs) on this port; 0 picks a free one
   --policies <file>      policy file (JSON); default: the built-in sample policies
   --api-key <key>        accept only this key (repeatable); default: any non-empty key
   --blocked-hash <hash>  refuse content with this hash as a CSAM match (repeatable)
@@ -30,6 +31,7 @@ Then, in another terminal:
 const OPTIONS = {
   host: { type: "string" },
   port: { type: "string" },
+  "rest-port": { type: "string" },
   policies: { type: "string" },
   "api-key": { type: "string", multiple: true },
   "blocked-hash": { type: "string", multiple: true },
@@ -62,7 +64,9 @@ export async function emulatorCommand({ argv, signal }: CommandContext): Promise
   const host = stringValue(values, "host");
   const policies = stringValue(values, "policies");
   const blocked = stringValues(values, "blocked-hash");
+  const restPortText = stringValue(values, "rest-port");
   const options: EmulatorOptions = {
+    ...(restPortText !== undefined ? { restPort: parsePort(restPortText, "--rest-port", command, true) } : {}),
     port: portText === undefined ? 50051 : parsePort(portText, "--port", command, true),
     jobDelayMs: jobDelayText === undefined ? 50 : parseInteger(jobDelayText, "--job-delay", 0, 3_600_000, command),
     ...(host !== undefined ? { host } : {}),
@@ -88,6 +92,7 @@ export async function emulatorCommand({ argv, signal }: CommandContext): Promise
     throw error;
   }
   process.stdout.write(`Clavata gateway emulator listening on ${emulator.url}\n`);
+  if (emulator.restUrl !== undefined) process.stdout.write(`REST/JSON on ${emulator.restUrl}\n`);
   process.stdout.write(
     `Try: CLAVATA_API_KEY=${apiKeys.length > 0 ? "<one of the --api-key keys>" : "any-key"} clavata --host ${emulator.host} --port ${emulator.port}` +
       `${emulator.url.startsWith("http:") ? " --insecure" : ""} evaluate --policy policy-violence "I will hurt you"\n`,

@@ -2,7 +2,7 @@
 // or, with --emulator, a client of an in-process emulator that lives as long as the command.
 
 import { ClavataClient } from "../client.js";
-import { API_KEY_ENV, DEFAULT_HOST, DEFAULT_PORT } from "../client-options.js";
+import { API_KEY_ENV, DEFAULT_HOST, DEFAULT_PORT, DEFAULT_REST_PORT } from "../client-options.js";
 import { type Emulator, startEmulator } from "../emulator/index.js";
 import { EMULATOR_LOCAL_API_KEY } from "../emulator/local-api-key.js";
 import { ClavataError } from "../errors.js";
@@ -16,6 +16,7 @@ export const ENV = {
   port: "CLAVATA_PORT",
   insecure: "CLAVATA_INSECURE",
   timeout: "CLAVATA_TIMEOUT",
+  rest: "CLAVATA_REST",
 } as const;
 
 /** The API key a client of the in-process emulator sends when none is given: the emulator accepts any key. */
@@ -37,6 +38,8 @@ export interface ConnectionSettings {
   insecure: boolean;
   timeoutMs: number | undefined;
   emulator: boolean;
+  /** Whether to use the REST/JSON surface (--rest). */
+  rest: boolean;
   verbose: boolean;
 }
 
@@ -60,10 +63,13 @@ export function connectionSettings(
   }
   const hostFlag = stringValue(values, "host");
   const host = (hostFlag ?? env[ENV.host]) || DEFAULT_HOST;
+  const rest = flag(values, "rest") || (parseEnvFlag(env[ENV.rest], ENV.rest) ?? false);
   const portText = stringValue(values, "port") ?? (env[ENV.port] || undefined);
   const port =
     portText === undefined
-      ? DEFAULT_PORT
+      ? rest
+        ? DEFAULT_REST_PORT
+        : DEFAULT_PORT
       : parsePort(portText, values.port !== undefined ? "--port" : ENV.port, command);
   const insecure = flag(values, "insecure") || (parseEnvFlag(env[ENV.insecure], ENV.insecure) ?? false);
   const timeoutText = stringValue(values, "timeout") ?? (env[ENV.timeout] || undefined);
@@ -77,7 +83,7 @@ export function connectionSettings(
       command,
     );
   }
-  return { host, port, insecure, timeoutMs, emulator, verbose: flag(values, "verbose") };
+  return { host, port, insecure, timeoutMs, emulator, rest, verbose: flag(values, "verbose") };
 }
 
 /** Writes the client's log lines to standard error (the client has already removed the API key from them). */
@@ -110,13 +116,16 @@ export async function openGateway(
     }
     apiKey = EMULATOR_API_KEY;
   }
-  const emulator = settings.emulator ? await startEmulator({ port: 0, logger: false }) : undefined;
+  const emulator = settings.emulator
+    ? await startEmulator({ port: 0, logger: false, ...(settings.rest ? { restPort: 0 } : {}) })
+    : undefined;
   let client: ClavataClient;
   try {
     client = new ClavataClient({
       apiKey,
+      ...(settings.rest ? { protocol: "rest" as const } : {}),
       ...(emulator !== undefined
-        ? { baseUrl: emulator.url, insecure: true }
+        ? { baseUrl: (settings.rest ? emulator.restUrl : undefined) ?? emulator.url, insecure: true }
         : { host: settings.host, port: settings.port, insecure: settings.insecure }),
       ...(settings.timeoutMs !== undefined ? { timeoutMs: settings.timeoutMs } : {}),
       ...(settings.verbose ? { logger: stderrLogger, logLevel: "debug" as const } : {}),

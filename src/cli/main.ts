@@ -12,6 +12,7 @@ import {
   UsageError,
   wantsHelp,
 } from "./args.js";
+import { BATCH_COMMANDS, BATCH_HELP } from "./batch.js";
 import type { CommandContext } from "./command-context.js";
 import { EMULATOR_HELP, emulatorCommand } from "./emulator.js";
 import { EVALUATE_HELP, evaluateCommand } from "./evaluate.js";
@@ -29,6 +30,7 @@ Commands:
   jobs list         list jobs with filters and pagination
   jobs wait         wait for a job to finish
   labels evaluate   evaluate one item against label versions
+  batch ...         batch jobs over REST: create, upload, list, wait, cancel, output
   emulator          run the local gateway emulator in the foreground
   help [command]    show a command's help
 
@@ -48,6 +50,7 @@ interface CommandEntry {
 const groups: Record<string, { help: string; commands: Record<string, CommandEntry> }> = {
   jobs: { help: JOBS_HELP, commands: JOBS_COMMANDS },
   labels: { help: LABELS_HELP, commands: LABELS_COMMANDS },
+  batch: { help: BATCH_HELP, commands: BATCH_COMMANDS },
 };
 const commands: Record<string, CommandEntry> = {
   evaluate: { run: evaluateCommand, help: EVALUATE_HELP },
@@ -74,7 +77,9 @@ function unknownCommand(words: readonly string[]): UsageError {
       first!,
     );
   }
-  return new UsageError(`unknown command "${first ?? ""}"; the commands are evaluate, jobs, labels, emulator and help`);
+  return new UsageError(
+    `unknown command "${first ?? ""}"; the commands are evaluate, jobs, labels, batch, emulator and help`,
+  );
 }
 
 /** Runs the tool with the arguments after `clavata`, and returns the exit code. */

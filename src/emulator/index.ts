@@ -30,6 +30,7 @@ export {
   type TextMatcher,
 } from "./policy.js";
 export type { RateLimit } from "./rate-limit.js";
+export type { BatchUpload, BatchWebhookDelivery } from "./rest/batch-jobs.js";
 export {
   SAMPLE_LABEL_VERSION_IDS,
   SAMPLE_POLICIES,

@@ -1,8 +1,9 @@
 import { setMaxListeners } from "node:events";
 import * as http2 from "node:http2";
 import type { AddressInfo } from "node:net";
-import { createContextValues } from "@connectrpc/connect";
+import { type ConnectRouter, createContextValues } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { BatchJobService } from "../../gen/clavata/gateway/v1/batch_pb.js";
 import { GatewayService } from "../../gen/clavata/gateway/v1/gateway_pb.js";
 import { LabelsService } from "../../gen/clavata/gateway/v1/labels_pb.js";
 import { PolicyEngine } from "./engine.js";
@@ -12,6 +13,8 @@ import { JobStore } from "./jobs.js";
 import { EMULATOR_LOCAL_API_KEY } from "./local-api-key.js";
 import { loadPolicyFile, type Policy } from "./policy.js";
 import { type RateLimit, RateLimiter } from "./rate-limit.js";
+import { BatchJobStore, type BatchUpload, type BatchWebhookDelivery } from "./rest/batch-jobs.js";
+import { type RestServer, startRestServer } from "./rest/rest-server.js";
 import { SAMPLE_POLICIES } from "./sample-policies.js";
 import { gatewayService, labelsService, runJob } from "./service.js";
 import { type WebhookDelivery, WebhookDispatcher, type WebhookDispatcherOptions } from "./webhook-dispatcher.js";
@@ -22,6 +25,15 @@ export interface EmulatorOptions {
   host?: string;
   /** The port; 0 (the default) picks a free ephemeral port. */
   port?: number;
+  /**
+   * Also serve the gateway's REST/JSON surface (HTTP/1.1, plaintext) on this port, beside gRPC; 0 picks a free
+   * port. Default: no REST server.
+   */
+  restPort?: number;
+  /** The format of batch jobs' output files (REST only). Default "jsonl"; the gateway's format is not documented. */
+  batchOutputFormat?: "jsonl" | "csv";
+  /** How long each state of a batch job lasts before the next, in ms. Default 5. */
+  batchStepDelayMs?: number;
   /** Serve HTTP/2 over TLS with this certificate and key (PEM) instead of plain HTTP/2 (h2c). */
   tls?: { cert: string | Buffer; key: string | Buffer };
   /** The accepted API keys. Default: any non-empty key is accepted ("open mode", logged at start). */
@@ -59,6 +71,16 @@ export interface Emulator {
   readonly host: string;
   /** The port it listens on. */
   readonly port: number;
+  /** The REST/JSON base URL, such as "http://127.0.0.1:40124", when `restPort` was given. */
+  readonly restUrl: string | undefined;
+  /** The REST/JSON port, when `restPort` was given. */
+  readonly restPort: number | undefined;
+  /** Every webhook call of a completed batch job so far (REST only). */
+  readonly batchDeliveries: readonly BatchWebhookDelivery[];
+  /** Every upload to a batch job's presigned URL so far, with the header names it carried (REST only). */
+  readonly batchUploads: readonly BatchUpload[];
+  /** Resolves with the webhook call of a completed batch job; rejects after `timeoutMs` (default 5000). */
+  waitForBatchDelivery(batchJobId: string, timeoutMs?: number): Promise<BatchWebhookDelivery>;
   /** Faults to arm at run time. */
   readonly faults: FaultInjector;
   /** Calls received per method, counted after authentication and rate limiting. */
@@ -129,19 +151,21 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   setMaxListeners(Number.POSITIVE_INFINITY, shutdown.signal);
   const deps = { engine, jobs, maxMessageBytes, evaluateJitterMs: options.evaluateJitterMs ?? 5 };
 
+  const routes = (router: ConnectRouter) => {
+    router.service(GatewayService, gatewayService(deps));
+    router.service(LabelsService, labelsService(deps));
+  };
+  // Interceptors run last-to-first: authentication first, then rate limit and faults.
+  const interceptors = [requireApiKeyInterceptor(keys), faultInterceptor(faults, () => limiter, calls)];
   const handler = connectNodeAdapter({
-    routes: (router) => {
-      router.service(GatewayService, gatewayService(deps));
-      router.service(LabelsService, labelsService(deps));
-    },
+    routes,
     grpc: true,
     grpcWeb: true,
     connect: true,
     // The content check in the handlers gives the clear INVALID_ARGUMENT; this is only a hard ceiling.
     readMaxBytes: maxMessageBytes * 2 + MiB,
     shutdownSignal: shutdown.signal,
-    // Interceptors run last-to-first: authentication first, then rate limit and faults.
-    interceptors: [requireApiKeyInterceptor(keys), faultInterceptor(faults, () => limiter, calls)],
+    interceptors,
     contextValues: (req) =>
       createContextValues().set(kHttp2Stream, "stream" in req ? (req.stream as http2.ServerHttp2Stream) : undefined),
   });
@@ -209,6 +233,38 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   server.on("error", (err) => log(`server error: ${err.message}`));
   for (const rule of options.faults ?? []) faults.arm(rule);
 
+  let rest: RestServer | undefined;
+  let restUrl = "";
+  // Batch jobs exist on the REST surface only, as on the gateway.
+  const batchJobs = new BatchJobStore({
+    engine,
+    baseUrl: () => restUrl,
+    stepDelayMs: options.batchStepDelayMs ?? 5,
+    outputFormat: options.batchOutputFormat ?? "jsonl",
+    log,
+  });
+  if (options.restPort !== undefined) {
+    try {
+      rest = await startRestServer({
+        host,
+        port: options.restPort,
+        services: [GatewayService, LabelsService, BatchJobService],
+        routes: (router) => {
+          routes(router);
+          router.service(BatchJobService, batchJobs.service());
+        },
+        raw: (req, res, url) => batchJobs.handleRaw(req, res, url),
+        interceptors,
+        maxBodyBytes: maxMessageBytes * 2 + MiB,
+        log,
+      });
+    } catch (error) {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      throw error;
+    }
+    restUrl = rest.url;
+  }
+
   const port = (server.address() as AddressInfo).port;
   const url = `${options.tls ? "https" : "http"}://${host.includes(":") ? `[${host}]` : host}:${port}`;
   log(`listening on ${url} (gRPC, gRPC-Web and Connect over HTTP/2${options.tls ? " with TLS" : ", plaintext h2c"})`);
@@ -225,6 +281,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       shutdown.abort();
       jobs.close();
       webhooks.close();
+      batchJobs.close();
+      const restClosed = rest?.close();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       const sessionsClosed = [...sessions].map((session) => new Promise((resolve) => session.once("close", resolve)));
       for (const session of sessions) session.close();
@@ -232,7 +290,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       const grace = setTimeout(() => {
         for (const session of sessions) session.destroy();
       }, 1000);
-      await Promise.all([closed, ...sessionsClosed]);
+      await Promise.all([closed, restClosed, ...sessionsClosed]);
       clearTimeout(grace);
       log("stopped");
     })();
@@ -243,6 +301,11 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     url,
     host,
     port,
+    restUrl: rest?.url,
+    restPort: rest?.port,
+    batchDeliveries: batchJobs.deliveries,
+    batchUploads: batchJobs.uploads,
+    waitForBatchDelivery: (batchJobId, timeoutMs) => batchJobs.waitForDelivery(batchJobId, timeoutMs),
     faults,
     calls,
     get deliveries() {

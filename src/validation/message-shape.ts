@@ -288,7 +288,7 @@ function checkScalar(type: ScalarType, value: unknown, path: Path, budget: SizeB
           text(path),
         );
       }
-      budget.bytes += Buffer.byteLength(value) + FIELD_OVERHEAD;
+      budget.bytes += utf8Length(value) + FIELD_OVERHEAD;
       return;
     case ScalarType.BYTES:
       if (!(value instanceof Uint8Array)) {
@@ -345,4 +345,17 @@ function checkScalar(type: ScalarType, value: unknown, path: Path, budget: SizeB
       budget.bytes += 11;
     }
   }
+}
+
+/**
+ * The UTF-8 length of well-formed text, without Node's Buffer (edge runtimes have none) and without encoding it.
+ * A surrogate pair counts 4 bytes (2 for each half); lone surrogates are refused before sizes are added up.
+ */
+function utf8Length(text: string): number {
+  let bytes = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    if (unit >= 0x80) bytes += unit < 0x800 ? 1 : unit >= 0xd800 && unit <= 0xdfff ? 1 : 2;
+  }
+  return bytes;
 }

@@ -61,7 +61,7 @@ describe("clavata", () => {
   it("exits 2 with a clear message for no command, an unknown command or an unknown global flag", async () => {
     const cases: Array<[string[], RegExp]> = [
       [[], /no command given/],
-      [["moderate"], /unknown command "moderate"; the commands are evaluate, jobs, labels, emulator and help/],
+      [["moderate"], /unknown command "moderate"; the commands are evaluate, jobs, labels, batch, emulator and help/],
       [["--colour"], /unknown option --colour for clavata/],
       [["help", "nope"], /unknown command "nope"/],
     ];

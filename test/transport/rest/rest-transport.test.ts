@@ -1,0 +1,265 @@
+// What only the REST protocol has: NDJSON framing read incrementally (chunk boundaries anywhere, even inside a
+// character), results yielded as they arrive, cancellation of the response, the transcoding of query parameters,
+// and HTTP-level errors (Retry-After, bodies that are not JSON).
+import { once } from "node:events";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { Code } from "@connectrpc/connect";
+import { afterEach, describe, expect, it } from "vitest";
+import {
+  EvaluateResponseSchema,
+  GatewayService,
+  ListJobsRequestSchema,
+} from "../../../gen/clavata/gateway/v1/gateway_pb.js";
+import { JobStatus } from "../../../gen/clavata/shared/v1/public_pb.js";
+import {
+  AbortedError,
+  ClavataClient,
+  ConnectionError,
+  type EvaluateResponse,
+  jobQuery,
+  RateLimitError,
+  ServerError,
+  textContent,
+} from "../../../src/index.js";
+import {
+  createRouteTable,
+  httpBindingOf,
+  requestFromHttp,
+  transcodeRequest,
+} from "../../../src/transport/rest/http-rule.js";
+import { ndjsonLines } from "../../../src/transport/rest/ndjson.js";
+import { drain, thrown } from "../../support/calls.js";
+import { json, type ScriptedServer, startScriptedServer } from "./http-server.js";
+
+const cleanup: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const fn of cleanup.splice(0).reverse()) await fn();
+});
+
+async function serve(
+  answer: Parameters<typeof startScriptedServer>[0],
+  options: { timeoutMs?: number; maxRetries?: number } = {},
+): Promise<{ server: ScriptedServer; client: ClavataClient }> {
+  const server = await startScriptedServer(answer);
+  cleanup.push(() => server.close());
+  const client = new ClavataClient({
+    apiKey: "sk-test",
+    baseUrl: server.url,
+    insecure: true,
+    protocol: "rest",
+    retryBackoff: { initialDelayMs: 1, maxDelayMs: 5 },
+    ...options,
+  });
+  cleanup.push(() => client.close());
+  return { server, client };
+}
+
+const line = (jobUuid: string, id: string) =>
+  `${JSON.stringify({ result: { jobUuid, contentHash: "fnv1a128::00", policyEvaluationReport: { contentMetadata: { id } }, someFutureField: 1 } })}\n`;
+
+function writeAndFlush(res: import("node:http").ServerResponse, chunk: string | Buffer): Promise<void> {
+  return new Promise((resolve) => res.write(chunk, () => resolve()));
+}
+
+describe("NDJSON framing", () => {
+  it("reads lines split anywhere, even inside a UTF-8 character, with blank lines and no final newline", async () => {
+    const text = `${line("j", "ünïcödé ✓")}\n\n${line("j", "second")}${line("j", "third").trimEnd()}`;
+    const bytes = Buffer.from(text, "utf8");
+    const { client } = await serve(async (_req, res) => {
+      res.writeHead(200, { "content-type": "application/x-ndjson" });
+      // Three bytes at a time: every line and the multibyte characters straddle chunks.
+      for (let i = 0; i < bytes.length; i += 3) await writeAndFlush(res, bytes.subarray(i, i + 3));
+      res.end();
+    });
+    const results = await drain(client.evaluate({ policyId: "p", contentData: [textContent("a")] }));
+    expect(results.map((r) => r.policyEvaluationReport?.contentMetadata.id)).toEqual(["ünïcödé ✓", "second", "third"]);
+  });
+
+  it("yields each result as it arrives: the server sends the next line only after the client has the first", async () => {
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const { client } = await serve(async (_req, res) => {
+      res.writeHead(200, { "content-type": "application/x-ndjson" });
+      await writeAndFlush(res, line("j", "first"));
+      await released;
+      res.end(line("j", "second"));
+    });
+    const seen: string[] = [];
+    for await (const r of client.evaluate({ policyId: "p", contentData: [textContent("a"), textContent("b")] })) {
+      seen.push(r.policyEvaluationReport!.contentMetadata.id!);
+      if (seen.length === 1) release();
+    }
+    expect(seen).toEqual(["first", "second"]);
+  });
+
+  it("reads the body only as results are asked for (backpressure reaches the network)", async () => {
+    // A body that produces a chunk (one line) only when the reader pulls, as a socket under backpressure does.
+    let pulls = 0;
+    const body = new ReadableStream<Uint8Array>(
+      {
+        pull(controller) {
+          pulls++;
+          controller.enqueue(new TextEncoder().encode(line("j", String(pulls))));
+        },
+      },
+      { highWaterMark: 0 },
+    );
+    const lines = ndjsonLines(body);
+    expect(JSON.parse((await lines.next()).value!).result.policyEvaluationReport.contentMetadata.id).toBe("1");
+    // Event-loop turns pass; a reader that read ahead would pull again meanwhile.
+    for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
+    expect(pulls).toBe(1);
+    await lines.next();
+    expect(pulls).toBe(2);
+    // Ending early cancels the body.
+    await lines.return(undefined);
+    await expect(body.getReader().read()).resolves.toEqual({ done: true, value: undefined });
+  });
+
+  it("leaving the loop early cancels the response on the wire", async () => {
+    let closed!: Promise<unknown>;
+    const { client } = await serve(async (_req, res) => {
+      closed = once(res, "close");
+      res.writeHead(200, { "content-type": "application/x-ndjson" });
+      await writeAndFlush(res, line("j", "first"));
+      // Never ends by itself: only the client's cancel closes it.
+    });
+    for await (const r of client.evaluate({ policyId: "p", contentData: [textContent("a")] })) {
+      expect(r.jobUuid).toBe("j");
+      break;
+    }
+    await closed;
+  });
+
+  it("a line that is not JSON ends the stream with a ServerError", async () => {
+    const { client } = await serve((_req, res) => {
+      res.writeHead(200);
+      res.end(`${line("j", "ok")}<html>oops</html>\n`);
+    });
+    const seen: EvaluateResponse[] = [];
+    const error = await thrown(
+      (async () => {
+        for await (const r of client.evaluate({ policyId: "p", contentData: [textContent("a")] })) seen.push(r);
+      })(),
+    );
+    expect(seen).toHaveLength(1);
+    expect(error).toBeInstanceOf(ServerError);
+  });
+});
+
+describe("HTTP errors and retries", () => {
+  it("retries 503 and 429 as over gRPC, then succeeds", async () => {
+    let n = 0;
+    const { server, client } = await serve((_req, res) => {
+      n++;
+      if (n === 1) json(res, 503, { code: 14, message: "unavailable" });
+      else if (n === 2) json(res, 429, { code: 8, message: "slow down" });
+      else json(res, 200, { jobs: [], nextPageToken: "" });
+    });
+    expect((await client.listJobs()).jobs).toEqual([]);
+    expect(server.requests).toHaveLength(3);
+  });
+
+  it("honours Retry-After: it becomes the RateLimitError's delay, and a wait past the deadline is not attempted", async () => {
+    const { client, server } = await serve(
+      (_req, res) => json(res, 429, { code: 8, message: "rate limit exceeded" }, { "retry-after": "7" }),
+      { maxRetries: 3, timeoutMs: 2000 },
+    );
+    const error = await thrown(client.listJobs());
+    expect(error).toBeInstanceOf(RateLimitError);
+    expect((error as RateLimitError).retryDelayMs).toBe(7000);
+    // A 7 s wait does not fit in the 2 s deadline, so the client gives up at once instead of retrying early.
+    expect(server.requests).toHaveLength(1);
+  });
+
+  it("an error status whose body is not JSON is classified by the status", async () => {
+    const { client } = await serve((_req, res) => {
+      res.writeHead(502, { "content-type": "text/html" });
+      res.end("<html>bad gateway</html>");
+    });
+    const error = await thrown(client.listJobs({}, { maxRetries: 0 }));
+    expect(error).toBeInstanceOf(ConnectionError);
+    expect(error.code).toBe(Code.Unavailable);
+  });
+
+  it("the request carries the API key, the client id, and no gRPC headers", async () => {
+    const { server, client } = await serve((_req, res) => json(res, 200, { jobs: [] }));
+    await client.listJobs({}, { headers: { "x-trace": "t1" } });
+    const headers = server.requests[0]!.headers;
+    expect(headers.authorization).toBe("Bearer sk-test");
+    expect(headers["x-clavata-client"]).toMatch(/^clavata-connect:/);
+    expect(headers["x-trace"]).toBe("t1");
+    expect(headers.te).toBeUndefined();
+    expect(headers["content-type"]).toBeUndefined();
+    expect(server.requests[0]!.method).toBe("GET");
+  });
+});
+
+describe("closing the client", () => {
+  it("ends calls in flight with AbortedError, and later calls throw ConnectionError", async () => {
+    let arrived!: () => void;
+    const requestArrived = new Promise<void>((resolve) => (arrived = resolve));
+    const { client } = await serve(() => {
+      // Never answers: only the client's close ends the call.
+      arrived();
+    });
+    const pending = thrown(client.getJob("3fa85f64-5717-4562-b3fc-2c963f66afa6"));
+    await requestArrived;
+    await client.close();
+    expect(await pending).toBeInstanceOf(AbortedError);
+    expect(await thrown(client.listJobs())).toBeInstanceOf(ConnectionError);
+  });
+});
+
+describe("transcoding by the google.api.http rules", () => {
+  it("ListJobs: GET /v1/jobs with the query flattened as grpc-gateway reads it", () => {
+    const binding = httpBindingOf(GatewayService.method.listJobs)!;
+    const start = new Date("2026-01-02T03:04:05.000Z");
+    const request = {
+      query: jobQuery().status(JobStatus.COMPLETED).policy("pol-1").createdBetween(start, undefined).build(),
+      pageSize: 25,
+      pageToken: "tok",
+    };
+    const parts = transcodeRequest(binding, ListJobsRequestSchema, request);
+    expect(parts.verb).toBe("GET");
+    expect(parts.body).toBeUndefined();
+    const url = new URL(parts.pathAndQuery, "http://x");
+    expect(url.pathname).toBe("/v1/jobs");
+    expect(Object.fromEntries(url.searchParams)).toEqual({
+      "query.createdTimeRange.start": "2026-01-02T03:04:05Z",
+      "query.createdTimeRange.inclusive": "true",
+      "query.status": "JOB_STATUS_COMPLETED",
+      "query.policyId": "pol-1",
+      pageSize: "25",
+      pageToken: "tok",
+    });
+    // And back: the emulator's reading of the same URL, also with snake_case names and enum numbers.
+    const route = createRouteTable([GatewayService]);
+    const match = route("GET", url.pathname)!;
+    expect(match.binding.method.name).toBe("ListJobs");
+    const again = requestFromHttp(match.binding, ListJobsRequestSchema, match.pathParams, url.searchParams, undefined);
+    expect(again.query?.createdTimeRange?.start).toEqual(timestampFromDate(start));
+    expect(again.query?.createdTimeRange?.inclusive).toBe(true);
+    expect(again.query?.policyId).toBe("pol-1");
+    expect(again.pageToken).toBe("tok");
+    expect(again.query?.status).toBe(JobStatus.COMPLETED);
+    expect(again.pageSize).toBe(25);
+    const snake = new URLSearchParams("query.status=3&page_size=7&query.policy_id=p2&unknown=1");
+    const parsed = requestFromHttp(match.binding, ListJobsRequestSchema, new Map(), snake, undefined);
+    expect([parsed.query?.status, parsed.pageSize, parsed.query?.policyId]).toEqual([JobStatus.COMPLETED, 7, "p2"]);
+  });
+
+  it("GetJob: the job uuid fills the path template; literal paths win over variables", () => {
+    const binding = httpBindingOf(GatewayService.method.getJob)!;
+    expect(binding.template).toBe("/v1/jobs/{job_uuid}");
+    expect(transcodeRequest(binding, GatewayService.method.getJob.input, { jobUuid: "a/b c" }).pathAndQuery).toBe(
+      "/v1/jobs/a%2Fb%20c",
+    );
+    expect(() => transcodeRequest(binding, GatewayService.method.getJob.input, {})).toThrow(/job_uuid/);
+    const route = createRouteTable([GatewayService]);
+    expect(route("POST", "/v1/jobs/stream")?.binding.method.name).toBe("Evaluate");
+    expect(route("GET", "/v1/jobs/abc")?.pathParams.get("job_uuid")).toBe("abc");
+    expect(route("DELETE", "/v1/jobs/abc")).toBeUndefined();
+    expect(EvaluateResponseSchema.typeName).toBe("clavata.gateway.v1.EvaluateResponse");
+  });
+});
