@@ -102,11 +102,25 @@ export interface ClavataClientOptions {
   /** Connect interceptors to run on every attempt, after the client's own (auth, identification, logging). */
   interceptors?: Interceptor[];
   /**
-   * Your own Connect transport, instead of the client's HTTP/2 connection: the connection options above are then
-   * ignored, and `close()` leaves the transport alone. The client still adds its auth, identification, retries
-   * and logging.
+   * How calls travel. Default `"grpc"`: the client's own gRPC transport on `node:http2` (the fastest, with a
+   * connection pool, keepalive and proxy support). `"connect-node"`: Connect-node's gRPC transport
+   * (`createGrpcTransport` from @connectrpc/connect-node) over one HTTP/2 connection, the alternative if you
+   * depend on its behaviour. Or your own Connect transport: the connection options above are then ignored, and
+   * `close()` leaves it alone. The client adds its auth, identification, retries and logging in every case.
    */
-  transport?: Transport;
+  transport?: Transport | "grpc" | "connect-node";
+  /**
+   * An HTTP CONNECT proxy for the gRPC transport, such as "http://proxy.internal:3128" (credentials in the URL
+   * are sent as Proxy-Authorization), or false for none. Default: grpc_proxy, https_proxy or HTTPS_PROXY from the
+   * environment (http_proxy / HTTP_PROXY for a plaintext gateway), unless NO_PROXY lists the host; a loopback
+   * gateway is never proxied by the environment. Not used by the "connect-node" transport.
+   */
+  proxy?: string | false;
+  /**
+   * The largest response message the gRPC transport accepts, in bytes; a larger one fails the call (ServerError)
+   * before it is buffered. Default 4 MiB (4 194 304), gRPC's usual limit.
+   */
+  maxReceiveMessageBytes?: number;
 }
 
 /** A call's options. */
@@ -135,6 +149,11 @@ export interface ResolvedClientOptions {
   readonly logLevel: LogLevel;
   readonly headers: Readonly<Record<string, string>>;
   readonly customTransport: boolean;
+  /** Which transport the client makes for itself ("custom" when the caller passed one). */
+  readonly transport: "grpc" | "connect-node" | "custom";
+  /** The proxy option as given (resolved against the environment by the transport). */
+  readonly proxy: string | false | undefined;
+  readonly maxReceiveMessageBytes: number;
 }
 
 function invalidOption(message: string, field: string): InvalidRequestError {
@@ -209,7 +228,30 @@ export function resolveClientOptions(
   if (options === null || typeof options !== "object") {
     throw invalidOption("the ClavataClient options must be an object", "");
   }
-  const customTransport = options.transport !== undefined;
+  const customTransport = options.transport !== undefined && typeof options.transport === "object";
+  if (
+    options.transport !== undefined &&
+    !customTransport &&
+    options.transport !== "grpc" &&
+    options.transport !== "connect-node"
+  ) {
+    throw invalidOption(
+      `transport must be "grpc", "connect-node" or a Connect Transport (got ${JSON.stringify(options.transport)})`,
+      "transport",
+    );
+  }
+  if (options.proxy !== undefined && options.proxy !== false) {
+    let ok = typeof options.proxy === "string";
+    try {
+      if (ok)
+        ok = /^https?:$/.test(
+          new URL(/:\/\//.test(options.proxy) ? options.proxy : `http://${options.proxy}`).protocol,
+        );
+    } catch {
+      ok = false;
+    }
+    if (!ok) throw invalidOption("proxy must be an http:// or https:// URL of a CONNECT proxy, or false", "proxy");
+  }
 
   let apiKey = options.apiKey ?? env[API_KEY_ENV];
   if (typeof apiKey === "string") apiKey = apiKey.trim();
@@ -241,6 +283,7 @@ export function resolveClientOptions(
     min: 1,
     infinite: true,
   });
+  checkNumber(options.maxReceiveMessageBytes, "maxReceiveMessageBytes", { min: 1, integer: true });
   checkHeaders(options.headers, "headers");
   if (options.logLevel !== undefined && !["debug", "info", "warn", "error", "off"].includes(options.logLevel)) {
     throw invalidOption(
@@ -324,6 +367,9 @@ export function resolveClientOptions(
     logLevel: options.logLevel ?? "info",
     headers: { ...(options.headers ?? {}) },
     customTransport,
+    transport: customTransport ? "custom" : ((options.transport as "grpc" | "connect-node" | undefined) ?? "grpc"),
+    proxy: options.proxy,
+    maxReceiveMessageBytes: options.maxReceiveMessageBytes ?? 4 * 1024 * 1024,
   };
   return { resolved, apiKey };
 }

@@ -3,19 +3,13 @@
 // its methods take plain objects and return the generated message types.
 
 import { inspect } from "node:util";
-import {
-  type Client,
-  Code,
-  type CallOptions as ConnectCallOptions,
-  ConnectError,
-  createClient,
-  createContextValues,
-  type Transport,
-} from "@connectrpc/connect";
+import type { DescMessage, DescMethodUnary, MessageShape } from "@bufbuild/protobuf";
+import { Code, ConnectError, type Transport } from "@connectrpc/connect";
 import type { Http2SessionManager } from "@connectrpc/connect-node";
 import { type EvaluateResponse, GatewayService, type ListJobsResponse } from "../gen/clavata/gateway/v1/gateway_pb.js";
 import { type EvaluateLabelsResponse, LabelsService } from "../gen/clavata/gateway/v1/labels_pb.js";
 import { type Job, JobStatus } from "../gen/clavata/shared/v1/public_pb.js";
+import { ClientCall } from "./call-control.js";
 import {
   type CallOptions,
   type ClavataClientOptions,
@@ -24,6 +18,7 @@ import {
   type ResolvedClientOptions,
   resolveClientOptions,
 } from "./client-options.js";
+import { ConnectPath } from "./connect-path.js";
 import { Deadlines } from "./deadlines.js";
 import {
   type ClavataError,
@@ -33,11 +28,11 @@ import {
   TimeoutError,
   toClavataError,
 } from "./errors.js";
+import { type CallRunner, FastPath } from "./fast-path.js";
 import {
   bearerAuthInterceptor,
   type CallSettings,
   identifyInterceptor,
-  kCallSettings,
   loggingInterceptor,
   retryInterceptor,
 } from "./interceptors.js";
@@ -58,7 +53,11 @@ import {
   type ListJobsRequestInit,
 } from "./requests.js";
 import { sleep } from "./retry.js";
-import { createOwnedTransport, withInterceptors } from "./transport.js";
+import { createChannelTransport } from "./transport/channel-transport.js";
+import { createConnectNodeTransport } from "./transport/connect-node.js";
+import { GrpcChannel } from "./transport/grpc-channel.js";
+import { proxyFor } from "./transport/proxy.js";
+import { withInterceptors } from "./transport/with-interceptors.js";
 
 /** Options of `waitForJob`. */
 export interface WaitForJobOptions {
@@ -78,13 +77,15 @@ export interface ListAllJobsOptions extends CallOptions {
 
 /** The abort reason of a call that is over; one shared instance, since it is never thrown to the caller. */
 const CALL_OVER = new ConnectError("the call is over", Code.Canceled);
+/** The abort reason of a call whose deadline passed. */
+const TIMED_OUT = new ConnectError("the operation timed out", Code.DeadlineExceeded);
 
 /** The job statuses after which a job does not change any more. */
 const finalStatuses: ReadonlySet<JobStatus> = new Set([JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELED]);
 
-/** A call in flight: what Connect needs, what error mapping needs, and how to end it. */
+/** A call in flight: the call itself, what error mapping needs, and how to end it. */
 interface PreparedCall {
-  readonly connect: ConnectCallOptions;
+  readonly call: ClientCall;
   readonly timeoutMs: number;
   readonly signal: AbortSignal | undefined;
   /** Ends the call's signal (cancelling it on the wire if it still runs) and forgets it. */
@@ -107,11 +108,11 @@ interface PreparedCall {
 export class ClavataClient implements AsyncDisposable {
   readonly #options: ResolvedClientOptions;
   readonly #sessionManager: Http2SessionManager | undefined;
-  readonly #gateway: Client<typeof GatewayService>;
-  readonly #labels: Client<typeof LabelsService>;
+  readonly #channel: GrpcChannel | undefined;
+  readonly #runner: CallRunner;
   readonly #log: Log;
   readonly #redact: (text: string) => string;
-  readonly #calls = new Set<AbortController>();
+  readonly #calls = new Set<ClientCall>();
   readonly #deadlines = new Deadlines();
   #closed = false;
 
@@ -125,24 +126,45 @@ export class ClavataClient implements AsyncDisposable {
     this.#options = resolved;
     this.#redact = createRedactor(apiKey);
     this.#log = createLog(options.logger, resolved.logLevel, this.#redact);
+    // Per-attempt logging only costs when someone reads it.
+    const logEveryCall = this.#log !== silentLog && resolved.logLevel === "debug";
     const interceptors = [
-      retryInterceptor(this.#log),
-      // Per-attempt logging only costs when someone reads it.
-      ...(this.#log !== silentLog && resolved.logLevel === "debug" ? [loggingInterceptor(this.#log)] : []),
+      retryInterceptor(this.#log, this.#deadlines),
+      ...(logEveryCall ? [loggingInterceptor(this.#log)] : []),
       identifyInterceptor(),
       bearerAuthInterceptor(apiKey!),
       ...(options.interceptors ?? []),
     ];
-    let transport: Transport;
-    if (options.transport !== undefined) {
-      transport = withInterceptors(options.transport, interceptors, resolved.baseUrl);
-    } else {
-      const owned = createOwnedTransport(resolved, interceptors);
-      transport = owned.transport;
+    if (resolved.transport === "custom") {
+      this.#runner = new ConnectPath(withInterceptors(options.transport as Transport, interceptors, resolved.baseUrl));
+    } else if (resolved.transport === "connect-node") {
+      const owned = createConnectNodeTransport(resolved, interceptors);
       this.#sessionManager = owned.sessionManager;
+      this.#runner = new ConnectPath(owned.transport);
+    } else {
+      const url = new URL(resolved.baseUrl);
+      let proxy: URL | undefined;
+      try {
+        proxy = proxyFor(url, resolved.proxy);
+      } catch (error) {
+        throw new InvalidRequestError(
+          `the proxy setting is not usable (${(error as Error).message}); fix the proxy option or HTTPS_PROXY`,
+          { code: Code.InvalidArgument, field: "options.proxy" },
+        );
+      }
+      this.#channel = new GrpcChannel({
+        url,
+        tls: resolved.tls,
+        keepalive: resolved.keepalive,
+        proxy,
+        maxReceiveMessageBytes: resolved.maxReceiveMessageBytes,
+      });
+      // The caller's own interceptors (and per-call logging) need Connect's chain; the client's own work does not.
+      this.#runner =
+        (options.interceptors?.length ?? 0) > 0 || logEveryCall
+          ? new ConnectPath(createChannelTransport(this.#channel, interceptors, resolved.baseUrl))
+          : new FastPath(this.#channel, apiKey!, this.#log, this.#deadlines);
     }
-    this.#gateway = createClient(GatewayService, transport);
-    this.#labels = createClient(LabelsService, transport);
     if (resolved.insecure && !isLoopbackHost(new URL(resolved.baseUrl).hostname)) {
       this.#log.warn(
         `plaintext connection to ${resolved.baseUrl}: the API key travels unencrypted (allowInsecureRemote)`,
@@ -183,13 +205,22 @@ export class ClavataClient implements AsyncDisposable {
     message: ReturnType<typeof buildEvaluateRequest>,
     options: CallOptions | undefined,
   ): AsyncGenerator<EvaluateResponse, void, undefined> {
-    const call = this.#begin("Evaluate", options, true);
+    const prepared = this.#begin("Evaluate", options, true);
+    const it = this.#runner.stream(GatewayService.method.evaluate, message, prepared.call);
+    let done = false;
     try {
-      for await (const response of this.#gateway.evaluate(message, call.connect)) yield response;
+      for (;;) {
+        const r = await it.next();
+        if (r.done === true) break;
+        yield r.value;
+      }
+      done = true;
     } catch (error) {
-      throw this.#fail(error, "Evaluate", call);
+      done = true;
+      throw this.#fail(error, "Evaluate", prepared);
     } finally {
-      call.dispose();
+      if (!done) await it.return?.();
+      prepared.dispose();
     }
   }
 
@@ -222,14 +253,14 @@ export class ClavataClient implements AsyncDisposable {
    */
   async createJob(request: CreateJobRequestInit, options?: CallOptions): Promise<Job> {
     const message = buildCreateJobRequest(request);
-    const response = await this.#unary("CreateJob", options, false, (o) => this.#gateway.createJob(message, o));
+    const response = await this.#unary(GatewayService.method.createJob, message, options, false);
     return this.#job(response.job, "CreateJob");
   }
 
   /** Returns a job, with its results once it has completed. Throws NotFoundError for an unknown job. */
   async getJob(jobUuid: string, options?: CallOptions): Promise<Job> {
     const message = buildGetJobRequest(jobUuid);
-    const response = await this.#unary("GetJob", options, true, (o) => this.#gateway.getJob(message, o));
+    const response = await this.#unary(GatewayService.method.getJob, message, options, true);
     return this.#job(response.job, "GetJob");
   }
 
@@ -249,7 +280,7 @@ export class ClavataClient implements AsyncDisposable {
     try {
       for (;;) {
         // Each poll has the client's usual time limit; the wait's own limit is checked between polls.
-        const job = await this.getJob(jobUuid, { signal: wait.connect.signal! });
+        const job = await this.getJob(jobUuid, { signal: wait.call.signal });
         if (finalStatuses.has(job.status)) return job;
         const remaining = deadlineAt - Date.now();
         if (remaining <= 0) {
@@ -259,7 +290,7 @@ export class ClavataClient implements AsyncDisposable {
             { code: Code.DeadlineExceeded },
           );
         }
-        await sleep(Math.min(pollIntervalMs, remaining), wait.connect.signal!);
+        await sleep(Math.min(pollIntervalMs, remaining), wait.call.signal);
       }
     } catch (error) {
       throw this.#fail(error, "waitForJob", wait);
@@ -275,7 +306,7 @@ export class ClavataClient implements AsyncDisposable {
    */
   async listJobs(request: ListJobsRequestInit = {}, options?: CallOptions): Promise<ListJobsResponse> {
     const message = buildListJobsRequest(request);
-    return this.#unary("ListJobs", options, true, (o) => this.#gateway.listJobs(message, o));
+    return this.#unary(GatewayService.method.listJobs, message, options, true);
   }
 
   /**
@@ -320,7 +351,7 @@ export class ClavataClient implements AsyncDisposable {
    */
   async evaluateLabels(request: EvaluateLabelsRequestInit, options?: CallOptions): Promise<EvaluateLabelsResponse> {
     const message = buildEvaluateLabelsRequest(request);
-    return this.#unary("EvaluateLabels", options, true, (o) => this.#labels.evaluateLabels(message, o));
+    return this.#unary(LabelsService.method.evaluateLabels, message, options, true);
   }
 
   /**
@@ -330,12 +361,12 @@ export class ClavataClient implements AsyncDisposable {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    for (const controller of this.#calls) {
-      controller.abort(new ConnectError("the client was closed", Code.Canceled));
-    }
+    const closed = new ConnectError("the client was closed", Code.Canceled);
+    for (const call of this.#calls) call.abort(closed);
     this.#calls.clear();
     this.#deadlines.clear();
-    this.#sessionManager?.abort(new ConnectError("the client was closed", Code.Canceled));
+    this.#sessionManager?.abort(closed);
+    this.#channel?.close("the client was closed");
     // Let the session's close events run, so the socket is gone when the promise resolves.
     await new Promise((resolve) => setImmediate(resolve));
   }
@@ -383,58 +414,64 @@ export class ClavataClient implements AsyncDisposable {
       });
     }
     const timeoutMs = options?.timeoutMs ?? this.#options.timeoutMs;
-    const controller = new AbortController();
-    const signal = options?.signal;
-    const onAbort = () => controller.abort(signal!.reason);
-    if (signal?.aborted) controller.abort(signal.reason);
-    else signal?.addEventListener("abort", onAbort, { once: true });
-    // The client owns the call's deadline (Connect is given none), so that it always ends with the call, also when
-    // a stream is abandoned half-read.
-    const forgetDeadline = Number.isFinite(timeoutMs)
-      ? this.#deadlines.add(Date.now() + timeoutMs, () =>
-          controller.abort(new ConnectError("the operation timed out", Code.DeadlineExceeded)),
-        )
-      : undefined;
-    this.#calls.add(controller);
+    const now = Date.now();
     const settings: CallSettings = {
-      retry: { ...this.#options.retry, maxRetries: options?.maxRetries ?? this.#options.retry.maxRetries },
+      retry:
+        options?.maxRetries === undefined
+          ? this.#options.retry
+          : { ...this.#options.retry, maxRetries: options.maxRetries },
       attemptTimeoutMs: options?.attemptTimeoutMs ?? this.#options.attemptTimeoutMs,
-      deadlineAt: Date.now() + timeoutMs,
+      deadlineAt: now + timeoutMs,
       idempotent,
       attempt: 1,
     };
-    const headers = { ...this.#options.headers, ...(options?.headers ?? {}) };
+    const clientHeaders = this.#options.headers;
+    const callHeaders = options?.headers;
+    const headers =
+      callHeaders === undefined ? (this.#hasHeaders ? clientHeaders : undefined) : { ...clientHeaders, ...callHeaders };
+    const call = new ClientCall(method, settings, headers);
+    const signal = options?.signal;
+    const onAbort = signal === undefined ? undefined : () => call.abort(signal.reason);
+    if (signal?.aborted) call.abort(signal.reason);
+    else if (onAbort !== undefined) signal!.addEventListener("abort", onAbort, { once: true });
+    // The client owns the call's deadline (Connect is given none), so that it always ends with the call, also when
+    // a stream is abandoned half-read.
+    const forgetDeadline = Number.isFinite(timeoutMs)
+      ? this.#deadlines.add(settings.deadlineAt, () => call.abort(TIMED_OUT))
+      : undefined;
+    this.#calls.add(call);
     return {
-      connect: {
-        signal: controller.signal,
-        headers,
-        contextValues: createContextValues().set(kCallSettings, settings),
-      },
+      call,
       timeoutMs,
       signal,
       dispose: () => {
         forgetDeadline?.();
-        signal?.removeEventListener("abort", onAbort);
-        this.#calls.delete(controller);
+        if (onAbort !== undefined) signal!.removeEventListener("abort", onAbort);
+        this.#calls.delete(call);
         // Cancels a stream left half-read on the wire; after a finished call it only releases listeners.
-        if (!controller.signal.aborted) controller.abort(CALL_OVER);
+        call.abort(CALL_OVER);
       },
     };
   }
 
-  async #unary<R>(
-    method: string,
+  get #hasHeaders(): boolean {
+    for (const _ in this.#options.headers) return true;
+    return false;
+  }
+
+  async #unary<I extends DescMessage, O extends DescMessage>(
+    method: DescMethodUnary<I, O>,
+    message: MessageShape<I>,
     options: CallOptions | undefined,
     idempotent: boolean,
-    run: (connect: ConnectCallOptions) => Promise<R>,
-  ): Promise<R> {
-    const call = this.#begin(method, options, idempotent);
+  ): Promise<MessageShape<O>> {
+    const prepared = this.#begin(method.name, options, idempotent);
     try {
-      return await run(call.connect);
+      return await this.#runner.unary(method, message, prepared.call);
     } catch (error) {
-      throw this.#fail(error, method, call);
+      throw this.#fail(error, method.name, prepared);
     } finally {
-      call.dispose();
+      prepared.dispose();
     }
   }
 

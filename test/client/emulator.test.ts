@@ -40,6 +40,7 @@ import {
   textContent,
 } from "../../src/index.js";
 import { drain, thrown } from "../support/calls.js";
+import { TRANSPORT } from "../support/transports.js";
 
 const KEY = "sk-emulator-test-1a2b3c4d5e6f7a8b9c0d";
 const GIF = new Uint8Array([...Buffer.from("GIF89a"), 1, 0, 1, 0, 0, 0, 0, 0x3b]);
@@ -59,6 +60,7 @@ async function setup(
     apiKey: KEY,
     baseUrl: emu.url,
     insecure: true,
+    transport: TRANSPORT,
     retryBackoff: { initialDelayMs: 10, maxDelayMs: 50 },
     ...clientOptions,
   });
@@ -260,7 +262,12 @@ describe("refusals", () => {
 describe("every error class", () => {
   it("maps each failure to its class", async () => {
     const { client, emu } = await setup({ apiKeys: [KEY] }, { maxRetries: 0 });
-    const wrongKey = new ClavataClient({ apiKey: "sk-not-this-one", baseUrl: emu.url, insecure: true });
+    const wrongKey = new ClavataClient({
+      apiKey: "sk-not-this-one",
+      baseUrl: emu.url,
+      insecure: true,
+      transport: TRANSPORT,
+    });
     cleanup.push(() => wrongKey.close());
     expect(await thrown(wrongKey.getJob("3fa85f64-5717-4562-b3fc-2c963f66afa6"))).toBeInstanceOf(AuthenticationError);
 
@@ -504,7 +511,7 @@ describe("streams and sessions", () => {
     const key = readFileSync(new URL("../fixtures/localhost-key.pem", import.meta.url));
     const emu = await startEmulator({ logger: false, tls: { cert, key } });
     cleanup.push(() => emu.close());
-    await using client = new ClavataClient({ apiKey: KEY, baseUrl: emu.url, tls: { ca: cert } });
+    await using client = new ClavataClient({ apiKey: KEY, baseUrl: emu.url, tls: { ca: cert }, transport: TRANSPORT });
     expect(emu.url.startsWith("https://")).toBe(true);
     expect((await client.listJobs()).jobs).toEqual([]);
   });

@@ -10,6 +10,7 @@ import {
   type ClavataLogger,
   InvalidRequestError,
 } from "../../src/index.js";
+import { TRANSPORT } from "../support/transports.js";
 
 const KEY = "sk-test-opt-5d1c0b9a8e7f6a5b4c3d2e1f";
 let savedKey: string | undefined;
@@ -27,7 +28,7 @@ afterEach(async () => {
 // Clients here never connect (sessions open on the first call), but each is still closed after its test.
 const built: ClavataClient[] = [];
 function build(options: ClavataClientOptions): ClavataClient {
-  const client = new ClavataClient({ apiKey: KEY, ...options });
+  const client = new ClavataClient({ apiKey: KEY, transport: TRANSPORT, ...options });
   built.push(client);
   return client;
 }

@@ -8,6 +8,7 @@ import ts from "typescript";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Emulator, startEmulator } from "../../src/emulator/index.js";
 import * as sdk from "../../src/index.js";
+import { TRANSPORT } from "../support/transports.js";
 
 const MARKER = "<!-- clavata-client-examples";
 const END_MARKER = "<!-- /clavata-client-examples -->";
@@ -87,7 +88,7 @@ describe("README client examples", () => {
   // The examples' ClavataClient: the real one, pointed at the emulator with a test key.
   class ClavataClient extends sdk.ClavataClient {
     constructor(options: sdk.ClavataClientOptions = {}) {
-      super({ apiKey: key, baseUrl: emu.url, insecure: true, ...options });
+      super({ apiKey: key, baseUrl: emu.url, insecure: true, transport: TRANSPORT, ...options });
       created.push(this);
     }
   }
