@@ -290,6 +290,15 @@ export class GrpcCall<O> implements AsyncIterator<O> {
     const unprocessed = this.header === undefined && (stream.id === undefined || stream.id > pooled.lastStreamId);
     const rstCode = stream.rstCode;
     const streamError = this.#streamError as { code?: unknown } | undefined;
+    if (pooled.failure === undefined && this.#session!.destroyed) {
+      // The connection went away under the stream (Node then closes its streams with CANCEL of its own).
+      const lost = new TransportFailure(
+        "connection-lost",
+        `the connection to ${where} closed while the call was running`,
+      );
+      this.#settle({ error: transportError(unprocessed ? unprocessedCopy(lost) : lost) });
+      return;
+    }
     if (
       pooled.failure === undefined &&
       rstCode !== undefined &&
@@ -301,12 +310,7 @@ export class GrpcCall<O> implements AsyncIterator<O> {
     }
     if (streamError !== undefined || pooled.failure !== undefined) {
       let failure = pooled.failure ?? failureOf(streamError, where);
-      if (unprocessed && !failure.unprocessed && failure.kind === "connection-lost") {
-        failure = new TransportFailure(failure.kind, `${failure.message}; the call was not processed`, {
-          unprocessed: true,
-          cause: failure,
-        });
-      }
+      if (unprocessed && !failure.unprocessed && failure.kind === "connection-lost") failure = unprocessedCopy(failure);
       this.#settle({ error: transportError(failure) });
       return;
     }
@@ -347,6 +351,14 @@ export class GrpcCall<O> implements AsyncIterator<O> {
     if (outcome === DONE) waiter.resolve(DONE);
     else waiter.reject((outcome as { error: unknown }).error);
   }
+}
+
+/** The same failure, known to have left the call unprocessed. */
+function unprocessedCopy(failure: TransportFailure): TransportFailure {
+  return new TransportFailure(failure.kind, `${failure.message}; the call was not processed`, {
+    unprocessed: true,
+    cause: failure,
+  });
 }
 
 function refused(where: string): ConnectError {
