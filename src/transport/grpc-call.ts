@@ -54,6 +54,7 @@ export class GrpcCall<O> implements AsyncIterator<O> {
   #paused = false;
   #streamError: unknown;
   #released = false;
+  #reopened = false;
 
   /** Starts the call: takes a connection from the pool and sends `headers` and the encoded `request`. */
   constructor(spec: CallSpec<O>, headers: http2.OutgoingHttpHeaders, request: Uint8Array) {
@@ -65,6 +66,12 @@ export class GrpcCall<O> implements AsyncIterator<O> {
         this.#rejectResult = reject;
       });
     }
+    this.#acquire(headers, request);
+  }
+
+  /** Takes a connection from the pool and opens the stream on it (once the proxy tunnel is up, if any). */
+  #acquire(headers: http2.OutgoingHttpHeaders, request: Uint8Array): void {
+    const spec = this.#spec;
     let pooled: PooledSession;
     try {
       pooled = spec.pool.acquire();
@@ -132,8 +139,15 @@ export class GrpcCall<O> implements AsyncIterator<O> {
     try {
       stream = session.request(headers);
     } catch (error) {
+      // The connection closed between the pool's check and now: nothing was sent, so try one fresh connection.
       this.#pooled!.usable = false;
       this.#release();
+      if (!this.#reopened) {
+        this.#reopened = true;
+        this.#released = false;
+        this.#acquire(headers, request);
+        return;
+      }
       this.#settle({ error: transportError(failureOf(error, this.#spec.pool.where)) });
       return;
     }
@@ -250,16 +264,13 @@ export class GrpcCall<O> implements AsyncIterator<O> {
   #onClose(): void {
     this.#release();
     if (this.#outcome !== undefined) return;
-    const session = this.#session!;
     // When the connection itself failed, Node may close its streams before it reports why (the session's 'error'
-    // comes with its 'close'): wait for that, so the call fails with the reason, not just "closed".
-    if (this.trailer === undefined && this.#pooled!.failure === undefined && session.destroyed && !session.closed) {
-      session.once("close", () => this.#finish());
-      return;
-    }
-    if (this.trailer === undefined && this.#pooled!.failure === undefined && session.destroyed) {
-      setImmediate(() => this.#finish());
-      return;
+    // comes on a later tick): give it that tick, so the call fails with the reason, not just "closed".
+    if (this.trailer === undefined && this.#streamError === undefined && this.#pooled!.failure === undefined) {
+      if (this.#session!.destroyed) {
+        setImmediate(() => this.#finish());
+        return;
+      }
     }
     this.#finish();
   }
@@ -290,7 +301,7 @@ export class GrpcCall<O> implements AsyncIterator<O> {
     const unprocessed = this.header === undefined && (stream.id === undefined || stream.id > pooled.lastStreamId);
     const rstCode = stream.rstCode;
     const streamError = this.#streamError as { code?: unknown } | undefined;
-    if (pooled.failure === undefined && this.#session!.destroyed) {
+    if (pooled.failure === undefined && streamError === undefined && this.#session!.destroyed) {
       // The connection went away under the stream (Node then closes its streams with CANCEL of its own).
       const lost = new TransportFailure(
         "connection-lost",

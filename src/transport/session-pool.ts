@@ -49,6 +49,14 @@ export function failureOf(error: unknown, where: string): TransportFailure {
       },
     );
   }
+  if (/CERTIFICATE_REQUIRED|HANDSHAKE_FAILURE|UNKNOWN_CA|BAD_CERTIFICATE/.test(code)) {
+    return new TransportFailure(
+      "tls-failed",
+      `the TLS connection failed (${code}): ${where} did not accept this client; if it asks for a client ` +
+        "certificate (mutual TLS), pass tls.cert and tls.key",
+      { unprocessed: true, cause: error },
+    );
+  }
   if (/CERT|TLS|SSL|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME/.test(code)) {
     return new TransportFailure(
       "tls-failed",
@@ -119,8 +127,12 @@ export class PooledSession {
       this.usable = false;
       this.failure ??= failureOf(error, where);
     });
-    // The socket's own errors reach the session, but a late one after the session let go of it must not throw.
-    session.socket?.on("error", ignore);
+    // Node does not always pass a socket's error on to the session (a TLS alert or a failed certificate check
+    // after the handshake): keep it here, as the reason the connection failed.
+    session.socket?.on("error", (error: unknown) => {
+      this.usable = false;
+      this.failure ??= failureOf(error, where);
+    });
     session.on("frameError", ignore);
     session.on("goaway", (code: number, lastStreamId: number) => {
       this.usable = false;
@@ -251,7 +263,14 @@ export class SessionPool {
    */
   acquire(): PooledSession {
     if (this.#closed !== undefined) throw this.#closed;
-    for (const pooled of this.#sessions) {
+    for (let i = 0; i < this.#sessions.length; i++) {
+      const pooled = this.#sessions[i]!;
+      // Node can destroy a session without emitting 'close' (a TLS alert after the handshake): drop it here.
+      if (pooled.session?.destroyed === true) {
+        pooled.usable = false;
+        this.#sessions.splice(i--, 1);
+        continue;
+      }
       if (pooled.usable && pooled.active < pooled.maxStreams) {
         pooled.take();
         return pooled;
