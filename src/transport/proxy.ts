@@ -93,8 +93,10 @@ export function openTunnel(proxy: URL, authority: string): Promise<Socket> {
       agent: false,
     });
     const where = `the proxy ${proxy.host}`;
-    request.once("connect", (response, socket) => {
+    request.once("connect", (response, socket, head: Buffer) => {
       if (response.statusCode === 200) {
+        // An HTTP/2 server speaks first (its SETTINGS): bytes that came with the proxy's answer belong to the tunnel.
+        if (head.length > 0) socket.unshift(head);
         resolve(socket);
         return;
       }
