@@ -52,6 +52,7 @@ import {
   type EvaluateRequestInit,
   type ListJobsRequestInit,
 } from "./requests.js";
+import { ResponseStream } from "./response-stream.js";
 import { sleep } from "./retry.js";
 import { createChannelTransport } from "./transport/channel-transport.js";
 import { createConnectNodeTransport } from "./transport/connect-node.js";
@@ -201,27 +202,19 @@ export class ClavataClient implements AsyncDisposable {
     return this.#evaluateStream(message, options);
   }
 
-  async *#evaluateStream(
+  #evaluateStream(
     message: ReturnType<typeof buildEvaluateRequest>,
     options: CallOptions | undefined,
   ): AsyncGenerator<EvaluateResponse, void, undefined> {
-    const prepared = this.#begin("Evaluate", options, true);
-    const it = this.#runner.stream(GatewayService.method.evaluate, message, prepared.call);
-    let done = false;
-    try {
-      for (;;) {
-        const r = await it.next();
-        if (r.done === true) break;
-        yield r.value;
-      }
-      done = true;
-    } catch (error) {
-      done = true;
-      throw this.#fail(error, "Evaluate", prepared);
-    } finally {
-      if (!done) await it.return?.();
-      prepared.dispose();
-    }
+    let prepared: PreparedCall | undefined;
+    return new ResponseStream<EvaluateResponse>({
+      start: () => {
+        prepared = this.#begin("Evaluate", options, true);
+        return this.#runner.stream(GatewayService.method.evaluate, message, prepared.call);
+      },
+      fail: (error) => (prepared === undefined ? error : this.#fail(error, "Evaluate", prepared)),
+      dispose: () => prepared?.dispose(),
+    });
   }
 
   /**
