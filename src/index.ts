@@ -138,6 +138,7 @@ export {
   ClavataError,
   type ClavataErrorInit,
   ConnectionError,
+  classifyTransportFailure,
   type ErrorContext,
   EvaluationRefusedError,
   grpcCodeName,
@@ -147,7 +148,11 @@ export {
   RateLimitError,
   ServerError,
   TimeoutError,
+  TransportFailure,
+  type TransportFailureClass,
+  type TransportFailureKind,
   toClavataError,
+  transportFailureOf,
 } from "./errors.js";
 export { CLIENT_ID, USER_AGENT } from "./interceptors.js";
 export { type DateInput, JobQueryBuilder, type JobQueryInit, jobQuery, type TimeSpanOptions } from "./job-query.js";

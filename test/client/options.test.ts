@@ -157,6 +157,10 @@ describe("other options", () => {
       { headers: { "grpc-timeout": "1S" } },
       { headers: { "x-a": "line\nbreak" } },
       { logLevel: "loud" as never },
+      { transport: "grpc-web" as never },
+      { proxy: "socks5://proxy:1080" },
+      { maxReceiveMessageBytes: 0 },
+      { maxReceiveMessageBytes: 1.5 },
     ] as ClavataClientOptions[]) {
       rejected(options);
     }
@@ -166,6 +170,8 @@ describe("other options", () => {
   it("have documented defaults", () => {
     const { resolved } = resolveClientOptions({ apiKey: KEY });
     expect(resolved).toMatchObject({
+      transport: "grpc",
+      maxReceiveMessageBytes: 4 * 1024 * 1024,
       timeoutMs: 60_000,
       attemptTimeoutMs: undefined,
       retry: { maxRetries: 2, initialDelayMs: 250, maxDelayMs: 10_000 },
