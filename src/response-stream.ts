@@ -18,26 +18,22 @@ export class ResponseStream<T> implements AsyncGenerator<T, void, undefined> {
   readonly #call: StreamCall<T>;
   #it: AsyncIterator<T> | undefined;
   #over = false;
-  /** The `next()` in flight; a second caller waits for it, as with a generator. */
-  #pending: Promise<IteratorResult<T, void>> | undefined;
+  /** Whether a `next()` is in flight, and the last one asked for. */
+  #busy = false;
+  #tail: Promise<IteratorResult<T, void>> | undefined;
 
   constructor(call: StreamCall<T>) {
     this.#call = call;
   }
 
   next(): Promise<IteratorResult<T, void>> {
-    const pending = this.#pending;
-    const result =
-      pending === undefined
-        ? this.#next()
-        : pending.then(
-            () => this.#next(),
-            () => this.#next(),
-          );
-    this.#pending = result;
-    return result.finally(() => {
-      if (this.#pending === result) this.#pending = undefined;
-    });
+    // A second `next()` while one is in flight waits for it, as with a generator; the usual one costs no extra hop.
+    if (this.#busy) {
+      const after = () => this.#next();
+      this.#tail = this.#tail!.then(after, after);
+      return this.#tail;
+    }
+    return this.#next();
   }
 
   #next(): Promise<IteratorResult<T, void>> {
@@ -51,19 +47,24 @@ export class ResponseStream<T> implements AsyncGenerator<T, void, undefined> {
         return Promise.reject(this.#call.fail(error));
       }
     }
-    return it.next().then(
+    this.#busy = true;
+    const result = it.next().then(
       (r) => {
+        this.#busy = false;
         if (r.done === true) {
           this.#end();
-          return { done: true, value: undefined };
+          return { done: true as const, value: undefined };
         }
         return r;
       },
       (error: unknown) => {
+        this.#busy = false;
         this.#end();
         throw this.#call.fail(error);
       },
     );
+    this.#tail = result;
+    return result;
   }
 
   async return(): Promise<IteratorResult<T, void>> {
