@@ -30,8 +30,9 @@ export interface ClavataTlsOptions {
 }
 
 /**
- * HTTP/2 keepalive for the client's one pooled connection. PINGs are sent only while calls are open (unless
- * `pingIdleConnection`), and reset whenever data arrives.
+ * HTTP/2 keepalive of the client's connections. PINGs are sent every `pingIntervalMs` only while calls are open
+ * (unless `pingIdleConnection`); a connection that does not answer one within `pingTimeoutMs` is closed and its
+ * calls fail with ConnectionError. (The "connect-node" transport also restarts the interval whenever data arrives.)
  */
 export interface ClavataKeepaliveOptions {
   /**

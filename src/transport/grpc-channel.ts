@@ -78,7 +78,7 @@ export class GrpcChannel {
     };
   }
 
-  /** Starts a call of `plan` with an encoded request; `unary` picks how its answer is read. */
+  /** Starts a call with an encoded request; `spec` (a plan's `unary` or `stream`) says how its answer is read. */
   start<O>(spec: CallSpec<O>, headers: OutgoingHttpHeaders, request: Uint8Array): GrpcCall<O> {
     return new GrpcCall(spec, headers, request);
   }
