@@ -35,8 +35,9 @@ export interface ClavataTlsOptions {
 }
 
 /**
- * HTTP/2 keepalive for the client's one pooled connection. PINGs are sent only while calls are open (unless
- * `pingIdleConnection`), and reset whenever data arrives.
+ * HTTP/2 keepalive of the client's connections. PINGs are sent every `pingIntervalMs` only while calls are open
+ * (unless `pingIdleConnection`); a connection that does not answer one within `pingTimeoutMs` is closed and its
+ * calls fail with ConnectionError. (The "connect-node" transport also restarts the interval whenever data arrives.)
  */
 export interface ClavataKeepaliveOptions {
   /**
@@ -113,11 +114,25 @@ export interface ClavataClientOptions {
   /** Connect interceptors to run on every attempt, after the client's own (auth, identification, logging). */
   interceptors?: Interceptor[];
   /**
-   * Your own Connect transport, instead of the client's HTTP/2 connection: the connection options above are then
-   * ignored, and `close()` leaves the transport alone. The client still adds its auth, identification, retries
-   * and logging.
+   * How calls travel. Default `"grpc"`: the client's own gRPC transport on `node:http2` (the fastest, with a
+   * connection pool, keepalive and proxy support). `"connect-node"`: Connect-node's gRPC transport
+   * (`createGrpcTransport` from @connectrpc/connect-node) over one HTTP/2 connection, the alternative if you
+   * depend on its behaviour. Or your own Connect transport: the connection options above are then ignored, and
+   * `close()` leaves it alone. The client adds its auth, identification, retries and logging in every case.
    */
-  transport?: Transport;
+  transport?: Transport | "grpc" | "connect-node";
+  /**
+   * An HTTP CONNECT proxy for the gRPC transport, such as "http://proxy.internal:3128" (credentials in the URL
+   * are sent as Proxy-Authorization), or false for none. Default: grpc_proxy, https_proxy or HTTPS_PROXY from the
+   * environment (http_proxy / HTTP_PROXY for a plaintext gateway), unless NO_PROXY lists the host; a loopback
+   * gateway is never proxied by the environment. Not used by the "connect-node" transport.
+   */
+  proxy?: string | false;
+  /**
+   * The largest response message the gRPC transport accepts, in bytes; a larger one fails the call (ServerError)
+   * before it is buffered. Default 4 MiB (4 194 304), gRPC's usual limit.
+   */
+  maxReceiveMessageBytes?: number;
   /**
    * What a request is checked against before it is sent: its size (default 16 MiB) and items per call (default
    * 10 000), and the gateway's own rules (10 label ids per call, page size up to 1000, UUID job ids), which you can
@@ -154,6 +169,11 @@ export interface ResolvedClientOptions {
   readonly headers: Readonly<Record<string, string>>;
   readonly customTransport: boolean;
   readonly limits: ResolvedRequestLimits;
+  /** Which transport the client makes for itself ("custom" when the caller passed one). */
+  readonly transport: "grpc" | "connect-node" | "custom";
+  /** The proxy option as given (resolved against the environment by the transport). */
+  readonly proxy: string | false | undefined;
+  readonly maxReceiveMessageBytes: number;
 }
 
 /** The options object's field path: "options.timeoutMs". */
@@ -354,6 +374,9 @@ const clientOptionKeys = [
   "transport",
   "limits",
   "protocol",
+  "proxy",
+  "maxReceiveMessageBytes",
+  "generatedCodecs",
 ];
 
 /** Checks the type of every client option; the checks of meaning follow in resolveClientOptions. */
@@ -412,15 +435,16 @@ function checkOptionTypes(options: ClavataClientOptions): void {
       }
     });
   }
-  if (given.transport !== undefined) {
+  if (given.transport !== undefined && given.transport !== "grpc" && given.transport !== "connect-node") {
     const t = given.transport as Record<string, unknown> | null;
     if (t === null || typeof t !== "object" || typeof t.unary !== "function" || typeof t.stream !== "function") {
       throw invalidOption(
-        `transport is ${describeType(t)} without unary and stream methods; pass a Connect Transport, such as createGrpcTransport(…)`,
+        `transport is ${describeType(t)}; pass "grpc" (the default), "connect-node", or a Connect Transport with unary and stream methods`,
         "transport",
       );
     }
   }
+  checkNumber(given.maxReceiveMessageBytes, "maxReceiveMessageBytes", { min: 1, integer: true });
 }
 
 function bracketed(host: string): string {
@@ -439,7 +463,6 @@ export function resolveClientOptions(
   env: Record<string, string | undefined> = typeof process === "undefined" ? {} : process.env,
 ): { resolved: ResolvedClientOptions; apiKey: string | undefined } {
   checkOptionTypes(options);
-  const customTransport = options.transport !== undefined;
   const limits = resolveRequestLimits(options.limits, "options.limits");
   const protocol = options.protocol ?? "grpc";
   if (protocol !== "grpc" && protocol !== "rest") {
@@ -450,6 +473,30 @@ export function resolveClientOptions(
       'tls options apply to the gRPC connection only; with protocol "rest" the runtime\'s fetch owns TLS (in Node.js, set NODE_EXTRA_CA_CERTS for a private CA)',
       "tls",
     );
+  }
+  const customTransport = options.transport !== undefined && typeof options.transport === "object";
+  if (
+    options.transport !== undefined &&
+    !customTransport &&
+    options.transport !== "grpc" &&
+    options.transport !== "connect-node"
+  ) {
+    throw invalidOption(
+      `transport must be "grpc", "connect-node" or a Connect Transport (got ${JSON.stringify(options.transport)})`,
+      "transport",
+    );
+  }
+  if (options.proxy !== undefined && options.proxy !== false) {
+    let ok = typeof options.proxy === "string";
+    try {
+      if (ok)
+        ok = /^https?:$/.test(
+          new URL(/:\/\//.test(options.proxy) ? options.proxy : `http://${options.proxy}`).protocol,
+        );
+    } catch {
+      ok = false;
+    }
+    if (!ok) throw invalidOption("proxy must be an http:// or https:// URL of a CONNECT proxy, or false", "proxy");
   }
 
   if (options.apiKey !== undefined && typeof options.apiKey !== "string") {
@@ -483,6 +530,7 @@ export function resolveClientOptions(
     min: 1,
     infinite: true,
   });
+  checkNumber(options.maxReceiveMessageBytes, "maxReceiveMessageBytes", { min: 1, integer: true });
   checkHeaders(options.headers, "headers");
   if (options.logLevel !== undefined && !["debug", "info", "warn", "error", "off"].includes(options.logLevel)) {
     throw invalidOption(
@@ -568,6 +616,9 @@ export function resolveClientOptions(
     headers: { ...(options.headers ?? {}) },
     customTransport,
     limits,
+    transport: customTransport ? "custom" : ((options.transport as "grpc" | "connect-node" | undefined) ?? "grpc"),
+    proxy: options.proxy,
+    maxReceiveMessageBytes: options.maxReceiveMessageBytes ?? 4 * 1024 * 1024,
   };
   return { resolved, apiKey };
 }

@@ -2,16 +2,8 @@
 // session, the interceptors and the mapping of every failure to a ClavataError;
 // its methods take plain objects and return the generated message types.
 
-import {
-  type Client,
-  Code,
-  type CallOptions as ConnectCallOptions,
-  ConnectError,
-  createClient,
-  createContextValues,
-  type Transport,
-} from "@connectrpc/connect";
-import type { Http2SessionManager } from "@connectrpc/connect-node";
+import type { DescMessage, DescMethodUnary, MessageShape } from "@bufbuild/protobuf";
+import { Code, ConnectError, type Transport } from "@connectrpc/connect";
 import {
   type BatchJob,
   BatchJobErrorCode,
@@ -39,6 +31,7 @@ import {
   uploadBatchInput,
   type WaitForBatchJobOptions,
 } from "./batch-jobs.js";
+import { ClientCall } from "./call-control.js";
 import {
   type CallOptions,
   type ClavataClientOptions,
@@ -49,6 +42,7 @@ import {
   resolveClientOptions,
   shortKeyWarning,
 } from "./client-options.js";
+import { ConnectPath } from "./connect-path.js";
 import { Deadlines } from "./deadlines.js";
 import {
   type ClavataError,
@@ -58,11 +52,11 @@ import {
   TimeoutError,
   toClavataError,
 } from "./errors.js";
+import type { CallRunner } from "./fast-path.js";
 import {
   bearerAuthInterceptor,
   type CallSettings,
   identifyInterceptor,
-  kCallSettings,
   loggingInterceptor,
   retryInterceptor,
 } from "./interceptors.js";
@@ -84,10 +78,11 @@ import {
   type EvaluateRequestInit,
   type ListJobsRequestInit,
 } from "./requests.js";
+import { ResponseStream } from "./response-stream.js";
 import { sleep } from "./retry.js";
+import { createGrpcRunner } from "./transport/grpc-runner.js";
 import { createRestTransport } from "./transport/rest/rest-transport.js";
 import { withInterceptors } from "./transport/with-interceptors.js";
-import { createOwnedTransport } from "./transport.js";
 
 // Node.js's util.inspect.custom, without importing node:util (edge runtimes have none).
 const inspectCustom = Symbol.for("nodejs.util.inspect.custom");
@@ -110,13 +105,15 @@ export interface ListAllJobsOptions extends CallOptions {
 
 /** The abort reason of a call that is over; one shared instance, since it is never thrown to the caller. */
 const CALL_OVER = new ConnectError("the call is over", Code.Canceled);
+/** The abort reason of a call whose deadline passed. */
+const TIMED_OUT = new ConnectError("the operation timed out", Code.DeadlineExceeded);
 
 /** The job statuses after which a job does not change any more. */
 const finalStatuses: ReadonlySet<JobStatus> = new Set([JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELED]);
 
-/** A call in flight: what Connect needs, what error mapping needs, and how to end it. */
+/** A call in flight: the call itself, what error mapping needs, and how to end it. */
 interface PreparedCall {
-  readonly connect: ConnectCallOptions;
+  readonly call: ClientCall;
   readonly timeoutMs: number;
   readonly signal: AbortSignal | undefined;
   /** Ends the call's signal (cancelling it on the wire if it still runs) and forgets it. */
@@ -138,13 +135,12 @@ interface PreparedCall {
  */
 export class ClavataClient implements AsyncDisposable {
   readonly #options: ResolvedClientOptions;
-  readonly #sessionManager: Http2SessionManager | undefined;
-  readonly #gateway: Client<typeof GatewayService>;
-  readonly #labels: Client<typeof LabelsService>;
-  readonly #batch: Client<typeof BatchJobService>;
+  /** Closes the client's own gRPC connections; undefined for REST and for a transport of the caller's. */
+  readonly #closeConnections: ((reason: ConnectError) => void) | undefined;
+  readonly #runner: CallRunner;
   readonly #log: Log;
   readonly #redact: (text: string) => string;
-  readonly #calls = new Set<AbortController>();
+  readonly #calls = new Set<ClientCall>();
   readonly #deadlines = new Deadlines();
   #closed = false;
 
@@ -160,27 +156,29 @@ export class ClavataClient implements AsyncDisposable {
     this.#log = createLog(options.logger, resolved.logLevel, this.#redact);
     const shortKey = shortKeyWarning(apiKey!);
     if (shortKey !== undefined) this.#log.warn(shortKey);
+    // Per-attempt logging only costs when someone reads it.
+    const logEveryCall = this.#log !== silentLog && resolved.logLevel === "debug";
     const interceptors = [
-      retryInterceptor(this.#log),
-      // Per-attempt logging only costs when someone reads it.
-      ...(this.#log !== silentLog && resolved.logLevel === "debug" ? [loggingInterceptor(this.#log)] : []),
+      retryInterceptor(this.#log, this.#deadlines),
+      ...(logEveryCall ? [loggingInterceptor(this.#log)] : []),
       identifyInterceptor(),
       bearerAuthInterceptor(apiKey!),
       ...(options.interceptors ?? []),
     ];
-    let transport: Transport;
-    if (options.transport !== undefined) {
-      transport = withInterceptors(options.transport, interceptors, resolved.baseUrl);
+    if (resolved.transport === "custom") {
+      this.#runner = new ConnectPath(withInterceptors(options.transport as Transport, interceptors, resolved.baseUrl));
     } else if (resolved.protocol === "rest") {
-      transport = createRestTransport({ baseUrl: resolved.baseUrl, interceptors });
+      this.#runner = new ConnectPath(createRestTransport({ baseUrl: resolved.baseUrl, interceptors }));
     } else {
-      const owned = createOwnedTransport(resolved, interceptors);
-      transport = owned.transport;
-      this.#sessionManager = owned.sessionManager;
+      // The caller's own interceptors (and per-call logging) need Connect's chain; the client's own work does not.
+      const fastPath =
+        (options.interceptors?.length ?? 0) > 0 || logEveryCall
+          ? undefined
+          : { apiKey: apiKey!, log: this.#log, deadlines: this.#deadlines };
+      const grpc = createGrpcRunner(resolved, interceptors, fastPath);
+      this.#runner = grpc.runner;
+      this.#closeConnections = grpc.close;
     }
-    this.#gateway = createClient(GatewayService, transport);
-    this.#labels = createClient(LabelsService, transport);
-    this.#batch = createClient(BatchJobService, transport);
     if (resolved.insecure && !isLoopbackHost(new URL(resolved.baseUrl).hostname)) {
       this.#log.warn(
         `plaintext connection to ${resolved.baseUrl}: the API key travels unencrypted (allowInsecureRemote)`,
@@ -217,18 +215,19 @@ export class ClavataClient implements AsyncDisposable {
     return this.#evaluateStream(message, options);
   }
 
-  async *#evaluateStream(
+  #evaluateStream(
     message: ReturnType<typeof buildEvaluateRequest>,
     options: CallOptions | undefined,
   ): AsyncGenerator<EvaluateResponse, void, undefined> {
-    const call = this.#begin("Evaluate", options, true);
-    try {
-      for await (const response of this.#gateway.evaluate(message, call.connect)) yield response;
-    } catch (error) {
-      throw this.#fail(error, "Evaluate", call);
-    } finally {
-      call.dispose();
-    }
+    let prepared: PreparedCall | undefined;
+    return new ResponseStream<EvaluateResponse>({
+      start: () => {
+        prepared = this.#begin("Evaluate", options, true);
+        return this.#runner.stream(GatewayService.method.evaluate, message, prepared.call);
+      },
+      fail: (error) => (prepared === undefined ? error : this.#fail(error, "Evaluate", prepared)),
+      dispose: () => prepared?.dispose(),
+    });
   }
 
   /**
@@ -261,7 +260,7 @@ export class ClavataClient implements AsyncDisposable {
   async createJob(request: CreateJobRequestInit, options?: CallOptions): Promise<Job> {
     checkCallOptions(options);
     const message = buildCreateJobRequest(request, this.#options.limits);
-    const response = await this.#unary("CreateJob", options, false, (o) => this.#gateway.createJob(message, o));
+    const response = await this.#unary(GatewayService.method.createJob, message, options, false);
     return this.#job(response.job, "CreateJob");
   }
 
@@ -269,7 +268,7 @@ export class ClavataClient implements AsyncDisposable {
   async getJob(jobUuid: string, options?: CallOptions): Promise<Job> {
     checkCallOptions(options);
     const message = buildGetJobRequest(jobUuid, this.#options.limits);
-    const response = await this.#unary("GetJob", options, true, (o) => this.#gateway.getJob(message, o));
+    const response = await this.#unary(GatewayService.method.getJob, message, options, true);
     return this.#job(response.job, "GetJob");
   }
 
@@ -288,7 +287,7 @@ export class ClavataClient implements AsyncDisposable {
     try {
       for (;;) {
         // Each poll has the client's usual time limit; the wait's own limit is checked between polls.
-        const job = await this.getJob(jobUuid, { signal: wait.connect.signal! });
+        const job = await this.getJob(jobUuid, { signal: wait.call.signal });
         if (finalStatuses.has(job.status)) return job;
         const remaining = deadlineAt - Date.now();
         if (remaining <= 0) {
@@ -298,7 +297,7 @@ export class ClavataClient implements AsyncDisposable {
             { code: Code.DeadlineExceeded },
           );
         }
-        await sleep(Math.min(pollIntervalMs, remaining), wait.connect.signal!);
+        await sleep(Math.min(pollIntervalMs, remaining), wait.call.signal);
       }
     } catch (error) {
       throw this.#fail(error, "waitForJob", wait);
@@ -315,7 +314,7 @@ export class ClavataClient implements AsyncDisposable {
   async listJobs(request: ListJobsRequestInit = {}, options?: CallOptions): Promise<ListJobsResponse> {
     checkCallOptions(options);
     const message = buildListJobsRequest(request, this.#options.limits);
-    return this.#unary("ListJobs", options, true, (o) => this.#gateway.listJobs(message, o));
+    return this.#unary(GatewayService.method.listJobs, message, options, true);
   }
 
   /**
@@ -362,7 +361,7 @@ export class ClavataClient implements AsyncDisposable {
   async evaluateLabels(request: EvaluateLabelsRequestInit, options?: CallOptions): Promise<EvaluateLabelsResponse> {
     checkCallOptions(options);
     const message = buildEvaluateLabelsRequest(request, this.#options.limits);
-    return this.#unary("EvaluateLabels", options, true, (o) => this.#labels.evaluateLabels(message, o));
+    return this.#unary(LabelsService.method.evaluateLabels, message, options, true);
   }
 
   /**
@@ -372,8 +371,9 @@ export class ClavataClient implements AsyncDisposable {
    */
   async createBatchJob(request: CreateBatchJobInit = {}, options?: CallOptions): Promise<CreateBatchJobResponse> {
     this.#requireRest("createBatchJob");
+    checkCallOptions(options);
     const message = buildCreateBatchJobRequest(request);
-    const response = await this.#unary("CreateBatchJob", options, false, (o) => this.#batch.createBatchJob(message, o));
+    const response = await this.#unary(BatchJobService.method.createBatchJob, message, options, false);
     this.#checkBatchError(response.error, "CreateBatchJob");
     return response;
   }
@@ -392,7 +392,7 @@ export class ClavataClient implements AsyncDisposable {
     this.#requireRest("uploadBatchInput");
     const call = this.#begin("uploadBatchInput", { signal: options.signal, timeoutMs: Infinity }, true);
     try {
-      return await uploadBatchInput(uploadUrl, input, { onProgress: options.onProgress, signal: call.connect.signal! });
+      return await uploadBatchInput(uploadUrl, input, { onProgress: options.onProgress, signal: call.call.signal });
     } catch (error) {
       throw this.#fail(error, "uploadBatchInput", call);
     } finally {
@@ -403,8 +403,9 @@ export class ClavataClient implements AsyncDisposable {
   /** Returns the batch jobs that match the filter (REST only); no filter returns all. */
   async getBatchJobs(filter: BatchJobFilter = {}, options?: CallOptions): Promise<BatchJob[]> {
     this.#requireRest("getBatchJobs");
+    checkCallOptions(options);
     const message = buildGetBatchJobsRequest(filter);
-    const response = await this.#unary("GetBatchJobs", options, true, (o) => this.#batch.getBatchJobs(message, o));
+    const response = await this.#unary(BatchJobService.method.getBatchJobs, message, options, true);
     return response.batchJobs;
   }
 
@@ -423,10 +424,10 @@ export class ClavataClient implements AsyncDisposable {
         batchJobId,
         options,
         async () =>
-          (await this.getBatchJobs({ batchJobIds: [batchJobId] }, { signal: wait.connect.signal! })).find(
+          (await this.getBatchJobs({ batchJobIds: [batchJobId] }, { signal: wait.call.signal })).find(
             (j) => j.batchJobId === batchJobId,
           ),
-        (ms) => sleep(ms, wait.connect.signal!),
+        (ms) => sleep(ms, wait.call.signal),
       );
     } catch (error) {
       throw this.#fail(error, "waitForBatchJob", wait);
@@ -438,8 +439,9 @@ export class ClavataClient implements AsyncDisposable {
   /** Cancels a batch job that has not finished (REST only) and returns its state after the cancel. */
   async cancelBatchJob(batchJobId: string, options?: CallOptions): Promise<CancelBatchJobResponse> {
     this.#requireRest("cancelBatchJob");
+    checkCallOptions(options);
     const message = buildCancelBatchJobRequest(batchJobId);
-    const response = await this.#unary("CancelBatchJob", options, true, (o) => this.#batch.cancelBatchJob(message, o));
+    const response = await this.#unary(BatchJobService.method.cancelBatchJob, message, options, true);
     this.#checkBatchError(response.error, "CancelBatchJob");
     return response;
   }
@@ -464,7 +466,7 @@ export class ClavataClient implements AsyncDisposable {
   async *#readOutput(url: string, signal: AbortSignal | undefined): AsyncGenerator<BatchOutputRow> {
     const call = this.#begin("readBatchOutput", { signal, timeoutMs: Infinity }, true);
     try {
-      yield* readBatchOutput(url, { signal: call.connect.signal! });
+      yield* readBatchOutput(url, { signal: call.call.signal });
     } catch (error) {
       throw this.#fail(error, "readBatchOutput", call);
     } finally {
@@ -501,14 +503,16 @@ export class ClavataClient implements AsyncDisposable {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    for (const controller of this.#calls) {
-      controller.abort(new ConnectError("the client was closed", Code.Canceled));
-    }
+    const closed = new ConnectError("the client was closed", Code.Canceled);
+    for (const call of this.#calls) call.abort(closed);
     this.#calls.clear();
     this.#deadlines.clear();
-    this.#sessionManager?.abort(new ConnectError("the client was closed", Code.Canceled));
-    // Let the session's close events run, so the socket is gone when the promise resolves.
-    if (this.#sessionManager !== undefined) await new Promise((resolve) => setImmediate(resolve));
+    if (this.#closeConnections !== undefined) {
+      this.#closeConnections(closed);
+      // Let the sessions' close events run, so the sockets are gone when the promise resolves (only where there are
+      // sessions of ours: edge runtimes have no setImmediate).
+      await new Promise((resolve) => setImmediate(resolve));
+    }
   }
 
   /** The same as `close()`, for `await using client = new ClavataClient()`. */
@@ -537,58 +541,64 @@ export class ClavataClient implements AsyncDisposable {
       });
     }
     const timeoutMs = options?.timeoutMs ?? this.#options.timeoutMs;
-    const controller = new AbortController();
-    const signal = options?.signal;
-    const onAbort = () => controller.abort(signal!.reason);
-    if (signal?.aborted) controller.abort(signal.reason);
-    else signal?.addEventListener("abort", onAbort, { once: true });
-    // The client owns the call's deadline (Connect is given none), so that it always ends with the call, also when
-    // a stream is abandoned half-read.
-    const forgetDeadline = Number.isFinite(timeoutMs)
-      ? this.#deadlines.add(Date.now() + timeoutMs, () =>
-          controller.abort(new ConnectError("the operation timed out", Code.DeadlineExceeded)),
-        )
-      : undefined;
-    this.#calls.add(controller);
+    const now = Date.now();
     const settings: CallSettings = {
-      retry: { ...this.#options.retry, maxRetries: options?.maxRetries ?? this.#options.retry.maxRetries },
+      retry:
+        options?.maxRetries === undefined
+          ? this.#options.retry
+          : { ...this.#options.retry, maxRetries: options.maxRetries },
       attemptTimeoutMs: options?.attemptTimeoutMs ?? this.#options.attemptTimeoutMs,
-      deadlineAt: Date.now() + timeoutMs,
+      deadlineAt: now + timeoutMs,
       idempotent,
       attempt: 1,
     };
-    const headers = { ...this.#options.headers, ...(options?.headers ?? {}) };
+    const clientHeaders = this.#options.headers;
+    const callHeaders = options?.headers;
+    const headers =
+      callHeaders === undefined ? (this.#hasHeaders ? clientHeaders : undefined) : { ...clientHeaders, ...callHeaders };
+    const call = new ClientCall(method, settings, headers);
+    const signal = options?.signal;
+    const onAbort = signal === undefined ? undefined : () => call.abort(signal.reason);
+    if (signal?.aborted) call.abort(signal.reason);
+    else if (onAbort !== undefined) signal!.addEventListener("abort", onAbort, { once: true });
+    // The client owns the call's deadline (Connect is given none), so that it always ends with the call, also when
+    // a stream is abandoned half-read.
+    const forgetDeadline = Number.isFinite(timeoutMs)
+      ? this.#deadlines.add(settings.deadlineAt, () => call.abort(TIMED_OUT))
+      : undefined;
+    this.#calls.add(call);
     return {
-      connect: {
-        signal: controller.signal,
-        headers,
-        contextValues: createContextValues().set(kCallSettings, settings),
-      },
+      call,
       timeoutMs,
       signal,
       dispose: () => {
         forgetDeadline?.();
-        signal?.removeEventListener("abort", onAbort);
-        this.#calls.delete(controller);
+        if (onAbort !== undefined) signal!.removeEventListener("abort", onAbort);
+        this.#calls.delete(call);
         // Cancels a stream left half-read on the wire; after a finished call it only releases listeners.
-        if (!controller.signal.aborted) controller.abort(CALL_OVER);
+        call.abort(CALL_OVER);
       },
     };
   }
 
-  async #unary<R>(
-    method: string,
+  get #hasHeaders(): boolean {
+    for (const _ in this.#options.headers) return true;
+    return false;
+  }
+
+  async #unary<I extends DescMessage, O extends DescMessage>(
+    method: DescMethodUnary<I, O>,
+    message: MessageShape<I>,
     options: CallOptions | undefined,
     idempotent: boolean,
-    run: (connect: ConnectCallOptions) => Promise<R>,
-  ): Promise<R> {
-    const call = this.#begin(method, options, idempotent);
+  ): Promise<MessageShape<O>> {
+    const prepared = this.#begin(method.name, options, idempotent);
     try {
-      return await run(call.connect);
+      return await this.#runner.unary(method, message, prepared.call);
     } catch (error) {
-      throw this.#fail(error, method, call);
+      throw this.#fail(error, method.name, prepared);
     } finally {
-      call.dispose();
+      prepared.dispose();
     }
   }
 

@@ -1,5 +1,8 @@
-// The deadlines of a client's calls in flight, kept by one timer: arming and clearing a Node timer per call costs
-// more than a short call itself spends in the client, and most calls finish long before their deadline.
+// The time limits of a client's calls, in one place: the deadlines of calls and attempts in flight, kept by one
+// timer (arming and clearing a Node timer per call costs more than a short call itself spends in the client, and
+// most calls finish long before their deadline), the limit each attempt gets, and its grpc-timeout header.
+
+import { Code, ConnectError } from "@connectrpc/connect";
 
 /**
  * Aborts each registered call when its deadline passes. One timer is armed for the earliest deadline; it is unref'd,
@@ -53,3 +56,50 @@ export class Deadlines {
     if (next < Number.POSITIVE_INFINITY) this.#arm(next);
   }
 }
+
+/** What the time limit of an attempt depends on. @private */
+export interface AttemptTiming {
+  /** The time limit of one attempt, in ms (undefined: none). */
+  readonly attemptTimeoutMs: number | undefined;
+  /** When the call's overall deadline passes (Date.now() scale), Infinity for none. */
+  readonly deadlineAt: number;
+}
+
+/**
+ * The time limit to give the attempt starting now: the attempt timeout, capped by what is left of the overall
+ * deadline; undefined when neither applies. Throws DEADLINE_EXCEEDED when the deadline has already passed.
+ * @private
+ */
+export function attemptTimeoutMs(timing: AttemptTiming, now = Date.now()): number | undefined {
+  const left = timing.deadlineAt - now;
+  if (left <= 0) throw new ConnectError("the operation timed out", Code.DeadlineExceeded);
+  const limit = Math.min(left, timing.attemptTimeoutMs ?? Infinity);
+  // Connect reads 0 as "no timeout", so never round down to it.
+  return Number.isFinite(limit) ? Math.max(1, Math.ceil(limit)) : undefined;
+}
+
+/** The `grpc-timeout` header value for a limit in ms (at most 8 digits, in ms or else whole seconds). @private */
+export function grpcTimeout(ms: number): string {
+  return ms < 1e8 ? `${String(Math.ceil(ms))}m` : `${String(Math.ceil(ms / 1000))}S`;
+}
+
+/** The error an attempt ends with when its own time limit passes. @private */
+export const ATTEMPT_TIMED_OUT = new ConnectError("the attempt timed out", Code.DeadlineExceeded);
+
+/**
+ * Arms the time limit of one attempt, when the call has a per-attempt limit (`timing.attemptTimeoutMs`): `expire`
+ * runs once `limitMs` has passed, on the client's one deadline timer. Returns the function that disarms it; a
+ * no-op when there is nothing to arm (the call's own deadline already covers an attempt that may run as long as
+ * the call). @private
+ */
+export function armAttempt(
+  deadlines: Deadlines,
+  timing: AttemptTiming,
+  limitMs: number | undefined,
+  expire: () => void,
+): () => void {
+  if (timing.attemptTimeoutMs === undefined || limitMs === undefined) return noop;
+  return deadlines.add(Date.now() + limitMs, expire);
+}
+
+function noop(): void {}

@@ -14,7 +14,7 @@ import {
   refusedContentHashes,
   topRefusalReason,
 } from "./refusals.js";
-import { retryDelayHintMs } from "./retry.js";
+import { retryDelayHintMs } from "./status-details.js";
 
 /** What `new Headers()` accepts (the DOM lib type, which this package does not load). */
 type HeadersInit_ = ConstructorParameters<typeof Headers>[0];
@@ -239,6 +239,12 @@ export function toClavataError(reason: unknown, context: ErrorContext = {}): Cla
     return new AbortedError(`${what}: the client was closed while the call was running`, init);
   }
 
+  const failure = transportFailureOf(original);
+  const errorClass = failure && classifyTransportFailure(failure.kind).errorClass;
+  if (errorClass !== undefined) {
+    return new errorClass(`${what}: ${redact(failure!.message)} (${grpcCodeName(cause.code)})`, init);
+  }
+
   const tls = tlsFailure(original);
   if (tls !== undefined) {
     return new ConnectionError(`${what}: the TLS connection failed (${tls.code}); ${tls.hint}`, init);
@@ -436,6 +442,99 @@ function tlsFailure(error: unknown): { code: string; hint: string } | undefined 
     if (typeof code === "string" && /CERT|TLS|SSL|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME/.test(code)) {
       return { code, hint: tlsHint(code) };
     }
+  }
+  return undefined;
+}
+
+// ─── Transport failures ───────────────────────────────────────────────────────────────────────────────────────────
+// What can go wrong below the gRPC status: the connection, HTTP/2 and the gRPC framing. A transport reports such a
+// failure as a ConnectError whose cause is a TransportFailure; the one table below says which status code it gets,
+// which ClavataError class it becomes, and whether the retry rules may repeat it. The client's own transport and the
+// hardening of any other transport both classify through this table, so they cannot disagree.
+
+/** What went wrong below the gRPC status of a call. */
+export type TransportFailureKind =
+  /** No connection could be opened (refused, unresolvable host, unreachable network). */
+  | "connect-failed"
+  /** The TLS handshake failed (an untrusted or mismatched certificate). */
+  | "tls-failed"
+  /** The HTTP CONNECT proxy refused or broke the tunnel. */
+  | "proxy-failed"
+  /** The peer does not speak HTTP/2: it answered HTTP/1.x, sent bytes that are not HTTP/2, or broke the protocol. */
+  | "not-http2"
+  /** The connection closed or failed while the call ran. */
+  | "connection-lost"
+  /** The connection did not answer a keepalive PING in time. */
+  | "keepalive-timeout"
+  /** The server refused the stream unprocessed (RST_STREAM REFUSED_STREAM, or above a GOAWAY's last stream id). */
+  | "stream-refused"
+  /** The server reset the stream (RST_STREAM); the status code comes from the HTTP/2 error code. */
+  | "stream-reset"
+  /** The server answered, but not with gRPC (an HTTP error status, another content-type). */
+  | "not-grpc"
+  /** The gRPC response was broken: a truncated frame, a message that does not decode, no grpc-status, … */
+  | "malformed-response"
+  /** The server sent a message larger than the client's `maxReceiveMessageBytes`. */
+  | "message-too-large"
+  /** The caller used a method kind the transport does not implement (client streaming, bidi). */
+  | "unsupported-method";
+
+/**
+ * The cause of a ConnectError that a transport raised for a failure below the gRPC status: what kind it is, and
+ * whether the server provably never processed the request (so that even CreateJob may be retried).
+ */
+export class TransportFailure extends Error {
+  override readonly name: string = "TransportFailure";
+  /** What went wrong; see TransportFailureKind. */
+  readonly kind: TransportFailureKind;
+  /** True when the request provably never reached the server's handler (safe to retry whatever the method). */
+  readonly unprocessed: boolean;
+
+  /** Makes a failure; `message` says what happened in the caller's terms. */
+  constructor(kind: TransportFailureKind, message: string, options: { unprocessed?: boolean; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.kind = kind;
+    this.unprocessed = options.unprocessed ?? false;
+  }
+}
+
+/** How a kind of transport failure is reported. */
+export interface TransportFailureClass {
+  /** The status code a transport reports it with (a transport may give a more precise one, e.g. from HTTP). */
+  readonly code: Code;
+  /** The ClavataError class it becomes; undefined: the class of its status code, as for a gateway's status. */
+  readonly errorClass: (new (message: string, init: ClavataErrorInit) => ClavataError) | undefined;
+  /** Whether the usual retry rules apply to it; false: never retried, whatever its code. */
+  readonly retry: boolean;
+}
+
+const transportFailureTable: Readonly<Record<TransportFailureKind, TransportFailureClass>> = {
+  "connect-failed": { code: Code.Unavailable, errorClass: ConnectionError, retry: true },
+  "tls-failed": { code: Code.Unavailable, errorClass: ConnectionError, retry: false },
+  "proxy-failed": { code: Code.Unavailable, errorClass: ConnectionError, retry: true },
+  "not-http2": { code: Code.Unavailable, errorClass: ConnectionError, retry: false },
+  "connection-lost": { code: Code.Unavailable, errorClass: ConnectionError, retry: true },
+  "keepalive-timeout": { code: Code.Unavailable, errorClass: ConnectionError, retry: true },
+  "stream-refused": { code: Code.Unavailable, errorClass: ConnectionError, retry: true },
+  "stream-reset": { code: Code.Internal, errorClass: undefined, retry: true },
+  "not-grpc": { code: Code.Unknown, errorClass: undefined, retry: true },
+  "malformed-response": { code: Code.Internal, errorClass: ServerError, retry: false },
+  // A gRPC client reports RESOURCE_EXHAUSTED here, but it is no rate limit: retrying would get the same message.
+  "message-too-large": { code: Code.ResourceExhausted, errorClass: ServerError, retry: false },
+  "unsupported-method": { code: Code.Unimplemented, errorClass: InvalidRequestError, retry: false },
+};
+
+/** How `kind` is reported: its status code, its ClavataError class and whether it may be retried. */
+export function classifyTransportFailure(kind: TransportFailureKind): TransportFailureClass {
+  return transportFailureTable[kind];
+}
+
+/** The TransportFailure in the error's cause chain, if a transport raised it; undefined otherwise. */
+export function transportFailureOf(error: unknown): TransportFailure | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 8 && current instanceof Error; depth++) {
+    if (current instanceof TransportFailure) return current;
+    current = (current as { cause?: unknown }).cause;
   }
   return undefined;
 }

@@ -152,6 +152,7 @@ export {
   ClavataError,
   type ClavataErrorInit,
   ConnectionError,
+  classifyTransportFailure,
   type ErrorContext,
   EvaluationRefusedError,
   grpcCodeName,
@@ -161,7 +162,11 @@ export {
   RateLimitError,
   ServerError,
   TimeoutError,
+  TransportFailure,
+  type TransportFailureClass,
+  type TransportFailureKind,
   toClavataError,
+  transportFailureOf,
 } from "./errors.js";
 export { CLIENT_ID, USER_AGENT } from "./interceptors.js";
 export { type DateInput, JobQueryBuilder, type JobQueryInit, jobQuery, type TimeSpanOptions } from "./job-query.js";

@@ -4,10 +4,13 @@
 
 import { Code, ConnectError, createContextKey, type Interceptor, type StreamResponse } from "@connectrpc/connect";
 import { createAsyncIterable } from "@connectrpc/connect/protocol";
+import { ATTEMPT_TIMED_OUT, armAttempt, attemptTimeoutMs, type Deadlines, grpcTimeout } from "./deadlines.js";
 import { grpcCodeName } from "./errors.js";
 import type { Log } from "./logging.js";
 import { decideRetry, type ResolvedRetryOptions, sleep } from "./retry.js";
 import { VERSION } from "./version.js";
+
+export { attemptTimeoutMs };
 
 /** How one call retries and times out; the client puts it in the call's context values. @private */
 export interface CallSettings {
@@ -34,19 +37,6 @@ export const kCallSettings = createContextKey<CallSettings>(
   },
   { description: "clavata call settings" },
 );
-
-/**
- * The time limit to give the attempt starting now: the attempt timeout, capped by what is left of the overall
- * deadline; undefined when neither applies. Throws DEADLINE_EXCEEDED when the deadline has already passed.
- * @private
- */
-export function attemptTimeoutMs(settings: CallSettings, now = Date.now()): number | undefined {
-  const left = settings.deadlineAt - now;
-  if (left <= 0) throw new ConnectError("the operation timed out", Code.DeadlineExceeded);
-  const limit = Math.min(left, settings.attemptTimeoutMs ?? Infinity);
-  // Connect reads 0 as "no timeout", so never round down to it.
-  return Number.isFinite(limit) ? Math.max(1, Math.ceil(limit)) : undefined;
-}
 
 /** The `x-clavata-client` value: this SDK and its version. */
 export const CLIENT_ID = `clavata-connect:${VERSION}`;
@@ -123,13 +113,41 @@ export function loggingInterceptor(log: Log): Interceptor {
 }
 
 /**
+ * Decides what follows a failed attempt of a call, by `decideRetry`: returns the delay before the next attempt
+ * (after logging it), or throws `error` when the call must end. Both of the client's call paths use it, so they
+ * retry alike. @private
+ */
+export function retryDelayOrThrow(error: unknown, settings: CallSettings, name: string, log: Log): number {
+  const e = ConnectError.from(error);
+  const verdict = decideRetry({
+    error: e,
+    attempts: settings.attempt,
+    retry: settings.retry,
+    idempotent: settings.idempotent,
+    attemptTimedOut: e.code === Code.DeadlineExceeded,
+    remainingMs: settings.deadlineAt - Date.now(),
+  });
+  if (!verdict.retry) {
+    if (settings.attempt > 1 || verdict.why !== "not a retryable status") {
+      log.debug(`${name}: not retrying ${outcome(e)}: ${verdict.why}`);
+    }
+    throw error;
+  }
+  log.info(
+    `${name}: ${outcome(e)}; retry ${String(settings.attempt)} of ${String(settings.retry.maxRetries)} in ` +
+      `${String(verdict.delayMs)} ms${verdict.hinted ? " (as the server asked)" : ""}`,
+  );
+  return verdict.delayMs;
+}
+
+/**
  * Retries an attempt that failed with RESOURCE_EXHAUSTED or UNAVAILABLE, or ran out of its attempt timeout, as
  * `decideRetry` allows, waiting between attempts (aborted at once by the call's signal). Each attempt gets its own
- * time limit (see attemptTimeoutMs), enforced here and sent to the server as `grpc-timeout`. A stream counts as
- * failed only before its first message: the interceptor reads that message before handing the stream on, and never
- * retries after it. @private
+ * time limit (see attemptTimeoutMs), enforced on the client's deadline timer and sent to the server as
+ * `grpc-timeout`. A stream counts as failed only before its first message: the interceptor reads that message
+ * before handing the stream on, and never retries after it. @private
  */
-export function retryInterceptor(log: Log): Interceptor {
+export function retryInterceptor(log: Log, deadlines: Deadlines): Interceptor {
   return (next) => async (req) => {
     const settings = req.contextValues.get(kCallSettings);
     const name = req.method.name;
@@ -138,8 +156,7 @@ export function retryInterceptor(log: Log): Interceptor {
     for (;;) {
       const limitMs = attemptTimeoutMs(settings);
       if (limitMs !== undefined) req.header.set("grpc-timeout", grpcTimeout(limitMs));
-      // The call's own deadline timer already covers an attempt that may run as long as the call.
-      const attempt = startAttempt(req.signal, settings.attemptTimeoutMs === undefined ? undefined : limitMs);
+      const attempt = startAttempt(req.signal, deadlines, settings, limitMs);
       try {
         if (!req.stream) {
           try {
@@ -152,27 +169,8 @@ export function retryInterceptor(log: Log): Interceptor {
         return await withFirstMessage(res as StreamResponse, attempt.end);
       } catch (error) {
         attempt.end();
-        const e = ConnectError.from(error);
         if (req.signal.aborted) throw error;
-        const verdict = decideRetry({
-          error: e,
-          attempts: settings.attempt,
-          retry: settings.retry,
-          idempotent: settings.idempotent,
-          attemptTimedOut: e.code === Code.DeadlineExceeded,
-          remainingMs: settings.deadlineAt - Date.now(),
-        });
-        if (!verdict.retry) {
-          if (settings.attempt > 1 || verdict.why !== "not a retryable status") {
-            log.debug(`${name}: not retrying ${outcome(e)}: ${verdict.why}`);
-          }
-          throw error;
-        }
-        log.info(
-          `${name}: ${outcome(e)}; retry ${String(settings.attempt)} of ${String(settings.retry.maxRetries)} in ` +
-            `${String(verdict.delayMs)} ms${verdict.hinted ? " (as the server asked)" : ""}`,
-        );
-        await sleep(verdict.delayMs, req.signal);
+        await sleep(retryDelayOrThrow(error, settings, name, log), req.signal);
         settings.attempt++;
       }
     }
@@ -182,33 +180,30 @@ export function retryInterceptor(log: Log): Interceptor {
 /** One attempt's signal: aborted by the call's signal, or with DEADLINE_EXCEEDED when its time limit passes. */
 interface Attempt {
   readonly signal: AbortSignal;
-  /** Stops the timer and unlinks from the call's signal; idempotent. */
+  /** Disarms the time limit and unlinks from the call's signal; idempotent. */
   end(): void;
 }
 
-function startAttempt(callSignal: AbortSignal, limitMs: number | undefined): Attempt {
-  // Without a time limit the call's own signal is all an attempt needs.
-  if (limitMs === undefined) return { signal: callSignal, end() {} };
+function startAttempt(
+  callSignal: AbortSignal,
+  deadlines: Deadlines,
+  settings: CallSettings,
+  limitMs: number | undefined,
+): Attempt {
+  // Without a time limit of its own the call's signal is all an attempt needs.
+  if (settings.attemptTimeoutMs === undefined || limitMs === undefined) return { signal: callSignal, end() {} };
   const controller = new AbortController();
   const onCallAbort = () => controller.abort(callSignal.reason);
-  const timer = setTimeout(
-    () => controller.abort(new ConnectError("the attempt timed out", Code.DeadlineExceeded)),
-    limitMs,
-  );
+  const disarm = armAttempt(deadlines, settings, limitMs, () => controller.abort(ATTEMPT_TIMED_OUT));
   if (callSignal.aborted) onCallAbort();
   else callSignal.addEventListener("abort", onCallAbort, { once: true });
   return {
     signal: controller.signal,
     end() {
-      clearTimeout(timer);
+      disarm();
       callSignal.removeEventListener("abort", onCallAbort);
     },
   };
-}
-
-/** The `grpc-timeout` header value for a limit in ms (at most 8 digits, in ms or else whole seconds). */
-function grpcTimeout(ms: number): string {
-  return ms < 1e8 ? `${String(ms)}m` : `${String(Math.ceil(ms / 1000))}S`;
 }
 
 async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {

@@ -7,10 +7,10 @@
 import type { ConnectError } from "@connectrpc/connect";
 import {
   type PrecheckFailure,
-  PrecheckFailureSchema,
   PrecheckFailureType,
   type PrecheckMatchConfidence,
 } from "../gen/clavata/gateway/v1/errs_pb.js";
+import { precheckFailures } from "./status-details.js";
 
 /**
  * Why the gateway refused a piece of content, in the SDK's words. A runtime
@@ -80,7 +80,7 @@ export function refusedContentOf(failure: PrecheckFailure): RefusedContent {
  * is not a refusal. A refusal is recognised by its PrecheckFailure details only, never by the status code.
  */
 export function refusalsOf(error: ConnectError): RefusedContent[] {
-  return error.findDetails(PrecheckFailureSchema).map(refusedContentOf);
+  return precheckFailures(error).map(refusedContentOf);
 }
 
 /**

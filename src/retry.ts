@@ -3,8 +3,11 @@
 // makes them testable without a network.
 
 import { Code, type ConnectError } from "@connectrpc/connect";
-import { RetryInfoSchema } from "../gen/google/rpc/error_details_pb.js";
 import { causeChain } from "./cause-chain.js";
+import { classifyTransportFailure, transportFailureOf } from "./errors.js";
+import { retryDelayHintMs } from "./status-details.js";
+
+export { retryDelayHintMs };
 
 /** How a client retries: `maxRetries` further attempts, with exponential backoff and full jitter. */
 export interface RetryOptions {
@@ -40,29 +43,18 @@ export function backoffDelayMs(
   return Math.floor(random() * cap);
 }
 
-/**
- * The delay the server asked for in a google.rpc.RetryInfo detail of the error, in ms; undefined when there is none.
- */
-export function retryDelayHintMs(error: ConnectError): number | undefined {
-  for (const info of error.findDetails(RetryInfoSchema)) {
-    const delay = info.retryDelay;
-    if (delay === undefined) continue;
-    const ms = Number(delay.seconds) * 1000 + Math.ceil(delay.nanos / 1_000_000);
-    if (Number.isFinite(ms) && ms >= 0) return ms;
-  }
-  return undefined;
-}
-
 // Errors of these system calls happen before a connection exists, so no request byte can have been sent.
 const preConnectSyscalls = new Set(["connect", "getaddrinfo"]);
 const preConnectCodes = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"]);
 
 /**
  * Whether the error proves that the request never left this process: the connection could not be opened at all
- * (refused, unresolvable host, unreachable network). Connect reports these as UNAVAILABLE with the Node.js system
+ * (refused, unresolvable host, unreachable network), or the server refused the stream unprocessed (REFUSED_STREAM, or a
+ * stream above a GOAWAY's last stream id). Connect reports these as UNAVAILABLE with the Node.js system
  * error as `cause`. Everything else, including a connection that broke after it was opened, counts as maybe sent.
  */
 export function provablyNeverSent(error: unknown): boolean {
+  if (transportFailureOf(error)?.unprocessed === true) return true;
   return causeChain(error).some((e) => {
     const { code, syscall } = e as { code?: unknown; syscall?: unknown };
     return (
@@ -103,6 +95,10 @@ export function decideRetry(attempt: FailedAttempt): RetryVerdict {
   const { error } = attempt;
   const retryable = error.code === Code.Unavailable || error.code === Code.ResourceExhausted || attempt.attemptTimedOut;
   if (!retryable) return { retry: false, why: "not a retryable status" };
+  const failure = transportFailureOf(error);
+  if (failure !== undefined && !classifyTransportFailure(failure.kind).retry) {
+    return { retry: false, why: "retrying cannot help with this failure" };
+  }
   if (attempt.attempts > attempt.retry.maxRetries) return { retry: false, why: "out of retries" };
   if (!attempt.idempotent && !provablyNeverSent(error)) {
     return { retry: false, why: "the request may have reached the server and the method is not idempotent" };

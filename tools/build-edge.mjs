@@ -1,5 +1,5 @@
 // Builds dist/edge/index.js, what the `workerd` and `browser` export conditions of "." load: the package's main
-// entry (from the compiled dist/esm) with the gRPC transport swapped for a stub, so that nothing on the path needs
+// entry (from the compiled dist/esm) with the client's gRPC side (src/transport/grpc-runner.ts) swapped for a stub, so that nothing on the path needs
 // node:http2 or any other node: module. The build fails if anything on that path still imports a node: module,
 // which is how CI keeps it loadable in edge runtimes. Dependencies stay external (the user's bundler resolves
 // them); both are runtime-neutral.
@@ -10,8 +10,8 @@ import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
-// The one module the edge build replaces: the gRPC transport, and what stands in for it.
-const GRPC_TRANSPORT = /^\.\/transport\.js$/;
+// The one module the edge build replaces: the client's gRPC side, and what stands in for it.
+const GRPC_TRANSPORT = /^\.\/transport\/grpc-runner\.js$/;
 const STAND_IN = `${root}dist/esm/src/transport/grpc-unavailable.js`;
 
 await build({

@@ -34,6 +34,7 @@ import {
 } from "../../src/index.js";
 import { drain, thrown } from "../support/calls.js";
 import { freePort, startTestServer, type TestServer } from "../support/test-server.js";
+import { TRANSPORT } from "../support/transports.js";
 
 const KEY = "sk-test-7f3a9c2e5b1d4f6a8c0e2b4d6f8a0c2e";
 const JOB = "3fa85f64-5717-4562-b3fc-2c963f66afa6";
@@ -54,6 +55,7 @@ function clientFor(s: { url: string }, options: ClavataClientOptions = {}): Clav
     apiKey: KEY,
     baseUrl: s.url,
     insecure: true,
+    transport: TRANSPORT,
     retryBackoff: { initialDelayMs: 10, maxDelayMs: 50 },
     ...options,
   });
@@ -101,7 +103,7 @@ describe("headers", () => {
     const saved = process.env.CLAVATA_API_KEY;
     process.env.CLAVATA_API_KEY = "sk-from-the-environment";
     try {
-      const client = new ClavataClient({ baseUrl: s.url, insecure: true });
+      const client = new ClavataClient({ baseUrl: s.url, insecure: true, transport: TRANSPORT });
       cleanup.push(() => client.close());
       await client.getJob(JOB);
       expect(s.requests[0]!.headers.authorization).toBe("Bearer sk-from-the-environment");
@@ -592,7 +594,14 @@ describe("the API key", () => {
       },
     });
     const logger = recordingLogger();
-    const options: ClavataClientOptions = { apiKey: KEY, baseUrl: s.url, insecure: true, logger, logLevel: "debug" };
+    const options: ClavataClientOptions = {
+      apiKey: KEY,
+      baseUrl: s.url,
+      insecure: true,
+      logger,
+      logLevel: "debug",
+      transport: TRANSPORT,
+    };
     const client = new ClavataClient(options);
     cleanup.push(() => client.close());
     const auth = await thrown(client.getJob(JOB));
@@ -628,7 +637,7 @@ describe("TLS", () => {
 
   it("connects over TLS with a private CA", async () => {
     const s = await server({ tls: { cert, key }, gateway: { getJob: () => job(JobStatus.COMPLETED) } });
-    const client = new ClavataClient({ apiKey: KEY, baseUrl: s.url, tls: { ca: cert } });
+    const client = new ClavataClient({ apiKey: KEY, baseUrl: s.url, tls: { ca: cert }, transport: TRANSPORT });
     cleanup.push(() => client.close());
     expect(s.url.startsWith("https://127.0.0.1:")).toBe(true);
     expect((await client.getJob(JOB)).status).toBe(JobStatus.COMPLETED);
@@ -637,7 +646,7 @@ describe("TLS", () => {
 
   it("refuses an untrusted certificate with a ConnectionError that says what to do, without retrying", async () => {
     const s = await server({ tls: { cert, key }, gateway: { getJob: () => job() } });
-    const client = new ClavataClient({ apiKey: KEY, host: "127.0.0.1", port: s.port });
+    const client = new ClavataClient({ apiKey: KEY, host: "127.0.0.1", port: s.port, transport: TRANSPORT });
     cleanup.push(() => client.close());
     const error = await thrown(client.getJob(JOB));
     expect(error).toBeInstanceOf(ConnectionError);

@@ -4,6 +4,7 @@ import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
+import { TRANSPORT } from "../support/transports.js";
 
 const run = promisify(execFile);
 const child = fileURLToPath(new URL("../fixtures/hostile-peer-child.mjs", import.meta.url));
@@ -11,7 +12,7 @@ const child = fileURLToPath(new URL("../fixtures/hostile-peer-child.mjs", import
 describe("a misbehaving peer does not crash the host process", () => {
   for (const variant of ["http1", "random", "continuation-flood"]) {
     it(`four calls in a row against a ${variant} peer each fail, and the process exits 0`, async () => {
-      const { stdout } = await run(process.execPath, [child, variant], { timeout: 15_000 });
+      const { stdout } = await run(process.execPath, [child, variant, TRANSPORT], { timeout: 15_000 });
       expect(stdout).toContain("4 of 4 calls failed with a ClavataError");
     });
   }

@@ -41,6 +41,7 @@ import {
 } from "../../src/index.js";
 import { drain, thrown } from "../support/calls.js";
 import { emulatorUrl, testProtocol } from "../support/protocol.js";
+import { TRANSPORT } from "../support/transports.js";
 
 // gRPC here; emulator-rest.test.ts runs this same file over REST.
 const protocol = testProtocol();
@@ -69,6 +70,7 @@ async function setup(
     baseUrl: emulatorUrl(emu),
     protocol,
     insecure: true,
+    transport: TRANSPORT,
     retryBackoff: { initialDelayMs: 10, maxDelayMs: 50 },
     ...clientOptions,
   });
@@ -275,6 +277,7 @@ describe("every error class", () => {
       baseUrl: emulatorUrl(emu),
       protocol,
       insecure: true,
+      transport: TRANSPORT,
     });
     cleanup.push(() => wrongKey.close());
     expect(await thrown(wrongKey.getJob("3fa85f64-5717-4562-b3fc-2c963f66afa6"))).toBeInstanceOf(AuthenticationError);
@@ -522,7 +525,7 @@ describe("streams and sessions", () => {
     const key = readFileSync(new URL("../fixtures/localhost-key.pem", import.meta.url));
     const emu = await startEmulator({ logger: false, tls: { cert, key } });
     cleanup.push(() => emu.close());
-    await using client = new ClavataClient({ apiKey: KEY, baseUrl: emu.url, tls: { ca: cert } });
+    await using client = new ClavataClient({ apiKey: KEY, baseUrl: emu.url, tls: { ca: cert }, transport: TRANSPORT });
     expect(emu.url.startsWith("https://")).toBe(true);
     expect((await client.listJobs()).jobs).toEqual([]);
   });

@@ -10,6 +10,7 @@ import {
   type ClavataLogger,
   InvalidRequestError,
 } from "../../src/index.js";
+import { TRANSPORT } from "../support/transports.js";
 
 const KEY = "sk-test-opt-5d1c0b9a8e7f6a5b4c3d2e1f";
 let savedKey: string | undefined;
@@ -27,7 +28,7 @@ afterEach(async () => {
 // Clients here never connect (sessions open on the first call), but each is still closed after its test.
 const built: ClavataClient[] = [];
 function build(options: ClavataClientOptions): ClavataClient {
-  const client = new ClavataClient({ apiKey: KEY, ...options });
+  const client = new ClavataClient({ apiKey: KEY, transport: TRANSPORT, ...options });
   built.push(client);
   return client;
 }
@@ -156,6 +157,10 @@ describe("other options", () => {
       { headers: { "grpc-timeout": "1S" } },
       { headers: { "x-a": "line\nbreak" } },
       { logLevel: "loud" as never },
+      { transport: "grpc-web" as never },
+      { proxy: "socks5://proxy:1080" },
+      { maxReceiveMessageBytes: 0 },
+      { maxReceiveMessageBytes: 1.5 },
     ] as ClavataClientOptions[]) {
       rejected(options);
     }
@@ -165,6 +170,8 @@ describe("other options", () => {
   it("have documented defaults", () => {
     const { resolved } = resolveClientOptions({ apiKey: KEY });
     expect(resolved).toMatchObject({
+      transport: "grpc",
+      maxReceiveMessageBytes: 4 * 1024 * 1024,
       timeoutMs: 60_000,
       attemptTimeoutMs: undefined,
       retry: { maxRetries: 2, initialDelayMs: 250, maxDelayMs: 10_000 },

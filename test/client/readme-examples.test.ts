@@ -10,6 +10,7 @@ import { type Emulator, startEmulator } from "../../src/emulator/index.js";
 import * as sdk from "../../src/index.js";
 import * as webhooksModule from "../../src/webhooks/index.js";
 import { DOC_FILES, docBlocks } from "../support/markdown.js";
+import { TRANSPORT } from "../support/transports.js";
 
 /** The modules a block's imports resolve to; anything else is imported for real. */
 function moduleFor(from: string): string | undefined {
@@ -153,7 +154,9 @@ describe("the code blocks of README.md and docs/", () => {
   class ClavataClient extends sdk.ClavataClient {
     constructor(options: sdk.ClavataClientOptions = {}) {
       super(
-        options.transport ? { apiKey: key, ...options } : { apiKey: key, baseUrl: emu.url, insecure: true, ...options },
+        options.transport
+          ? { apiKey: key, ...options }
+          : { apiKey: key, baseUrl: emu.url, insecure: true, transport: TRANSPORT, ...options },
       );
       created.push(this);
     }

@@ -1,14 +1,11 @@
-// The client's transport: gRPC over one pooled HTTP/2 session, and the layer
-// that runs the client's interceptors in front of any Connect transport (its
-// own or one the caller passed in).
+// The alternative transport, `transport: "connect-node"`: Connect-node's own gRPC transport over its one pooled
+// HTTP/2 session (the client's default before its own transport in grpc-channel.ts), with the client's interceptors.
 
 import { EventEmitter } from "node:events";
 import type { SecureClientSessionOptions } from "node:http2";
 import type { Interceptor, Transport } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
-import type { ResolvedClientOptions } from "./client-options.js";
-
-export { withInterceptors } from "./transport/with-interceptors.js";
+import type { ResolvedClientOptions } from "../client-options.js";
 
 /** A transport the client made, with the session manager that owns its one HTTP/2 connection. @private */
 export interface OwnedTransport {
@@ -17,10 +14,13 @@ export interface OwnedTransport {
 }
 
 /**
- * Makes the client's own transport: the gRPC protocol over one HTTP/2 session (TLS unless `insecure`), kept alive
+ * Makes Connect-node's gRPC transport over one HTTP/2 session (TLS unless `insecure`), kept alive
  * with PINGs as configured. Nothing connects until the first call. @private
  */
-export function createOwnedTransport(options: ResolvedClientOptions, interceptors: Interceptor[]): OwnedTransport {
+export function createConnectNodeTransport(
+  options: ResolvedClientOptions,
+  interceptors: Interceptor[],
+): OwnedTransport {
   const nodeOptions: SecureClientSessionOptions = {};
   if (options.tls?.ca !== undefined) nodeOptions.ca = options.tls.ca;
   if (options.tls?.cert !== undefined) nodeOptions.cert = options.tls.cert;
