@@ -336,7 +336,7 @@ const floorScenario: ScenarioSpec = {
       ),
       createJobDecodeUs: decodeMicros(n, bytes.createJob, (b) => fromBinary(CreateJobResponseSchema, b)),
     };
-    const generated = generatedDecodeFigures(n, bytes, figures, decodeMicros);
+    const generated = generatedDecodeFigures(n, bytes, decodeMicros);
     await mark("end");
     return { ...figures, ...generated };
   },
