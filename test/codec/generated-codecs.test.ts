@@ -21,6 +21,8 @@ import { arbitraryEncoding, arbitraryMessage, arbitraryMutation, seedOf } from "
 // `npm run fuzz` is vitest with --mode fuzz; CODEC_FUZZ_RUNS overrides either count.
 const mode = (import.meta as ImportMeta & { env?: { MODE?: string } }).env?.MODE;
 const runs = Number(process.env.CODEC_FUZZ_RUNS ?? (mode === "fuzz" ? 100_000 : 1_000));
+// Generous: a shared, loaded machine runs the large messages' 1,000 cases in tens of seconds.
+const timeout = 180_000;
 
 /** Valid encodings to edit: a seeded pool of up to 500, each edited many times on long runs. */
 function encodingPool(schema: DescMessage, seed: number): fc.Arbitrary<Uint8Array> {
@@ -65,26 +67,36 @@ describe("generated decoders", () => {
     const decode = generatedDecoders.get(schema)!;
     const seed = seedOf(typeName);
 
-    it("decodes random messages to what create() made and what fromBinary() decodes", () => {
-      fc.assert(
-        fc.property(arbitraryMessage(schema, { noNaN: true }), (message) => {
-          const bytes = toBinary(schema, message);
-          const decoded = decode(bytes);
-          // Plain checks, with expect() only on a failure: expect() costs more than a decode on long runs.
-          if (!equals(schema, decoded, message)) expect(decoded).toStrictEqual(message);
-          const theirs = fromBinary(schema, bytes);
-          if (!isDeepStrictEqual(decoded, theirs)) expect(decoded).toStrictEqual(theirs);
-        }),
-        { seed, numRuns: runs },
-      );
-    });
+    it(
+      "decodes random messages to what create() made and what fromBinary() decodes",
+      () => {
+        fc.assert(
+          fc.property(arbitraryMessage(schema, { noNaN: true }), (message) => {
+            const bytes = toBinary(schema, message);
+            const decoded = decode(bytes);
+            // Plain checks, with expect() only on a failure: expect() costs more than a decode on long runs.
+            if (!equals(schema, decoded, message)) expect(decoded).toStrictEqual(message);
+            const theirs = fromBinary(schema, bytes);
+            if (!isDeepStrictEqual(decoded, theirs)) expect(decoded).toStrictEqual(theirs);
+          }),
+          { seed, numRuns: runs },
+        );
+      },
+      timeout,
+    );
 
-    it("decodes or rejects random bytes and edited encodings exactly as fromBinary() does", () => {
-      fc.assert(
-        fc.property(arbitraryMutation(schema, encodingPool(schema, seed)), (bytes) => expectSameDecode(schema, bytes)),
-        { seed: seed ^ 1, numRuns: runs },
-      );
-    });
+    it(
+      "decodes or rejects random bytes and edited encodings exactly as fromBinary() does",
+      () => {
+        fc.assert(
+          fc.property(arbitraryMutation(schema, encodingPool(schema, seed)), (bytes) =>
+            expectSameDecode(schema, bytes),
+          ),
+          { seed: seed ^ 1, numRuns: runs },
+        );
+      },
+      timeout,
+    );
   });
 });
 

@@ -63,6 +63,13 @@ function element(field: DescField, depth: number, noNaN: boolean): fc.Arbitrary<
   return scalar(field.scalar!, noNaN);
 }
 
+// Map keys as protobuf-es holds them: object keys, so integers and booleans as their decimal or "true"/"false" text.
+function mapKey(type: ScalarType): fc.Arbitrary<string> {
+  if (type === ScalarType.STRING) return fc.string({ maxLength: 6 });
+  if (type === ScalarType.BOOL) return fc.constantFrom("true", "false");
+  return (scalar(type, true) as fc.Arbitrary<number | bigint>).map(String);
+}
+
 // Unknown fields of every wire type, with numbers no message here declares.
 const unknownField = fc.oneof(
   fc.record({ no: fc.integer({ min: 1000, max: 536870911 }), v: uint32 }).map(({ no, v }) => ({
@@ -102,9 +109,7 @@ function messageInit(desc: DescMessage, depth: number, noNaN: boolean): fc.Arbit
         parts[member.localName] = fc.array(element(member, depth, noNaN), { maxLength: depth === 0 ? 4 : 2 });
         break;
       case "map":
-        parts[member.localName] = fc.dictionary(fc.string({ maxLength: 6 }), element(member, depth, noNaN), {
-          maxKeys: 3,
-        });
+        parts[member.localName] = fc.dictionary(mapKey(member.mapKey), element(member, depth, noNaN), { maxKeys: 3 });
         break;
       default:
         parts[member.localName] = element(member, depth, noNaN);
