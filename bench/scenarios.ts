@@ -16,6 +16,7 @@ import {
   createContestant,
   type PreparedItems,
 } from "./contestants.js";
+import { GENERATED_DECODE_METRICS, generatedDecodeFigures } from "./generated-decode.js";
 import { BENCH_JOB_UUID, encodedResponses, HOLD_POLICY_ID, JOB_RESULTS, REPORT_SECTIONS } from "./responses.js";
 
 /** Whether a larger or a smaller figure is better. */
@@ -312,11 +313,12 @@ function decodeMicros(n: number, bytes: Uint8Array, decode: (bytes: Uint8Array) 
 
 const floorScenario: ScenarioSpec = {
   id: "decode-floor",
-  title: "protobuf-es decode of the same answers in a loop, no client: the floor of our client's CPU",
+  title: "protobuf-es and generated decode of the same answers in a loop, no client: the floor of our client's CPU",
   metrics: [
     { key: "evaluateDecodeUs", label: "EvaluateResponse decode µs", better: "lower" },
     { key: "getJobDecodeUs", label: "GetJobResponse decode µs", better: "lower" },
     { key: "createJobDecodeUs", label: "CreateJobResponse decode µs", better: "lower" },
+    ...GENERATED_DECODE_METRICS,
   ],
   only: {
     contestant: "ours",
@@ -334,8 +336,9 @@ const floorScenario: ScenarioSpec = {
       ),
       createJobDecodeUs: decodeMicros(n, bytes.createJob, (b) => fromBinary(CreateJobResponseSchema, b)),
     };
+    const generated = generatedDecodeFigures(n, bytes, decodeMicros);
     await mark("end");
-    return figures;
+    return { ...figures, ...generated };
   },
 };
 

@@ -23,6 +23,8 @@ export interface GrpcChannelOptions {
   readonly proxy: URL | undefined;
   /** Response messages above this size fail the call before they are buffered. */
   readonly maxReceiveMessageBytes: number;
+  /** Whether to decode with the generated decoders (see `messageCodec`); default: CLAVATA_GENERATED_CODECS. */
+  readonly generatedCodecs?: boolean | undefined;
 }
 
 /** What the channel keeps per method: its path, and its codecs made once. @internal */
@@ -37,11 +39,13 @@ export interface MethodPlan<I extends DescMessage = DescMessage, O extends DescM
 export class GrpcChannel {
   readonly pool: SessionPool;
   readonly #maxReceive: number;
+  readonly #generatedCodecs: boolean | undefined;
   readonly #plans = new WeakMap<DescMethod, MethodPlan>();
 
   constructor(options: GrpcChannelOptions) {
     this.pool = new SessionPool(options);
     this.#maxReceive = options.maxReceiveMessageBytes;
+    this.#generatedCodecs = options.generatedCodecs;
   }
 
   /** The path and codecs of a method, made on first use. */
@@ -50,8 +54,8 @@ export class GrpcChannel {
   ): MethodPlan<I, O> {
     let plan = this.#plans.get(method) as MethodPlan<I, O> | undefined;
     if (plan === undefined) {
-      const input = messageCodec(method.input);
-      const output = messageCodec(method.output);
+      const input = messageCodec(method.input, { generated: this.#generatedCodecs });
+      const output = messageCodec(method.output, { generated: this.#generatedCodecs });
       const decode = (bytes: Uint8Array) => output.decode(bytes);
       const base = { pool: this.pool, decode, typeName: method.output.typeName, maxReceiveBytes: this.#maxReceive };
       plan = {

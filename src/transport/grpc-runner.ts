@@ -61,6 +61,7 @@ export function createGrpcRunner(
     keepalive: resolved.keepalive,
     proxy,
     maxReceiveMessageBytes: resolved.maxReceiveMessageBytes,
+    generatedCodecs: resolved.generatedCodecs,
   });
   const runner =
     fastPath === undefined

@@ -36,7 +36,7 @@ function protoEditOfThePage(): string {
 
 /** A copy of what generating and the client need, with node_modules linked. */
 function scratchCopy(dir: string): string {
-  for (const path of ["proto", "gen", "src", "buf.yaml", "buf.gen.yaml", "package.json", "tsconfig.json"]) {
+  for (const path of ["proto", "gen", "src", "tools", "buf.yaml", "buf.gen.yaml", "package.json", "tsconfig.json"]) {
     cpSync(join(ROOT, path), join(dir, path), { recursive: true });
   }
   symlinkSync(join(ROOT, "node_modules"), join(dir, "node_modules"), "dir");
