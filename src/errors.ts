@@ -244,16 +244,14 @@ export function toClavataError(reason: unknown, context: ErrorContext = {}): Cla
   if (errorClass !== undefined) {
     return new errorClass(`${what}: ${redact(failure!.message)} (${grpcCodeName(cause.code)})`, init);
   }
-
   const tls = tlsFailure(original);
   if (tls !== undefined) {
     return new ConnectionError(`${what}: the TLS connection failed (${tls.code}); ${tls.hint}`, init);
   }
-  const transport = clientSideFailure(original);
-  if (transport !== undefined) {
-    const message = `${what}: ${transport.explanation} (${status})`;
-    return transport.kind === "connection" ? new ConnectionError(message, init) : new ServerError(message, init);
-  }
+  // Another transport (Connect-node's, or the caller's) reports these with Connect's codes; the same table classes them.
+  const detected = clientSideFailure(original);
+  const detectedClass = detected && classifyTransportFailure(detected.kind).errorClass;
+  if (detectedClass !== undefined) return new detectedClass(`${what}: ${detected!.explanation} (${status})`, init);
 
   switch (cause.code) {
     case Code.Unauthenticated:
@@ -304,31 +302,30 @@ export function toClavataError(reason: unknown, context: ErrorContext = {}): Cla
  * server (an HTTP/1.1 answer, random bytes, a TLS server on a plaintext port), an answer cut off mid-message, a
  * length prefix larger than the read limit, undecodable compressed data. Connect reports several of these with
  * codes that would otherwise read as the gateway's verdict (INVALID_ARGUMENT "the gateway rejected the request",
- * INTERNAL), so they are classified here, by meaning: a broken or foreign connection is a ConnectionError, a
- * malformed answer a ServerError. A status the server really sent (it carries grpc-status) is never matched.
- *
- * This is the one place to merge with the transport's failure table.
+ * INTERNAL), so they are named here as the transport failures they are, and the transport failure table (below)
+ * gives their class, as for the client's own transport: a foreign peer is a ConnectionError, a malformed answer a
+ * ServerError. A status the server really sent (it carries grpc-status) is never matched.
  * @private
  */
 export function clientSideFailure(
   error: ConnectError,
-): { kind: "connection" | "server"; explanation: string } | undefined {
+): { kind: TransportFailureKind; explanation: string } | undefined {
   if (error.metadata.has("grpc-status")) return undefined;
   const codes = causeCodes(error);
   if (codes.some((c) => c === "ERR_HTTP2_ERROR" || c.startsWith("HPE_") || c === "ERR_HTTP2_SESSION_ERROR")) {
     return {
-      kind: "connection",
+      kind: "not-http2",
       explanation:
         "the peer does not speak HTTP/2 as a gRPC gateway does; check the host and port (and whether the gateway expects TLS or plaintext: the insecure option)",
     };
   }
   const message = error.rawMessage;
   if (/^protocol error: (incomplete envelope|promised \d+ bytes)/.test(message) || message === "unexpected end flag") {
-    return { kind: "connection", explanation: "the answer was cut off in the middle of a message" };
+    return { kind: "malformed-response", explanation: "the answer was cut off in the middle of a message" };
   }
   if (/larger than configured readMaxBytes/.test(message)) {
     return {
-      kind: "server",
+      kind: "message-too-large",
       explanation: "the answer announced a message larger than the client reads; the peer may not be a Clavata gateway",
     };
   }
@@ -338,7 +335,7 @@ export function clientSideFailure(
     /^unsupported response encoding/.test(message) ||
     /^parse binary/.test(message)
   ) {
-    return { kind: "server", explanation: "the answer could not be decoded" };
+    return { kind: "malformed-response", explanation: "the answer could not be decoded" };
   }
   return undefined;
 }
@@ -423,8 +420,11 @@ function scrubbed(error: ConnectError, redact: (text: string) => string): Connec
   return copy;
 }
 
-/** TLS failures by Node.js / OpenSSL error code, each with the fix that matches its real cause. */
-function tlsHint(code: string): string {
+/**
+ * The fix for a TLS failure, by its Node.js / OpenSSL error code, that matches its real cause.
+ * @internal
+ */
+export function tlsHint(code: string): string {
   if (/WRONG_VERSION_NUMBER|PACKET_LENGTH_TOO_LONG|HTTP_REQUEST|UNKNOWN_PROTOCOL|RECORD_LAYER/.test(code)) {
     return "the server on this port does not speak TLS; for a local plaintext gateway such as the emulator, use an http:// baseUrl with insecure: true";
   }
@@ -531,10 +531,5 @@ export function classifyTransportFailure(kind: TransportFailureKind): TransportF
 
 /** The TransportFailure in the error's cause chain, if a transport raised it; undefined otherwise. */
 export function transportFailureOf(error: unknown): TransportFailure | undefined {
-  let current: unknown = error;
-  for (let depth = 0; depth < 8 && current instanceof Error; depth++) {
-    if (current instanceof TransportFailure) return current;
-    current = (current as { cause?: unknown }).cause;
-  }
-  return undefined;
+  return causeChain(error).find((e): e is TransportFailure => e instanceof TransportFailure);
 }

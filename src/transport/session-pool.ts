@@ -7,7 +7,7 @@ import * as http2 from "node:http2";
 import type { Socket } from "node:net";
 import * as tls from "node:tls";
 import type { ClavataKeepaliveOptions, ClavataTlsOptions } from "../client-options.js";
-import { TransportFailure } from "../errors.js";
+import { TransportFailure, tlsHint } from "../errors.js";
 import { h2ErrorName } from "./grpc-status.js";
 import { openTunnel } from "./proxy.js";
 
@@ -58,11 +58,10 @@ export function failureOf(error: unknown, where: string): TransportFailure {
     );
   }
   if (/CERT|TLS|SSL|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME/.test(code)) {
-    return new TransportFailure(
-      "tls-failed",
-      `the TLS connection failed (${code}) to ${where}; if the gateway uses a private CA, pass it as tls.ca`,
-      { unprocessed: true, cause: error },
-    );
+    return new TransportFailure("tls-failed", `the TLS connection failed (${code}) to ${where}; ${tlsHint(code)}`, {
+      unprocessed: true,
+      cause: error,
+    });
   }
   switch (code) {
     case "ERR_HTTP2_ERROR":
