@@ -41,6 +41,8 @@ export interface InputSources {
   format?: string | undefined;
   /** Standard input, read when nothing else is given (or for `--input -`). */
   stdin: NodeJS.ReadableStream & { isTTY?: boolean };
+  /** The directory relative paths are read from; default: the process's working directory. */
+  cwd?: string | undefined;
 }
 
 /** The items of a command, and whether they came from a batch file. */
@@ -121,10 +123,11 @@ export function contentOfFile(path: string, bytes: Uint8Array): ItemContent {
   return { case: "image", value: bytes };
 }
 
-async function readContentFile(path: string, command: string, where = ""): Promise<Uint8Array> {
+async function readContentFile(path: string, cwd: string, command: string, where = ""): Promise<Uint8Array> {
   let bytes: Uint8Array;
   try {
-    bytes = await readFile(path);
+    // Messages name the path as the user gave it; it is read relative to the command's directory.
+    bytes = await readFile(resolve(cwd, path));
   } catch (error) {
     const code = (error as { code?: string }).code;
     const why =
@@ -169,6 +172,7 @@ function checkUrl(url: string, where: string, command: string): string {
  * @throws UsageError when there is nothing to evaluate, a file cannot be read or is empty, or a batch row is bad.
  */
 export async function readInputItems(sources: InputSources, command: string): Promise<InputBatch> {
+  const cwd = sources.cwd ?? process.cwd();
   const items: InputItem[] = [];
   const add = (id: string, content: ItemContent, metadata: Record<string, string> = {}) => {
     items.push({ index: items.length, id, content, metadata });
@@ -180,7 +184,7 @@ export async function readInputItems(sources: InputSources, command: string): Pr
   for (const path of sources.files) {
     if (path === "-")
       throw new UsageError("--file - is not supported; pipe the content to standard input without --file", command);
-    add(path, contentOfFile(path, await readContentFile(path, command)));
+    add(path, contentOfFile(path, await readContentFile(path, cwd, command)));
   }
   for (const url of sources.imageUrls) add(url, { case: "imageUrl", value: checkUrl(url, "--image-url: ", command) });
 
@@ -196,9 +200,9 @@ export async function readInputItems(sources: InputSources, command: string): Pr
     }
     const text = fromStdin
       ? (await readStdin(sources.stdin)).toString("utf8")
-      : await readBatchText(sources.batch, command);
+      : await readBatchText(sources.batch, cwd, command);
     const name = fromStdin ? "<stdin>" : sources.batch;
-    const baseDir = fromStdin ? process.cwd() : dirname(resolve(sources.batch));
+    const baseDir = fromStdin ? cwd : dirname(resolve(cwd, sources.batch));
     const rows = format === "csv" ? csvRows(text, name, command) : jsonlRows(text, name, command);
     if (rows.length === 0) throw new UsageError(`${name} has no items; add one item per row`, command);
     for (const row of rows) {
@@ -250,8 +254,8 @@ function batchFormat(path: string, format: string | undefined, command: string):
   );
 }
 
-async function readBatchText(path: string, command: string): Promise<string> {
-  const bytes = await readContentFile(path, command, "--input: ");
+async function readBatchText(path: string, cwd: string, command: string): Promise<string> {
+  const bytes = await readContentFile(path, cwd, command, "--input: ");
   const text = asText(bytes);
   if (text === undefined)
     throw new UsageError(`--input: ${path} is not UTF-8 text; a batch file is JSON Lines or CSV`, command);
@@ -400,7 +404,7 @@ async function rowContent(row: BatchRow, baseDir: string, where: string, command
     case "file": {
       if (row.content === "") throw new UsageError(`${where}a file row's content is the file's path`, command);
       const path = resolve(baseDir, row.content);
-      return contentOfFile(path, await readContentFile(path, command, where));
+      return contentOfFile(path, await readContentFile(path, baseDir, command, where));
     }
     default:
       throw new UsageError(`${where}unknown kind "${row.kind}"; use one of ${ITEM_KINDS.join(", ")}`, command);

@@ -1,19 +1,8 @@
-// What every command gets from the entry point, and the input options that evaluate, jobs create and labels
-// evaluate share.
+// The input options that evaluate, jobs create and labels evaluate share: where content comes from.
 
 import { type OptionSpecs, type ParsedValues, stringValue, stringValues } from "./args.js";
+import type { CliIo } from "./command-context.js";
 import type { InputSources } from "./input-items.js";
-
-/** What a command runs with: its arguments (without the command words) and a signal that fires on Ctrl-C. */
-export interface CommandContext {
-  /** The arguments after the command words were taken out. */
-  argv: string[];
-  /** Fires on SIGINT or SIGTERM: stop, report what is done, and return. */
-  signal: AbortSignal;
-}
-
-/** A command: returns the exit code. */
-export type Command = (context: CommandContext) => Promise<number>;
 
 /** The options that say where content comes from. */
 export const INPUT_OPTIONS = {
@@ -34,14 +23,19 @@ export const INPUT_OPTIONS_HELP = `Content (any mix; with none of these, standar
                           "-" reads the batch from standard input
   --format jsonl|csv      the batch file's format, when its extension does not say`;
 
-/** The input sources the parsed options name. */
-export function inputSources(values: ParsedValues, positionals: string[], stdin: InputSources["stdin"]): InputSources {
+/** The input sources the parsed options name, read through the command's standard input and directory. */
+export function inputSources(
+  values: ParsedValues,
+  positionals: string[],
+  io: Pick<CliIo, "stdin" | "cwd">,
+): InputSources {
   return {
     texts: positionals,
     files: stringValues(values, "file"),
     imageUrls: stringValues(values, "image-url"),
     batch: stringValue(values, "input"),
     format: stringValue(values, "format"),
-    stdin,
+    stdin: io.stdin,
+    cwd: io.cwd,
   };
 }
