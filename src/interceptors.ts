@@ -187,7 +187,12 @@ function startAttempt(callSignal: AbortSignal, limitMs: number | undefined): Att
   // Without a time limit the call's own signal is all an attempt needs.
   if (limitMs === undefined) return { signal: callSignal, end() {} };
   const controller = new AbortController();
-  const onCallAbort = () => controller.abort(callSignal.reason);
+  // A call cancelled mid-stream (a consumer that breaks out of its loop) never reaches end(): Connect's stream
+  // iterables drop return(), so the call's abort is the last this attempt hears, and must stop its timer too.
+  const onCallAbort = () => {
+    clearTimeout(timer);
+    controller.abort(callSignal.reason);
+  };
   const timer = setTimeout(
     () => controller.abort(new ConnectError("the attempt timed out", Code.DeadlineExceeded)),
     limitMs,
