@@ -102,5 +102,7 @@ describe("bench smoke run", () => {
     } finally {
       rmSync(out, { recursive: true, force: true });
     }
-  });
+    // A compile and two processes: on a loaded machine that takes longer than the default limit, never forever (the
+    // run itself is killed after 60 s).
+  }, 120_000);
 });
