@@ -6,7 +6,6 @@ import { readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { inspect } from "node:util";
 import { create, toBinary } from "@bufbuild/protobuf";
-import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient, type HandlerContext } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterEach, describe, expect, it } from "vitest";
@@ -26,14 +25,13 @@ import {
   JobStatus,
   RateLimitError,
   RefusalReason,
-  RetryInfoSchema,
   ServerError,
   TimeoutError,
   textContent,
   VERSION,
 } from "../../src/index.js";
 import { drain, thrown } from "../support/calls.js";
-import { freePort, startTestServer, type TestServer } from "../support/test-server.js";
+import { failing, freePort, rateLimited, startTestServer, type TestServer } from "../support/test-server.js";
 
 const KEY = "sk-test-7f3a9c2e5b1d4f6a8c0e2b4d6f8a0c2e";
 const JOB = "3fa85f64-5717-4562-b3fc-2c963f66afa6";
@@ -148,18 +146,8 @@ describe("bad input", () => {
 
 describe("retries", () => {
   it("retries RESOURCE_EXHAUSTED after the server's RetryInfo delay, then succeeds", async () => {
-    let calls = 0;
     const s = await server({
-      gateway: {
-        getJob() {
-          if (++calls <= 2) {
-            throw new ConnectError("slow down", Code.ResourceExhausted, undefined, [
-              { desc: RetryInfoSchema, value: { retryDelay: durationFromMs(40) } },
-            ]);
-          }
-          return job(JobStatus.COMPLETED);
-        },
-      },
+      gateway: { getJob: failing(() => rateLimited(40), { times: 2, afterwards: () => job(JobStatus.COMPLETED) }) },
     });
     const logger = recordingLogger();
     const result = await clientFor(s, { logger }).getJob(JOB);
@@ -171,13 +159,7 @@ describe("retries", () => {
   });
 
   it("retries UNAVAILABLE up to maxRetries, then throws ConnectionError; per call too", async () => {
-    const s = await server({
-      gateway: {
-        getJob() {
-          throw new ConnectError("down", Code.Unavailable);
-        },
-      },
-    });
+    const s = await server({ gateway: { getJob: failing(() => new ConnectError("down", Code.Unavailable)) } });
     const client = clientFor(s, { maxRetries: 3 });
     const error = await thrown(client.getJob(JOB));
     expect(error).toBeInstanceOf(ConnectionError);
@@ -188,15 +170,7 @@ describe("retries", () => {
   });
 
   it("gives up at once when the server's hint is past the deadline", async () => {
-    const s = await server({
-      gateway: {
-        getJob() {
-          throw new ConnectError("slow down", Code.ResourceExhausted, undefined, [
-            { desc: RetryInfoSchema, value: { retryDelay: durationFromMs(60_000) } },
-          ]);
-        },
-      },
-    });
+    const s = await server({ gateway: { getJob: failing(() => rateLimited(60_000)) } });
     const error = await thrown(clientFor(s, { timeoutMs: 5_000 }).getJob(JOB));
     expect(error).toBeInstanceOf(RateLimitError);
     expect((error as RateLimitError).retryDelayMs).toBe(60_000);
@@ -204,13 +178,7 @@ describe("retries", () => {
   });
 
   it("does not retry other errors", async () => {
-    const s = await server({
-      gateway: {
-        getJob() {
-          throw new ConnectError("boom", Code.Internal);
-        },
-      },
-    });
+    const s = await server({ gateway: { getJob: failing(() => new ConnectError("boom", Code.Internal)) } });
     expect(await thrown(clientFor(s).getJob(JOB))).toBeInstanceOf(ServerError);
     expect(s.count("GetJob")).toBe(1);
   });
@@ -260,13 +228,7 @@ describe("retries", () => {
   });
 
   it("does not retry CreateJob once the request may have reached the server", async () => {
-    const s = await server({
-      gateway: {
-        createJob() {
-          throw new ConnectError("down", Code.Unavailable);
-        },
-      },
-    });
+    const s = await server({ gateway: { createJob: failing(() => new ConnectError("down", Code.Unavailable)) } });
     const client = clientFor(s, { maxRetries: 5 });
     expect(await thrown(client.createJob({ policyId: "p", contentData: [textContent("x")] }))).toBeInstanceOf(
       ConnectionError,
@@ -363,16 +325,8 @@ describe("timeouts", () => {
 
 describe("cancellation", () => {
   it("an aborted signal stops a call during the wait between retries", async () => {
-    const s = await server({
-      gateway: {
-        getJob() {
-          // A wait longer than the test's own time limit: only an abort can end the call in time.
-          throw new ConnectError("slow down", Code.ResourceExhausted, undefined, [
-            { desc: RetryInfoSchema, value: { retryDelay: durationFromMs(600_000) } },
-          ]);
-        },
-      },
-    });
+    // A wait longer than the test's own time limit: only an abort can end the call in time.
+    const s = await server({ gateway: { getJob: failing(() => rateLimited(600_000)) } });
     const controller = new AbortController();
     const pending = thrown(clientFor(s, { timeoutMs: Infinity }).getJob(JOB, { signal: controller.signal }));
     await expect.poll(() => s.count("GetJob")).toBe(1);
@@ -648,13 +602,12 @@ describe("TLS", () => {
 
 describe("your own transport", () => {
   it("gets the client's auth, identification and retries, and is left open by close()", async () => {
-    let calls = 0;
     const s = await server({
       gateway: {
-        getJob() {
-          if (++calls === 1) throw new ConnectError("once", Code.Unavailable);
-          return job(JobStatus.COMPLETED);
-        },
+        getJob: failing(() => new ConnectError("once", Code.Unavailable), {
+          times: 1,
+          afterwards: () => job(JobStatus.COMPLETED),
+        }),
       },
     });
     const transport = createGrpcTransport({ baseUrl: s.url });

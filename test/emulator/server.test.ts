@@ -4,7 +4,6 @@ import { readFileSync } from "node:fs";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import * as http2 from "node:http2";
 import type { AddressInfo } from "node:net";
-import { setTimeout as sleep } from "node:timers/promises";
 import { fromJsonString, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
@@ -350,12 +349,13 @@ describe("emulator", () => {
       expect(job?.status).toBe(JobStatus.PENDING);
       const seen = new Set<JobStatus>([job!.status]);
       let current: Job | undefined = job;
-      for (let i = 0; i < 200 && current?.status !== JobStatus.COMPLETED; i++) {
-        await sleep(10);
-        current = (await s.gateway.getJob({ jobUuid: job!.jobUuid })).job;
-        seen.add(current!.status);
-      }
-      expect(current?.status).toBe(JobStatus.COMPLETED);
+      await expect
+        .poll(async () => {
+          current = (await s.gateway.getJob({ jobUuid: job!.jobUuid })).job;
+          seen.add(current!.status);
+          return current?.status;
+        })
+        .toBe(JobStatus.COMPLETED);
       expect(current?.results).toHaveLength(2);
       expect(current?.completed).toBeDefined();
       expect(current?.results[0]?.report?.reviewResult?.outcome).toBe(Outcome.TRUE);
@@ -377,7 +377,10 @@ describe("emulator", () => {
           });
           made.push(job!.jobUuid);
         }
-        await sleep(100);
+        // Every job ends a moment after it is created (jobDelayMs: 1); wait for that, however long a loaded machine takes.
+        await expect
+          .poll(async () => (await e.gateway.listJobs({ query: { status: JobStatus.COMPLETED }, pageSize: 100 })).jobs)
+          .toHaveLength(12);
         const all: string[] = [];
         let pageToken = "";
         let pages = 0;
@@ -592,8 +595,7 @@ describe("emulator", () => {
         await e.gateway.listJobs({});
         expect(e.emulator.openSessions()).toBe(1);
         e.emulator.faults.goAway();
-        for (let i = 0; i < 100 && e.emulator.openSessions() > 0; i++) await sleep(10);
-        expect(e.emulator.openSessions()).toBe(0);
+        await expect.poll(() => e.emulator.openSessions()).toBe(0);
         await expect(e.gateway.listJobs({})).resolves.toBeDefined();
       } finally {
         await e.close();
