@@ -20,15 +20,10 @@ import {
   type LabelsService,
 } from "../../gen/clavata/gateway/v1/labels_pb.js";
 import { type ContentData, type Job, type JobResult, JobResultSchema } from "../../gen/clavata/shared/v1/public_pb.js";
-import {
-  type ContentVerdict,
-  DEFAULT_THRESHOLD,
-  effectiveThreshold,
-  type PolicyEngine,
-  type PreparedContent,
-} from "./engine.js";
+import { type ContentVerdict, DEFAULT_THRESHOLD, effectiveThreshold, type PolicyEngine } from "./engine.js";
 import type { JobStore } from "./jobs.js";
 import type { Policy } from "./policy.js";
+import type { PreparedContent } from "./prepared-content.js";
 import { WebhookDispatcher } from "./webhook-dispatcher.js";
 
 /** The customer the calling API key belongs to; set by the auth interceptor. @private */
