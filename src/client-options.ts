@@ -123,7 +123,7 @@ export interface CallOptions {
   headers?: Record<string, string>;
 }
 
-/** The client's configuration after defaults and checks; holds no secret. @private */
+/** The client's configuration after defaults and checks; holds no secret. @internal */
 export interface ResolvedClientOptions {
   readonly baseUrl: string;
   readonly insecure: boolean;
@@ -141,7 +141,7 @@ function invalidOption(message: string, field: string): InvalidRequestError {
   return new InvalidRequestError(message, { code: Code.InvalidArgument, field: `options.${field}` });
 }
 
-/** Checks a count or duration option: a finite number ≥ min (or Infinity when allowed). @private */
+/** Checks a count or duration option: a finite number ≥ min (or Infinity when allowed). @internal */
 export function checkNumber(
   value: unknown,
   field: string,
@@ -168,7 +168,7 @@ const reservedHeaders = new Set(["authorization", "content-type", "te", "host", 
 /**
  * Checks caller headers (client-wide or per call): legal names and values, and none that the client owns.
  * Throws InvalidRequestError; the message never repeats a header value.
- * @private
+ * @internal
  */
 export function checkHeaders(headers: unknown, field: string): void {
   if (headers === undefined) return;
@@ -200,7 +200,7 @@ function bracketed(host: string): string {
  * Resolves options and environment into the client's configuration and its API key, checking every option.
  * Throws AuthenticationError when no API key is given (naming the option and the variable), InvalidRequestError
  * for any other bad option.
- * @private
+ * @internal
  */
 export function resolveClientOptions(
   options: ClavataClientOptions,

@@ -79,7 +79,7 @@ function invalid(message: string, field: string): InvalidRequestError {
  * Checks one content item of a request: exactly one kind of content, a non-empty value of the right type, an
  * http(s) URL for URL content, and string-to-string metadata. `path` names the item in messages, such as
  * "contentData[2]". Throws InvalidRequestError saying what to fix.
- * @private
+ * @internal
  */
 export function checkContentItem(item: unknown, path: string): void {
   if (item === null || typeof item !== "object" || Array.isArray(item)) {

@@ -114,8 +114,8 @@ export { type Status as RpcStatus, StatusSchema as RpcStatusSchema } from "../ge
 export { VERSION } from "./version.js";
 
 // ---------------------------------------------------------------------------
-// The client (issue 4): ClavataClient, its options, errors, refusals, content
-// helpers, the job query builder and the webhook request helper.
+// What users of the SDK import: the client, its options, content helpers,
+// errors, refusals, the job query builder and the webhook request helper.
 // ---------------------------------------------------------------------------
 
 export { Code } from "@connectrpc/connect";
@@ -136,23 +136,18 @@ export {
   AbortedError,
   AuthenticationError,
   ClavataError,
-  type ClavataErrorInit,
   ConnectionError,
-  type ErrorContext,
   EvaluationRefusedError,
-  grpcCodeName,
   InvalidRequestError,
   NotFoundError,
   PermissionDeniedError,
   RateLimitError,
   ServerError,
   TimeoutError,
-  toClavataError,
 } from "./errors.js";
-export { CLIENT_ID, USER_AGENT } from "./interceptors.js";
 export { type DateInput, JobQueryBuilder, type JobQueryInit, jobQuery, type TimeSpanOptions } from "./job-query.js";
 export type { ClavataLogger, LogLevel } from "./logging.js";
-export { RefusalReason, type RefusedContent, refusalReasonOf, refusalsOf } from "./refusals.js";
+export { RefusalReason, type RefusedContent } from "./refusals.js";
 export {
   type CreateJobRequestInit,
   type EvaluateLabelsRequestInit,
@@ -162,5 +157,15 @@ export {
   MAX_LABEL_VERSION_IDS,
   MAX_PAGE_SIZE,
 } from "./requests.js";
-export { backoffDelayMs, DEFAULT_RETRY_OPTIONS, retryDelayHintMs } from "./retry.js";
 export { addWebhook, createWebhook, WEBHOOK_HEADER_PREFIX, type WebhookInit } from "./webhooks/request.js";
+
+// ---------------------------------------------------------------------------
+// For code that builds on the SDK rather than uses it: its own Connect
+// client or transport, error mapping or retry policy. Ordinary use needs
+// none of these.
+// ---------------------------------------------------------------------------
+
+export { type ClavataErrorInit, type ErrorContext, grpcCodeName, toClavataError } from "./errors.js";
+export { CLIENT_ID, USER_AGENT } from "./interceptors.js";
+export { refusalReasonOf, refusalsOf } from "./refusals.js";
+export { backoffDelayMs, DEFAULT_RETRY_OPTIONS, retryDelayHintMs } from "./retry.js";

@@ -135,7 +135,7 @@ function checkTimeRange(range: TimeRangeInit | undefined, field: string): void {
 /**
  * Checks a query however it was written: time ranges that do not end before they start, a known status, a
  * non-empty policy id when one is set. Throws InvalidRequestError.
- * @private
+ * @internal
  */
 export function checkJobQuery(query: JobQueryInit | undefined, path: string): void {
   if (query === undefined) return;

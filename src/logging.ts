@@ -15,7 +15,7 @@ export interface ClavataLogger {
   error(message: string): void;
 }
 
-/** A leveled, scrubbed log. @private */
+/** A leveled, scrubbed log. @internal */
 export interface Log {
   debug(message: string): void;
   info(message: string): void;
@@ -25,13 +25,13 @@ export interface Log {
 
 const rank: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, off: 100 };
 
-/** The log that discards everything. @private */
+/** The log that discards everything. @internal */
 export const silentLog: Log = { debug() {}, info() {}, warn() {}, error() {} };
 
 /**
  * Wraps a logger: drops lines below `level`, removes secrets with `redact`, prefixes "[clavata] ", and never lets
  * a throwing logger break a call.
- * @private
+ * @internal
  */
 export function createLog(logger: ClavataLogger | undefined, level: LogLevel, redact: (text: string) => string): Log {
   if (logger === undefined || level === "off") return silentLog;
@@ -47,7 +47,7 @@ export function createLog(logger: ClavataLogger | undefined, level: LogLevel, re
 }
 
 /**
- * Returns a function that replaces every occurrence of `secret` in a text with "[redacted]". @private
+ * Returns a function that replaces every occurrence of `secret` in a text with "[redacted]". @internal
  */
 export function createRedactor(secret: string | undefined): (text: string) => string {
   if (secret === undefined || secret === "") return (text) => text;

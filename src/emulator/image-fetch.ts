@@ -32,6 +32,7 @@ export function formatFromUrlPath(url: URL): ImageFormat | undefined {
 /**
  * Fetches a loopback image URL within the limits, never following a redirect. A kept-alive connection that
  * the server closed just before it was reused fails at once; the GET is retried once in that case only.
+ * @internal
  */
 export async function fetchImage(
   url: URL,

@@ -24,7 +24,7 @@ export type PreparedContent = {
   | { readonly kind: "fetchFailed"; readonly url: string; readonly reason: string }
 );
 
-/** Whether `item` is already prepared content rather than a ContentData message. */
+/** Whether `item` is already prepared content rather than a ContentData message. @internal */
 export function isPrepared(item: ContentData | PreparedContent): item is PreparedContent {
   return !("$typeName" in item) && "kind" in item && "item" in item;
 }
@@ -42,6 +42,7 @@ function quoteUrl(text: string): string {
  * @throws ConnectError with Code.InvalidArgument naming `where` when the item has no content, empty text,
  *   empty image bytes, an empty or unparsable image_url or one that is not http(s), or a video_url or
  *   audio_url (which the emulator does not support).
+ * @internal
  */
 export function checkContent(item: ContentData, where: string): void {
   const bad = (problem: string) => new ConnectError(`${where}: ${problem}`, Code.InvalidArgument);
@@ -79,6 +80,7 @@ export function checkContent(item: ContentData, where: string): void {
  * @param where the item's place in the request for error messages, e.g. "content_data[2]".
  * @param limits the time and size limits of fetching a loopback image URL.
  * @throws ConnectError with Code.InvalidArgument as {@link checkContent} does.
+ * @internal
  */
 export async function prepareContent(
   item: ContentData,

@@ -108,6 +108,7 @@ function evaluateException(
 /**
  * Builds the report of `sections` of a policy (all of them, or the one label being evaluated) for content that
  * passed the prechecks, at an effective threshold. See PolicyEngine for the scoring rules.
+ * @internal
  */
 export function buildReport(
   policy: Policy,
