@@ -6,6 +6,9 @@ import { type OptionSpecs, type ParsedValues, parseDuration, stringValue, UsageE
 /** `--json`. */
 export const JSON_OPTION = { json: { type: "boolean" } } as const satisfies OptionSpecs;
 
+/** How a shown job is printed and what it exits with: `--json` and `--fail-on-match`. */
+export const SHOW_JOB_OPTIONS = { ...JSON_OPTION, "fail-on-match": { type: "boolean" } } as const satisfies OptionSpecs;
+
 /** `--poll-interval` and `--wait-timeout`, for jobs wait and jobs create --wait. */
 export const WAIT_OPTIONS = {
   "poll-interval": { type: "string" },

@@ -4,8 +4,8 @@
 import { toJsonString } from "@bufbuild/protobuf";
 import { type Timestamp, timestampDate } from "@bufbuild/protobuf/wkt";
 import { type Job, JobSchema, JobStatus } from "../../gen/clavata/shared/v1/public_pb.js";
-import { ExitCode } from "./args.js";
-import type { CliOutput } from "./command-context.js";
+import { ExitCode, flag, type ParsedValues } from "./args.js";
+import type { CliIo, CliOutput } from "./command-context.js";
 import { type ItemResult, resultOfReport } from "./item-result.js";
 import { ResultTally } from "./result-tally.js";
 import { ResultWriter } from "./result-writer.js";
@@ -60,10 +60,24 @@ export function printJob(job: Job, json: boolean, out: CliOutput): ResultTally {
 }
 
 /**
+ * Prints a job as --json says, and returns the exit code it comes to (see jobExitCode; --fail-on-match from
+ * `values`): the end of jobs get, jobs wait and jobs create --wait.
+ */
+export function showJob(
+  job: Job,
+  values: ParsedValues,
+  io: Pick<CliIo, "stdout" | "stderr">,
+  { failOnFinalError }: { failOnFinalError: boolean },
+): number {
+  const tally = printJob(job, flag(values, "json"), io.stdout);
+  return jobExitCode(job, tally, { failOnMatch: flag(values, "fail-on-match"), failOnFinalError }, io.stderr);
+}
+
+/**
  * The exit code of a shown job: 1 when it FAILED or was CANCELED (if `failOnFinalError`, saying so on `stderr`) or
  * an item failed, 3 with `failOnMatch` when an item matched or was refused, else 0.
  */
-export function jobExitCode(
+function jobExitCode(
   job: Job,
   tally: ResultTally,
   { failOnMatch, failOnFinalError }: { failOnMatch: boolean; failOnFinalError: boolean },

@@ -26,9 +26,14 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
+/** The global options that point the tool at the test's emulator (the API key comes from the environment). */
+function gatewayArgs(): string[] {
+  return ["--host", "127.0.0.1", "--port", String(emulator.port), "--insecure"];
+}
+
 /** Runs `clavata evaluate` against the test's emulator. */
 function evaluate(args: readonly string[], options: CliRunOptions = {}) {
-  return runCli(["--host", "127.0.0.1", "--port", String(emulator.port), "--insecure", "evaluate", ...args], {
+  return runCli([...gatewayArgs(), "evaluate", ...args], {
     ...options,
     env: { CLAVATA_API_KEY: API_KEY, ...options.env },
   });
@@ -348,17 +353,8 @@ describe("clavata evaluate", () => {
   });
 
   it("asks for an API key when there is none (exit 2)", async () => {
-    const run = await runCli([
-      "evaluate",
-      "--host",
-      "127.0.0.1",
-      "--port",
-      String(emulator.port),
-      "--insecure",
-      "--policy",
-      "p",
-      "hi",
-    ]);
+    // Global options after the command work too.
+    const run = await runCli(["evaluate", ...gatewayArgs(), "--policy", "p", "hi"]);
     expect(run.code).toBe(2);
     expect(run.stderr).toContain("no API key: set CLAVATA_API_KEY, or pass --api-key");
   });
@@ -407,25 +403,11 @@ describe("clavata evaluate", () => {
     emulator.faults.delay("Evaluate", 60_000, 1);
     const controller = new AbortController();
     try {
-      const cli = startCli(
-        [
-          "--host",
-          "127.0.0.1",
-          "--port",
-          String(emulator.port),
-          "--insecure",
-          "evaluate",
-          "--policy",
-          "policy-violence",
-          "--input",
-          path,
-          "--chunk-size",
-          "10",
-          "--concurrency",
-          "3",
-        ],
-        { env: { CLAVATA_API_KEY: API_KEY }, signal: controller.signal },
-      );
+      const args = ["--policy", "policy-violence", "--input", path, "--chunk-size", "10", "--concurrency", "3"];
+      const cli = startCli([...gatewayArgs(), "evaluate", ...args], {
+        env: { CLAVATA_API_KEY: API_KEY },
+        signal: controller.signal,
+      });
       // Interrupt once all three streams are open and the two quick ones have answered.
       await cli.stdout.until((text) => (text.match(/^s\d+ /gm) ?? []).length >= 20);
       await expect.poll(() => emulator.calls.Evaluate).toBeGreaterThanOrEqual(before + 3);

@@ -66,9 +66,22 @@ function recordingLogger(): ClavataLogger & { lines: string[] } {
   return { lines, debug: keep, info: keep, warn: keep, error: keep };
 }
 
-/** Resolves when the handler's call is cancelled by the client. */
+/** Resolves when the handler's call is cancelled by the client: a handler waits on it to never answer. */
 function onCancel(ctx: HandlerContext): Promise<void> {
   return new Promise((resolve) => ctx.signal.addEventListener("abort", () => resolve(), { once: true }));
+}
+
+/** An Evaluate handler that answers once, then waits until the client cancels; `cancelled()` resolves then. */
+function oneAnswerThenWait() {
+  let cancelled: Promise<void> = new Promise(() => {});
+  return {
+    async *evaluate(_req: unknown, ctx: HandlerContext) {
+      cancelled = onCancel(ctx);
+      yield { contentHash: "h::1" };
+      await cancelled;
+    },
+    cancelled: () => cancelled,
+  };
 }
 
 const job = (status = JobStatus.RUNNING) => ({ job: { jobUuid: JOB, status } });
@@ -279,7 +292,7 @@ describe("timeouts", () => {
     const s = await server({
       gateway: {
         async getJob(_req, ctx) {
-          if (++calls === 1) await sleep(30_000, undefined, { signal: ctx.signal });
+          if (++calls === 1) await onCancel(ctx);
           return job(JobStatus.COMPLETED);
         },
       },
@@ -294,7 +307,7 @@ describe("timeouts", () => {
     const s = await server({
       gateway: {
         async createJob(_req, ctx) {
-          await sleep(30_000, undefined, { signal: ctx.signal });
+          await onCancel(ctx);
           return job();
         },
       },
@@ -310,7 +323,7 @@ describe("timeouts", () => {
     const s = await server({
       gateway: {
         async getJob(_req, ctx) {
-          await sleep(30_000, undefined, { signal: ctx.signal });
+          await onCancel(ctx);
           return job();
         },
       },
@@ -344,16 +357,8 @@ describe("cancellation", () => {
   });
 
   it("aborting in the middle of a stream throws AbortedError and cancels it on the wire", async () => {
-    let cancelled: Promise<void> | undefined;
-    const s = await server({
-      gateway: {
-        async *evaluate(_req, ctx) {
-          cancelled = onCancel(ctx);
-          yield { contentHash: "h::1" };
-          await sleep(600_000, undefined, { signal: ctx.signal });
-        },
-      },
-    });
+    const stream = oneAnswerThenWait();
+    const s = await server({ gateway: { evaluate: stream.evaluate } });
     const controller = new AbortController();
     const seen: string[] = [];
     const error = await thrown(
@@ -369,27 +374,18 @@ describe("cancellation", () => {
     );
     expect(error).toBeInstanceOf(AbortedError);
     expect(seen).toEqual(["h::1"]);
-    await cancelled;
+    await stream.cancelled();
   });
 
   it("breaking out of a stream cancels it on the wire", async () => {
-    let cancelled: Promise<void> | undefined;
-    const s = await server({
-      gateway: {
-        async *evaluate(_req, ctx) {
-          cancelled = onCancel(ctx);
-          yield { contentHash: "h::1" };
-          await sleep(600_000, undefined, { signal: ctx.signal });
-          yield { contentHash: "h::2" };
-        },
-      },
-    });
+    const stream = oneAnswerThenWait();
+    const s = await server({ gateway: { evaluate: stream.evaluate } });
     for await (const r of clientFor(s).evaluate({ policyId: "p", contentData: [textContent("a")] })) {
       expect(r.contentHash).toBe("h::1");
       break;
     }
-    // Without a cancel on the wire, the handler would wait ten minutes.
-    await cancelled;
+    // Without a cancel on the wire, the handler would wait for ever.
+    await stream.cancelled();
     await expect.poll(() => s.resets).toEqual(["Evaluate"]);
   });
 
@@ -397,7 +393,7 @@ describe("cancellation", () => {
     const s = await server({
       gateway: {
         async getJob(_req, ctx) {
-          await sleep(600_000, undefined, { signal: ctx.signal });
+          await onCancel(ctx);
           return job();
         },
       },

@@ -24,7 +24,6 @@ import {
   type ClavataClientOptions,
   type ClavataError,
   ConnectionError,
-  type EvaluateResponse,
   EvaluationRefusedError,
   InvalidRequestError,
   imageContent,
@@ -40,7 +39,7 @@ import {
   textContent,
 } from "../../src/index.js";
 import { followTimers, timersAlive, whereMade } from "../support/active-resources.js";
-import { drain, thrown } from "../support/calls.js";
+import { drain, drainToError, thrown } from "../support/calls.js";
 
 const KEY = "sk-emulator-test-1a2b3c4d5e6f7a8b9c0d";
 const GIF = new Uint8Array([...Buffer.from("GIF89a"), 1, 0, 1, 0, 0, 0, 0, 0x3b]);
@@ -344,17 +343,10 @@ describe("retries with injected faults", () => {
   it("a stream that fails after its first message is not retried", async () => {
     const { client, emu } = await setup({ evaluateJitterMs: 0 });
     emu.faults.failStreamAfter(1, Code.Unavailable);
-    const seen: EvaluateResponse[] = [];
-    const error = await thrown(
-      (async () => {
-        for await (const r of client.evaluate({
-          policyId: SAMPLE_POLICY_IDS.spam,
-          contentData: [textContent("a"), textContent("b")],
-        }))
-          seen.push(r);
-      })(),
+    const { messages, error } = await drainToError(
+      client.evaluate({ policyId: SAMPLE_POLICY_IDS.spam, contentData: [textContent("a"), textContent("b")] }),
     );
-    expect(seen).toHaveLength(1);
+    expect(messages).toHaveLength(1);
     expect(error).toBeInstanceOf(ConnectionError);
     expect(emu.calls.Evaluate).toBe(1);
   });
@@ -362,17 +354,10 @@ describe("retries with injected faults", () => {
   it("a stream reset (RST_STREAM CANCEL) is a ConnectionError and is not retried, before or after the first message", async () => {
     const { client, emu } = await setup({ evaluateJitterMs: 0 });
     emu.faults.resetStreamAfter(1);
-    const seen: EvaluateResponse[] = [];
-    const error = await thrown(
-      (async () => {
-        for await (const r of client.evaluate({
-          policyId: SAMPLE_POLICY_IDS.spam,
-          contentData: [textContent("a"), textContent("b")],
-        }))
-          seen.push(r);
-      })(),
+    const { messages, error } = await drainToError(
+      client.evaluate({ policyId: SAMPLE_POLICY_IDS.spam, contentData: [textContent("a"), textContent("b")] }),
     );
-    expect(seen).toHaveLength(1);
+    expect(messages).toHaveLength(1);
     expect(error).toBeInstanceOf(ConnectionError);
     expect(emu.calls.Evaluate).toBe(1);
     // gRPC maps a reset with CANCEL to CANCELLED, which is not a status to retry (REFUSED_STREAM would be).

@@ -19,3 +19,14 @@ export async function drain<T>(iterable: AsyncIterable<T>): Promise<T[]> {
   for await (const item of iterable) out.push(item);
   return out;
 }
+
+/** The messages a stream yields before it fails, and what it failed with; fails the test if it ends without failing. */
+export async function drainToError<T>(iterable: AsyncIterable<T>): Promise<{ messages: T[]; error: unknown }> {
+  const messages: T[] = [];
+  try {
+    for await (const message of iterable) messages.push(message);
+  } catch (error) {
+    return { messages, error };
+  }
+  throw new Error("expected the stream to fail");
+}

@@ -22,7 +22,7 @@ import { connectionSettings, withGateway } from "../gateway-connection.js";
 import { contentDataOf, type InputItem, readInputItems } from "../input-items.js";
 import { INPUT_OPTIONS, INPUT_OPTIONS_HELP, inputSources } from "../input-options.js";
 import { JSON_OPTION, WAIT_OPTIONS, waitOptions } from "../job-options.js";
-import { jobExitCode, printJob, statusName } from "../job-output.js";
+import { printJob, showJob, statusName } from "../job-output.js";
 
 /** The help of `clavata jobs create`. */
 export const JOBS_CREATE_HELP = `Usage: clavata jobs create --policy <id> [options] [text ...]
@@ -115,12 +115,7 @@ export async function jobsCreateCommand(context: CommandContext): Promise<number
     }
     stderr.write(`job ${created.jobUuid} created (${statusName(created.status)}); waiting for it to finish…\n`);
     const job = await client.waitForJob(created.jobUuid, waiting);
-    return jobExitCode(
-      job,
-      printJob(job, json, stdout),
-      { failOnMatch: flag(values, "fail-on-match"), failOnFinalError: true },
-      stderr,
-    );
+    return showJob(job, values, context, { failOnFinalError: true });
   });
 }
 

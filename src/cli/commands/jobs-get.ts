@@ -1,10 +1,10 @@
 // `clavata jobs get`: shows a job and, once it has completed, its results.
 
-import { flag, GLOBAL_OPTIONS, GLOBAL_OPTIONS_HELP, parseCommandArgs } from "../args.js";
+import { GLOBAL_OPTIONS, GLOBAL_OPTIONS_HELP, parseCommandArgs } from "../args.js";
 import type { CommandContext } from "../command-context.js";
 import { withGateway } from "../gateway-connection.js";
-import { JSON_OPTION, jobUuidArgument } from "../job-options.js";
-import { jobExitCode, printJob } from "../job-output.js";
+import { jobUuidArgument, SHOW_JOB_OPTIONS } from "../job-options.js";
+import { showJob } from "../job-output.js";
 
 /** The help of `clavata jobs get`. */
 export const JOBS_GET_HELP = `Usage: clavata jobs get <job-uuid> [options]
@@ -20,20 +20,10 @@ ${GLOBAL_OPTIONS_HELP}`;
 /** Runs `clavata jobs get`; returns the exit code. Throws UsageError for bad usage. */
 export async function jobsGetCommand(context: CommandContext): Promise<number> {
   const command = "jobs get";
-  const { values, positionals } = parseCommandArgs(
-    context.argv,
-    { ...GLOBAL_OPTIONS, ...JSON_OPTION, "fail-on-match": { type: "boolean" } },
-    command,
-  );
+  const { values, positionals } = parseCommandArgs(context.argv, { ...GLOBAL_OPTIONS, ...SHOW_JOB_OPTIONS }, command);
   const jobUuid = jobUuidArgument(positionals, command);
   return withGateway(values, command, context, async (client) => {
     const job = await client.getJob(jobUuid, { signal: context.signal });
-    const tally = printJob(job, flag(values, "json"), context.stdout);
-    return jobExitCode(
-      job,
-      tally,
-      { failOnMatch: flag(values, "fail-on-match"), failOnFinalError: false },
-      context.stderr,
-    );
+    return showJob(job, values, context, { failOnFinalError: false });
   });
 }

@@ -1,10 +1,10 @@
 // `clavata jobs wait`: polls a job until it ends, then shows it.
 
-import { flag, GLOBAL_OPTIONS, GLOBAL_OPTIONS_HELP, parseCommandArgs } from "../args.js";
+import { GLOBAL_OPTIONS, GLOBAL_OPTIONS_HELP, parseCommandArgs } from "../args.js";
 import type { CommandContext } from "../command-context.js";
 import { withGateway } from "../gateway-connection.js";
-import { JSON_OPTION, jobUuidArgument, WAIT_OPTIONS, waitOptions } from "../job-options.js";
-import { jobExitCode, printJob } from "../job-output.js";
+import { jobUuidArgument, SHOW_JOB_OPTIONS, WAIT_OPTIONS, waitOptions } from "../job-options.js";
+import { showJob } from "../job-output.js";
 
 /** The help of `clavata jobs wait`. */
 export const JOBS_WAIT_HELP = `Usage: clavata jobs wait <job-uuid> [options]
@@ -25,19 +25,13 @@ export async function jobsWaitCommand(context: CommandContext): Promise<number> 
   const command = "jobs wait";
   const { values, positionals } = parseCommandArgs(
     context.argv,
-    { ...GLOBAL_OPTIONS, ...JSON_OPTION, ...WAIT_OPTIONS, "fail-on-match": { type: "boolean" } },
+    { ...GLOBAL_OPTIONS, ...SHOW_JOB_OPTIONS, ...WAIT_OPTIONS },
     command,
   );
   const jobUuid = jobUuidArgument(positionals, command);
   const waiting = waitOptions(values, command, context.signal);
   return withGateway(values, command, context, async (client) => {
     const job = await client.waitForJob(jobUuid, waiting);
-    const tally = printJob(job, flag(values, "json"), context.stdout);
-    return jobExitCode(
-      job,
-      tally,
-      { failOnMatch: flag(values, "fail-on-match"), failOnFinalError: true },
-      context.stderr,
-    );
+    return showJob(job, values, context, { failOnFinalError: true });
   });
 }
