@@ -3,7 +3,7 @@
 // which the entry point reports with exit code 2.
 
 import { type ParseArgsConfig, parseArgs } from "node:util";
-import { didYouMean } from "./suggest.js";
+import { didYouMean } from "../emulator/nearest-word.js";
 
 /** The exit codes of `clavata`. */
 export const ExitCode = {

@@ -2,11 +2,11 @@
 // happened into an exit code (0 done, 1 a call failed, 2 bad usage, 3 matched with --fail-on-match, 130
 // interrupted). The bin file (bin.ts) only wires it to the process; tests call it in-process with fake streams.
 
+import { didYouMean } from "../emulator/nearest-word.js";
 import { VERSION } from "../version.js";
 import { ExitCode, findCommandWords, GLOBAL_OPTIONS, parseCommandArgs, UsageError, wantsHelp } from "./args.js";
 import type { CliInput, CliIo, CliOutput } from "./command-context.js";
 import { COMMANDS, type CommandEntry, FIRST_WORDS, GROUPS, MAIN_HELP } from "./commands/index.js";
-import { didYouMean } from "./suggest.js";
 
 /** What `run()` works with; every field defaults to the process's own. */
 export interface RunOptions {

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { editDistance, nearest } from "../../src/cli/suggest.js";
+import { editDistance, nearest } from "../../src/emulator/nearest-word.js";
 import { VERSION } from "../../src/version.js";
 import { ndjson, runCli, startCli } from "../support/cli.js";
 

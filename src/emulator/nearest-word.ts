@@ -1,4 +1,6 @@
-// "Did you mean …?": the valid word nearest to a mistyped command or option, by edit distance.
+// "Did you mean …?": the valid word nearest to a mistyped one, by edit distance. One rule for the emulator's policy
+// file keys and the clavata tool's commands and options (the tool imports it from here: the emulator depends on
+// nothing above it).
 
 /** The number of single-character insertions, deletions, substitutions or swaps that turn `a` into `b`. */
 export function editDistance(a: string, b: string): number {
