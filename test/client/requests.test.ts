@@ -2,12 +2,10 @@
 // (That nothing reaches the network on bad input is checked over the wire in
 // client-wire.test.ts and emulator.test.ts.)
 import { toBinary } from "@bufbuild/protobuf";
-import { Code } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
 import {
   EvaluateLabelsRequestSchema,
   EvaluateRequestSchema,
-  InvalidRequestError,
   imageContent,
   imageUrlContent,
   JobStatus,
@@ -22,18 +20,7 @@ import {
   buildGetJobRequest,
   buildListJobsRequest,
 } from "../../src/requests.js";
-
-/** Runs `fn`, expects an InvalidRequestError, and returns it. */
-function invalid(fn: () => unknown): InvalidRequestError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(InvalidRequestError);
-    expect((error as InvalidRequestError).code).toBe(Code.InvalidArgument);
-    return error as InvalidRequestError;
-  }
-  throw new Error("expected an InvalidRequestError");
-}
+import { invalidRequest } from "../support/calls.js";
 
 describe("content helpers", () => {
   it("textContent builds a text item with metadata and title", () => {
@@ -79,12 +66,12 @@ describe("content helpers", () => {
   });
 
   it("refuse bad content at once, saying what to fix", () => {
-    expect(invalid(() => textContent("")).message).toMatch(/empty text/);
-    expect(invalid(() => textContent(42 as unknown as string)).message).toMatch(/empty text/);
-    expect(invalid(() => imageContent(new Uint8Array())).message).toMatch(/no image bytes/);
-    expect(invalid(() => imageUrlContent("ftp://x/y.png")).message).toMatch(/not an http or https URL/);
-    expect(invalid(() => imageUrlContent("not a url")).message).toMatch(/not an http or https URL/);
-    const meta = invalid(() => textContent("x", { metadata: { n: 1 as unknown as string } }));
+    expect(invalidRequest(() => textContent("")).message).toMatch(/empty text/);
+    expect(invalidRequest(() => textContent(42 as unknown as string)).message).toMatch(/empty text/);
+    expect(invalidRequest(() => imageContent(new Uint8Array())).message).toMatch(/no image bytes/);
+    expect(invalidRequest(() => imageUrlContent("ftp://x/y.png")).message).toMatch(/not an http or https URL/);
+    expect(invalidRequest(() => imageUrlContent("not a url")).message).toMatch(/not an http or https URL/);
+    const meta = invalidRequest(() => textContent("x", { metadata: { n: 1 as unknown as string } }));
     expect(meta.message).toMatch(/metadata\["n"\] is a number/);
   });
 });
@@ -93,49 +80,53 @@ describe("request checks", () => {
   const ok = { policyId: "p", contentData: [textContent("x")] };
 
   it("needs content", () => {
-    const e = invalid(() => buildEvaluateRequest({ policyId: "p", contentData: [] }));
+    const e = invalidRequest(() => buildEvaluateRequest({ policyId: "p", contentData: [] }));
     expect(e.field).toBe("contentData");
     expect(e.message).toMatch(/contentData is empty/);
-    invalid(() => buildEvaluateRequest({ policyId: "p" }));
-    invalid(() => buildCreateJobRequest({ policyId: "p", contentData: [] }));
+    invalidRequest(() => buildEvaluateRequest({ policyId: "p" }));
+    invalidRequest(() => buildCreateJobRequest({ policyId: "p", contentData: [] }));
   });
 
   it("needs exactly one kind of content per item", () => {
-    const none = invalid(() =>
+    const none = invalidRequest(() =>
       buildEvaluateRequest({ policyId: "p", contentData: [textContent("a"), { metadata: { a: "b" } }] }),
     );
     expect(none.field).toBe("contentData[1].content");
     expect(none.message).toMatch(/contentData\[1\] has no content/);
-    const two = invalid(() =>
+    const two = invalidRequest(() =>
       buildEvaluateRequest({
         policyId: "p",
         contentData: [{ content: { case: "text", value: "a" }, imageUrl: "https://x/y.png" } as never],
       }),
     );
     expect(two.message).toMatch(/contentData\[0\] has 2 kinds of content \(text, imageUrl\)/);
-    const twoJson = invalid(() =>
+    const twoJson = invalidRequest(() =>
       buildEvaluateRequest({ policyId: "p", contentData: [{ text: "a", image: new Uint8Array([1]) } as never] }),
     );
     expect(twoJson.message).toMatch(/2 kinds of content/);
-    const jsonForm = invalid(() => buildEvaluateRequest({ policyId: "p", contentData: [{ text: "a" } as never] }));
+    const jsonForm = invalidRequest(() =>
+      buildEvaluateRequest({ policyId: "p", contentData: [{ text: "a" } as never] }),
+    );
     expect(jsonForm.message).toMatch(/JSON form.*textContent/);
-    invalid(() => buildEvaluateRequest({ policyId: "p", contentData: [null as never] }));
+    invalidRequest(() => buildEvaluateRequest({ policyId: "p", contentData: [null as never] }));
   });
 
   it("needs a policy id", () => {
     for (const policyId of ["", "   ", undefined]) {
-      const e = invalid(() => buildEvaluateRequest({ ...ok, policyId: policyId as string }));
+      const e = invalidRequest(() => buildEvaluateRequest({ ...ok, policyId: policyId as string }));
       expect(e.field).toBe("policyId");
-      invalid(() => buildCreateJobRequest({ ...ok, policyId: policyId as string }));
+      invalidRequest(() => buildCreateJobRequest({ ...ok, policyId: policyId as string }));
     }
   });
 
   it("needs a threshold in [0, 1]", () => {
     for (const threshold of [-0.1, 1.01, Number.NaN, Infinity, "0.5" as unknown as number]) {
-      expect(invalid(() => buildEvaluateRequest({ ...ok, threshold })).field).toBe("threshold");
-      invalid(() => buildCreateJobRequest({ ...ok, threshold }));
-      invalid(() => buildEvaluateLabelsRequest({ contentData: textContent("x"), labelVersionIds: ["l"], threshold }));
-      invalid(() =>
+      expect(invalidRequest(() => buildEvaluateRequest({ ...ok, threshold })).field).toBe("threshold");
+      invalidRequest(() => buildCreateJobRequest({ ...ok, threshold }));
+      invalidRequest(() =>
+        buildEvaluateLabelsRequest({ contentData: textContent("x"), labelVersionIds: ["l"], threshold }),
+      );
+      invalidRequest(() =>
         buildEvaluateLabelsRequest({
           contentData: textContent("x"),
           labelVersionIds: ["l"],
@@ -148,22 +139,25 @@ describe("request checks", () => {
   });
 
   it("checks free-form options", () => {
-    invalid(() => buildEvaluateRequest({ ...ok, options: { options: { expedited: true as unknown as string } } }));
+    invalidRequest(() =>
+      buildEvaluateRequest({ ...ok, options: { options: { expedited: true as unknown as string } } }),
+    );
   });
 
   it("evaluateOne takes a single item", () => {
     expect(buildEvaluateOneRequest({ policyId: "p", contentData: textContent("x") }).contentData).toHaveLength(1);
     expect(
-      invalid(() => buildEvaluateOneRequest({ policyId: "p", contentData: [textContent("x")] as never })).message,
+      invalidRequest(() => buildEvaluateOneRequest({ policyId: "p", contentData: [textContent("x")] as never }))
+        .message,
     ).toMatch(/use evaluate\(\)/);
-    invalid(() => buildEvaluateOneRequest({ policyId: "p" } as never));
-    invalid(() => buildEvaluateOneRequest({ policyId: "", contentData: textContent("x") }));
+    invalidRequest(() => buildEvaluateOneRequest({ policyId: "p" } as never));
+    invalidRequest(() => buildEvaluateOneRequest({ policyId: "", contentData: textContent("x") }));
   });
 
   it("checks a webhook on CreateJob", () => {
-    const e = invalid(() => buildCreateJobRequest({ ...ok, webhook: { url: "http://example.com/hook" } }));
+    const e = invalidRequest(() => buildCreateJobRequest({ ...ok, webhook: { url: "http://example.com/hook" } }));
     expect(e.field).toBe("webhook.url");
-    invalid(() =>
+    invalidRequest(() =>
       buildCreateJobRequest({ ...ok, webhook: { url: "https://x/y", extraHeaders: { "X-Webhook-Secret": "s" } } }),
     );
     expect(
@@ -172,25 +166,25 @@ describe("request checks", () => {
   });
 
   it("needs a job id", () => {
-    expect(invalid(() => buildGetJobRequest("")).field).toBe("jobUuid");
+    expect(invalidRequest(() => buildGetJobRequest("")).field).toBe("jobUuid");
     expect(buildGetJobRequest("abc").jobUuid).toBe("abc");
   });
 
   it("checks the page size and the query of ListJobs", () => {
     for (const pageSize of [-1, 1001, 1.5])
-      expect(invalid(() => buildListJobsRequest({ pageSize })).field).toBe("pageSize");
+      expect(invalidRequest(() => buildListJobsRequest({ pageSize })).field).toBe("pageSize");
     expect(buildListJobsRequest({ pageSize: 1000 }).pageSize).toBe(1000);
     expect(buildListJobsRequest().pageSize).toBe(0);
     const built = buildListJobsRequest({ query: jobQuery().status(JobStatus.COMPLETED).policy("p"), pageToken: "t" });
     expect(built.query?.status).toBe(JobStatus.COMPLETED);
     expect(built.query?.policyId).toBe("p");
     expect(built.pageToken).toBe("t");
-    const backwards = invalid(() =>
+    const backwards = invalidRequest(() =>
       buildListJobsRequest({ query: { createdTimeRange: { start: { seconds: 10n }, end: { seconds: 5n } } } }),
     );
     expect(backwards.message).toMatch(/starts after it ends/);
-    invalid(() => buildListJobsRequest({ query: { status: 42 as JobStatus } }));
-    invalid(() => buildListJobsRequest({ query: { policyId: "" } }));
+    invalidRequest(() => buildListJobsRequest({ query: { status: 42 as JobStatus } }));
+    invalidRequest(() => buildListJobsRequest({ query: { policyId: "" } }));
   });
 
   it("takes 1 to 10 label version ids", () => {
@@ -198,11 +192,11 @@ describe("request checks", () => {
     const ids = (n: number) => Array.from({ length: n }, (_, i) => `label-${String(i)}`);
     const request = buildEvaluateLabelsRequest({ contentData: content, labelVersionIds: ids(10) });
     expect(toBinary(EvaluateLabelsRequestSchema, request).length).toBeGreaterThan(0);
-    const eleven = invalid(() => buildEvaluateLabelsRequest({ contentData: content, labelVersionIds: ids(11) }));
+    const eleven = invalidRequest(() => buildEvaluateLabelsRequest({ contentData: content, labelVersionIds: ids(11) }));
     expect(eleven.message).toMatch(/11 ids but a call takes at most 10/);
-    invalid(() => buildEvaluateLabelsRequest({ contentData: content, labelVersionIds: [] }));
-    invalid(() => buildEvaluateLabelsRequest({ contentData: content, labelVersionIds: ["ok", ""] }));
-    invalid(() => buildEvaluateLabelsRequest({ labelVersionIds: ["l"] }));
-    invalid(() => buildEvaluateLabelsRequest({ contentData: {}, labelVersionIds: ["l"] }));
+    invalidRequest(() => buildEvaluateLabelsRequest({ contentData: content, labelVersionIds: [] }));
+    invalidRequest(() => buildEvaluateLabelsRequest({ contentData: content, labelVersionIds: ["ok", ""] }));
+    invalidRequest(() => buildEvaluateLabelsRequest({ labelVersionIds: ["l"] }));
+    invalidRequest(() => buildEvaluateLabelsRequest({ contentData: {}, labelVersionIds: ["l"] }));
   });
 });
