@@ -163,7 +163,7 @@ export interface CallOptions {
   headers?: Record<string, string>;
 }
 
-/** The client's configuration after defaults and checks; holds no secret. @private */
+/** The client's configuration after defaults and checks; holds no secret. @internal */
 export interface ResolvedClientOptions {
   readonly protocol: "grpc" | "rest";
   readonly baseUrl: string;
@@ -202,7 +202,7 @@ function shown(value: unknown): string {
 /**
  * Checks a count or duration option: a finite number ≥ min (or Infinity when allowed). `field` is the path below
  * the options object ("timeoutMs", "keepalive.pingTimeoutMs"). Throws InvalidRequestError naming the type.
- * @private
+ * @internal
  */
 export function checkNumber(
   value: unknown,
@@ -267,7 +267,7 @@ function isPem(value: unknown): boolean {
  * (pseudo and hop-by-hop headers, authorization, content-type, te, grpc-*), string values without CR, LF or
  * non-ASCII, at most 8 KiB each. `field` is the path below the options object. Throws InvalidRequestError; the
  * message never repeats a header value.
- * @private
+ * @internal
  */
 export function checkHeaders(headers: unknown, field: string): void {
   if (headers === undefined) return;
@@ -464,7 +464,7 @@ function bracketed(host: string): string {
  * Resolves options and environment into the client's configuration and its API key, checking every option.
  * Throws AuthenticationError when no API key is given (naming the option and the variable), InvalidRequestError
  * for any other bad option.
- * @private
+ * @internal
  */
 export function resolveClientOptions(
   options: ClavataClientOptions,

@@ -117,7 +117,7 @@ export function checkContentItem(item: unknown, path: string, budget: SizeBudget
 /**
  * The contract's rules for an item whose shape is already checked: it holds content (one kind, since `content` is
  * a oneof), text and images are not empty, and URLs are absolute http or https URLs.
- * @private
+ * @internal
  */
 export function checkContentRules(item: ContentDataInit, path: string): void {
   const content = item.content;

@@ -128,8 +128,8 @@ export {
 export { VERSION } from "./version.js";
 
 // ---------------------------------------------------------------------------
-// The client (issue 4): ClavataClient, its options, errors, refusals, content
-// helpers, the job query builder and the webhook request helper.
+// What users of the SDK import: the client, its options, content helpers,
+// errors, refusals, the job query builder and the webhook request helper.
 // ---------------------------------------------------------------------------
 
 export { Code } from "@connectrpc/connect";
@@ -150,12 +150,10 @@ export {
   AbortedError,
   AuthenticationError,
   ClavataError,
-  type ClavataErrorInit,
   ConnectionError,
   classifyTransportFailure,
   type ErrorContext,
   EvaluationRefusedError,
-  grpcCodeName,
   InvalidRequestError,
   NotFoundError,
   PermissionDeniedError,
@@ -168,7 +166,6 @@ export {
   toClavataError,
   transportFailureOf,
 } from "./errors.js";
-export { CLIENT_ID, USER_AGENT } from "./interceptors.js";
 export { type DateInput, JobQueryBuilder, type JobQueryInit, jobQuery, type TimeSpanOptions } from "./job-query.js";
 export { type ClavataLogger, type LogLevel, MIN_REDACTED_KEY_LENGTH } from "./logging.js";
 export { RefusalReason, type RefusedContent, refusalReasonOf, refusalsOf } from "./refusals.js";
@@ -233,3 +230,12 @@ export {
 } from "./batch-jobs.js";
 export { DEFAULT_REST_PORT } from "./client-options.js";
 export { createRestTransport, type RestTransportOptions } from "./transport/rest/rest-transport.js";
+
+// ---------------------------------------------------------------------------
+// For code that builds on the SDK rather than uses it: its own Connect
+// client or transport, error mapping or retry policy. Ordinary use needs
+// none of these.
+// ---------------------------------------------------------------------------
+
+export { type ClavataErrorInit, grpcCodeName } from "./errors.js";
+export { CLIENT_ID, USER_AGENT } from "./interceptors.js";

@@ -193,8 +193,13 @@ function startAttempt(
   // Without a time limit of its own the call's signal is all an attempt needs.
   if (settings.attemptTimeoutMs === undefined || limitMs === undefined) return { signal: callSignal, end() {} };
   const controller = new AbortController();
-  const onCallAbort = () => controller.abort(callSignal.reason);
   const disarm = armAttempt(deadlines, settings, limitMs, () => controller.abort(ATTEMPT_TIMED_OUT));
+  // A call cancelled mid-stream (a consumer that breaks out of its loop) never reaches end(): Connect's stream
+  // iterables drop return(), so the call's abort is the last this attempt hears, and must stop its timer too.
+  const onCallAbort = () => {
+    disarm();
+    controller.abort(callSignal.reason);
+  };
   if (callSignal.aborted) onCallAbort();
   else callSignal.addEventListener("abort", onCallAbort, { once: true });
   return {

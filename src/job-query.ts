@@ -157,7 +157,7 @@ function checkTimeRange(range: TimeRangeInit | undefined, field: string): void {
 /**
  * Checks the contract's rules of a query whose shape is already checked (see requests.ts): time ranges that do not
  * end before they start, a known status, a non-empty policy id when one is set. Throws InvalidRequestError.
- * @private
+ * @internal
  */
 export function checkJobQuery(query: JobQueryInit | undefined, path: string): void {
   if (query === undefined) return;

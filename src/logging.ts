@@ -15,7 +15,7 @@ export interface ClavataLogger {
   error(message: string): void;
 }
 
-/** A leveled, scrubbed log. @private */
+/** A leveled, scrubbed log. @internal */
 export interface Log {
   debug(message: string): void;
   info(message: string): void;
@@ -25,13 +25,13 @@ export interface Log {
 
 const rank: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, off: 100 };
 
-/** The log that discards everything. @private */
+/** The log that discards everything. @internal */
 export const silentLog: Log = { debug() {}, info() {}, warn() {}, error() {} };
 
 /**
  * Wraps a logger: drops lines below `level`, removes secrets with `redact`, prefixes "[clavata] ", and never lets
  * a throwing logger break a call.
- * @private
+ * @internal
  */
 export function createLog(logger: ClavataLogger | undefined, level: LogLevel, redact: (text: string) => string): Log {
   if (logger === undefined || level === "off") return silentLog;
@@ -57,7 +57,7 @@ export const MIN_REDACTED_KEY_LENGTH = 16;
  * Returns a function that replaces the secret with "[redacted]" wherever it stands as a whole token: not directly
  * preceded or followed by a letter or digit (so it never cuts a word apart), where a percent escape such as "%20"
  * also counts as a boundary. Secrets shorter than MIN_REDACTED_KEY_LENGTH are not redacted (see there).
- * @private
+ * @internal
  */
 export function createRedactor(secret: string | undefined): (text: string) => string {
   if (secret === undefined || secret.length < MIN_REDACTED_KEY_LENGTH) return (text) => text;

@@ -3,6 +3,7 @@
 // which the entry point reports with exit code 2.
 
 import { type ParseArgsConfig, parseArgs } from "node:util";
+import { didYouMean } from "../emulator/nearest-word.js";
 
 /** The exit codes of `clavata`. */
 export const ExitCode = {
@@ -123,19 +124,31 @@ export function parseCommandArgs(
     const parsed = parseArgs({ args: [...argv], options, strict: true, allowPositionals: positionals });
     return { values: parsed.values as ParsedValues, positionals: parsed.positionals };
   } catch (error) {
-    throw new UsageError(describeParseError(error, command), command);
+    throw new UsageError(describeParseError(error, command, options), command);
   }
 }
 
-function describeParseError(error: unknown, command: string): string {
+/** Every way to write the options: `--name` and, where there is one, `-n`. */
+function optionSpellings(options: OptionSpecs): string[] {
+  return Object.entries(options).flatMap(([name, spec]) => [
+    `--${name}`,
+    ...(spec.short === undefined ? [] : [`-${spec.short}`]),
+  ]);
+}
+
+function describeParseError(error: unknown, command: string, options: OptionSpecs): string {
   const message = error instanceof Error ? error.message : String(error);
   const code = (error as { code?: string }).code;
   // parseArgs names an option as '--name' or, for one with a short form, as '-n, --name <value>'.
   const option = /'(?:-\w, )?(-{1,2}[^' ,]+)/.exec(message)?.[1];
   const where = command === "" ? "clavata" : `clavata ${command}`;
   switch (code) {
-    case "ERR_PARSE_ARGS_UNKNOWN_OPTION":
-      return `unknown option ${option ?? message} for ${where}; to pass text that starts with "-", put it after "--"`;
+    case "ERR_PARSE_ARGS_UNKNOWN_OPTION": {
+      const suggestion = option === undefined ? "" : didYouMean(option, optionSpellings(options));
+      return suggestion !== ""
+        ? `unknown option ${option} for ${where}${suggestion}`
+        : `unknown option ${option ?? message} for ${where}; to pass text that starts with "-", put it after "--"`;
+    }
     case "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL":
       return `${where} takes no arguments, only options (got ${/'([^']*)'/.exec(message)?.[1] ?? "an argument"})`;
     case "ERR_PARSE_ARGS_INVALID_OPTION_VALUE":

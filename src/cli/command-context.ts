@@ -1,47 +1,34 @@
-// What every command gets from the entry point, and the input options that evaluate, jobs create and labels
-// evaluate share.
+// What every command gets from `run()`: its arguments, the streams and environment it works with, and the signal
+// that stops it. Commands never reach for `process` themselves, so that tests can run them in-process with fake
+// streams and a test's own environment.
 
-import { type OptionSpecs, type ParsedValues, stringValue, stringValues } from "./args.js";
-import type { InputSources } from "./input-items.js";
+/** A stream a command writes to; `isTTY` and `columns` are there when it is a terminal. */
+export type CliOutput = NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
 
-/** What a command runs with: its arguments (without the command words) and a signal that fires on Ctrl-C. */
-export interface CommandContext {
-  /** The arguments after the command words were taken out. */
-  argv: string[];
+/** A stream a command reads from; `isTTY` is true when it is a terminal (and so holds no piped content). */
+export type CliInput = NodeJS.ReadableStream & { isTTY?: boolean };
+
+/** The streams, environment and working directory the tool runs with. */
+export interface CliIo {
+  /** Standard input: content to evaluate, or a batch file with `--input -`. */
+  stdin: CliInput;
+  /** Standard output: results. */
+  stdout: CliOutput;
+  /** Standard error: usage errors, failures, summaries in --json mode, the progress bar. */
+  stderr: CliOutput;
+  /** The environment variables (CLAVATA_API_KEY, CLAVATA_HOST, ...). */
+  env: Readonly<Record<string, string | undefined>>;
+  /** The directory relative paths are read from. */
+  cwd: string;
   /** Fires on SIGINT or SIGTERM: stop, report what is done, and return. */
   signal: AbortSignal;
 }
 
-/** A command: returns the exit code. */
-export type Command = (context: CommandContext) => Promise<number>;
-
-/** The options that say where content comes from. */
-export const INPUT_OPTIONS = {
-  file: { type: "string", short: "f", multiple: true },
-  "image-url": { type: "string", multiple: true },
-  input: { type: "string", short: "i" },
-  format: { type: "string" },
-} as const satisfies OptionSpecs;
-
-/** The help text of the input options. */
-export const INPUT_OPTIONS_HELP = `Content (any mix; with none of these, standard input is read as one item):
-  [text ...]              text items, one per argument (use -- before text that starts with "-")
-  -f, --file <path>       a file, repeatable: images by extension or magic bytes, otherwise UTF-8 text
-  --image-url <url>       an image URL for the gateway to fetch, repeatable
-  -i, --input <file>      a batch file, one item per row: .jsonl ({"id", "kind", "content", "metadata"?}) or
-                          .csv (header row with id, kind, content; other columns become metadata);
-                          kind is text, image (base64), image_url or file (a path relative to the batch file);
-                          "-" reads the batch from standard input
-  --format jsonl|csv      the batch file's format, when its extension does not say`;
-
-/** The input sources the parsed options name. */
-export function inputSources(values: ParsedValues, positionals: string[], stdin: InputSources["stdin"]): InputSources {
-  return {
-    texts: positionals,
-    files: stringValues(values, "file"),
-    imageUrls: stringValues(values, "image-url"),
-    batch: stringValue(values, "input"),
-    format: stringValue(values, "format"),
-    stdin,
-  };
+/** What a command runs with: its arguments (without the command words), its streams and its environment. */
+export interface CommandContext extends CliIo {
+  /** The arguments after the command words were taken out. */
+  argv: string[];
 }
+
+/** A command: returns the exit code. Throws UsageError for bad usage or input. */
+export type Command = (context: CommandContext) => Promise<number>;

@@ -5,9 +5,21 @@ import { ClavataClient } from "../client.js";
 import { API_KEY_ENV, DEFAULT_HOST, DEFAULT_PORT, DEFAULT_REST_PORT } from "../client-options.js";
 import { type Emulator, startEmulator } from "../emulator/index.js";
 import { EMULATOR_LOCAL_API_KEY } from "../emulator/local-api-key.js";
-import { ClavataError } from "../errors.js";
+import { AbortedError, ClavataError } from "../errors.js";
+import type { ClavataLogger } from "../logging.js";
 import { isLoopbackHost } from "../loopback.js";
-import { flag, type ParsedValues, parseDuration, parseEnvFlag, parsePort, stringValue, UsageError } from "./args.js";
+import {
+  ExitCode,
+  flag,
+  type ParsedValues,
+  parseDuration,
+  parseEnvFlag,
+  parsePort,
+  stringValue,
+  UsageError,
+} from "./args.js";
+import type { CliIo } from "./command-context.js";
+import { reportFailure } from "./report-failure.js";
 
 /** The environment variables the global options fall back to. */
 export const ENV = {
@@ -48,11 +60,7 @@ export interface ConnectionSettings {
  * port or timeout, for --emulator together with --host, --port or --insecure, and for --insecure to a host that
  * is not loopback (the key would travel in plaintext).
  */
-export function connectionSettings(
-  values: ParsedValues,
-  command: string,
-  env: NodeJS.ProcessEnv = process.env,
-): ConnectionSettings {
+export function connectionSettings(values: ParsedValues, command: string, env: CliIo["env"]): ConnectionSettings {
   const emulator = flag(values, "emulator");
   if (emulator) {
     for (const option of ["host", "port", "insecure"]) {
@@ -87,12 +95,12 @@ export function connectionSettings(
 }
 
 /** Writes the client's log lines to standard error (the client has already removed the API key from them). */
-const stderrLogger = {
-  debug: (message: string) => process.stderr.write(`${message}\n`),
-  info: (message: string) => process.stderr.write(`${message}\n`),
-  warn: (message: string) => process.stderr.write(`${message}\n`),
-  error: (message: string) => process.stderr.write(`${message}\n`),
-};
+function streamLogger(stderr: CliIo["stderr"]): ClavataLogger {
+  const write = (message: string) => {
+    stderr.write(`${message}\n`);
+  };
+  return { debug: write, info: write, warn: write, error: write };
+}
 
 /**
  * Opens the connection the global options describe. With --emulator, starts an emulator with the sample
@@ -103,8 +111,9 @@ const stderrLogger = {
 export async function openGateway(
   values: ParsedValues,
   command: string,
-  env: NodeJS.ProcessEnv = process.env,
+  io: Pick<CliIo, "env" | "stderr">,
 ): Promise<GatewayConnection> {
+  const env = io.env;
   const settings = connectionSettings(values, command, env);
   let apiKey = stringValue(values, "api-key") ?? (env[ENV.apiKey] || undefined);
   if (apiKey === undefined || apiKey.trim() === "") {
@@ -128,7 +137,7 @@ export async function openGateway(
         ? { baseUrl: (settings.rest ? emulator.restUrl : undefined) ?? emulator.url, insecure: true }
         : { host: settings.host, port: settings.port, insecure: settings.insecure }),
       ...(settings.timeoutMs !== undefined ? { timeoutMs: settings.timeoutMs } : {}),
-      ...(settings.verbose ? { logger: stderrLogger, logLevel: "debug" as const } : {}),
+      ...(settings.verbose ? { logger: streamLogger(io.stderr), logLevel: "debug" as const } : {}),
     });
   } catch (error) {
     await emulator?.close();
@@ -144,4 +153,29 @@ export async function openGateway(
       await emulator?.close();
     },
   };
+}
+
+/**
+ * Opens the connection, runs `call` with its client, and closes it. A failed call is reported on standard error
+ * (exit code 1), an interruption by the command's signal says so (exit code 130); anything else is rethrown.
+ */
+export async function withGateway(
+  values: ParsedValues,
+  command: string,
+  io: Pick<CliIo, "env" | "stderr" | "signal">,
+  call: (client: ClavataClient, gateway: GatewayConnection) => Promise<number>,
+): Promise<number> {
+  const gateway = await openGateway(values, command, io);
+  try {
+    return await call(gateway.client, gateway);
+  } catch (error) {
+    if (error instanceof AbortedError && io.signal.aborted) {
+      io.stderr.write(`clavata ${command}: interrupted\n`);
+      return ExitCode.INTERRUPTED;
+    }
+    if (error instanceof ClavataError) return reportFailure(error, command, io.stderr);
+    throw error;
+  } finally {
+    await gateway.close();
+  }
 }

@@ -3,17 +3,19 @@
 // Lines or CSV, one item per row with an id, a kind and the content). Every problem is a UsageError that names the
 // file and the row.
 
-import { readFile } from "node:fs/promises";
 import { dirname, extname, resolve } from "node:path";
 import type { ContentDataInit } from "../content.js";
 import { UsageError } from "./args.js";
 import { CsvError, parseCsv } from "./csv-reader.js";
-
-/** The content of one item, in the shape of ContentData's `content` oneof. */
-export type ItemContent =
-  | { case: "text"; value: string }
-  | { case: "image"; value: Uint8Array }
-  | { case: "imageUrl"; value: string };
+import {
+  asText,
+  checkUrl,
+  contentOfFile,
+  type ItemContent,
+  looksLikeImage,
+  readContentFile,
+  readStdin,
+} from "./item-content.js";
 
 /** One item to evaluate. */
 export interface InputItem {
@@ -41,6 +43,8 @@ export interface InputSources {
   format?: string | undefined;
   /** Standard input, read when nothing else is given (or for `--input -`). */
   stdin: NodeJS.ReadableStream & { isTTY?: boolean };
+  /** The directory relative paths are read from; default: the process's working directory. */
+  cwd?: string | undefined;
 }
 
 /** The items of a command, and whether they came from a batch file. */
@@ -53,114 +57,6 @@ export interface InputBatch {
 /** The kinds a batch row may have. */
 export const ITEM_KINDS = ["text", "image", "image_url", "file"] as const;
 
-const imageExtensions = new Set([
-  ".png",
-  ".jpg",
-  ".jpeg",
-  ".jpe",
-  ".jfif",
-  ".webp",
-  ".gif",
-  ".bmp",
-  ".tif",
-  ".tiff",
-  ".heic",
-  ".heif",
-  ".avif",
-  ".ico",
-  ".svg",
-  ".psd",
-]);
-const textExtensions = new Set([".txt", ".text", ".md", ".markdown", ".log", ".html", ".htm", ".json", ".csv", ".xml"]);
-
-/**
- * Whether bytes start like an image file: PNG, JPEG, WebP, GIF, BMP, TIFF, ICO, or an ISO-BMFF image (HEIC, AVIF).
- * Images the gateway does not support (everything but PNG, JPEG and WebP) are still images: they are sent as
- * such, and the gateway refuses them with a reason.
- */
-export function looksLikeImage(bytes: Uint8Array): boolean {
-  const startsWith = (...sig: number[]) => sig.every((b, i) => bytes[i] === b);
-  const ascii = (from: number, text: string) => [...text].every((ch, i) => bytes[from + i] === ch.charCodeAt(0));
-  return (
-    startsWith(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a) ||
-    startsWith(0xff, 0xd8, 0xff) ||
-    (ascii(0, "RIFF") && ascii(8, "WEBP")) ||
-    ascii(0, "GIF87a") ||
-    ascii(0, "GIF89a") ||
-    (ascii(0, "BM") && bytes.length >= 26) ||
-    startsWith(0x49, 0x49, 0x2a, 0x00) ||
-    startsWith(0x4d, 0x4d, 0x00, 0x2a) ||
-    startsWith(0x00, 0x00, 0x01, 0x00) ||
-    (ascii(4, "ftyp") && ["heic", "heix", "hevc", "mif1", "msf1", "avif", "avis"].some((brand) => ascii(8, brand)))
-  );
-}
-
-const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
-
-/** The bytes as text when they are valid UTF-8 without NUL bytes; undefined otherwise. */
-function asText(bytes: Uint8Array): string | undefined {
-  if (bytes.includes(0)) return undefined;
-  try {
-    return strictUtf8.decode(bytes);
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * Decides what a file's bytes are: an image by its extension, else by its magic bytes, else text when it is valid
- * UTF-8, else an image (unknown binary data, which the gateway will refuse as an unsupported format).
- */
-export function contentOfFile(path: string, bytes: Uint8Array): ItemContent {
-  const ext = extname(path).toLowerCase();
-  if (imageExtensions.has(ext)) return { case: "image", value: bytes };
-  const text = asText(bytes);
-  if (textExtensions.has(ext) && text !== undefined) return { case: "text", value: text };
-  if (looksLikeImage(bytes)) return { case: "image", value: bytes };
-  if (text !== undefined) return { case: "text", value: text };
-  return { case: "image", value: bytes };
-}
-
-async function readContentFile(path: string, command: string, where = ""): Promise<Uint8Array> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(path);
-  } catch (error) {
-    const code = (error as { code?: string }).code;
-    const why =
-      code === "ENOENT"
-        ? "no such file"
-        : code === "EISDIR"
-          ? "it is a directory"
-          : code === "EACCES"
-            ? "permission denied"
-            : String(error);
-    throw new UsageError(`${where}cannot read ${path}: ${why}`, command);
-  }
-  if (bytes.byteLength === 0)
-    throw new UsageError(`${where}${path} is empty; there is nothing to evaluate in it`, command);
-  return bytes;
-}
-
-async function readStdin(stdin: NodeJS.ReadableStream): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stdin) chunks.push(typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer));
-  return Buffer.concat(chunks);
-}
-
-function checkUrl(url: string, where: string, command: string): string {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new UsageError(`${where}"${url}" is not a URL; give an absolute http:// or https:// URL`, command);
-  }
-  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
-    throw new UsageError(`${where}"${url}" is not an http:// or https:// URL`, command);
-  }
-  return url;
-}
-
 /**
  * Reads every item the sources name, in this order: text arguments, files, image URLs, then the batch file or
  * standard input. Standard input is read when no other source is given (or for `--input -`); it is one item (an
@@ -169,6 +65,7 @@ function checkUrl(url: string, where: string, command: string): string {
  * @throws UsageError when there is nothing to evaluate, a file cannot be read or is empty, or a batch row is bad.
  */
 export async function readInputItems(sources: InputSources, command: string): Promise<InputBatch> {
+  const cwd = sources.cwd ?? process.cwd();
   const items: InputItem[] = [];
   const add = (id: string, content: ItemContent, metadata: Record<string, string> = {}) => {
     items.push({ index: items.length, id, content, metadata });
@@ -180,7 +77,7 @@ export async function readInputItems(sources: InputSources, command: string): Pr
   for (const path of sources.files) {
     if (path === "-")
       throw new UsageError("--file - is not supported; pipe the content to standard input without --file", command);
-    add(path, contentOfFile(path, await readContentFile(path, command)));
+    add(path, contentOfFile(path, await readContentFile(path, cwd, command)));
   }
   for (const url of sources.imageUrls) add(url, { case: "imageUrl", value: checkUrl(url, "--image-url: ", command) });
 
@@ -196,9 +93,9 @@ export async function readInputItems(sources: InputSources, command: string): Pr
     }
     const text = fromStdin
       ? (await readStdin(sources.stdin)).toString("utf8")
-      : await readBatchText(sources.batch, command);
+      : await readBatchText(sources.batch, cwd, command);
     const name = fromStdin ? "<stdin>" : sources.batch;
-    const baseDir = fromStdin ? process.cwd() : dirname(resolve(sources.batch));
+    const baseDir = fromStdin ? cwd : dirname(resolve(cwd, sources.batch));
     const rows = format === "csv" ? csvRows(text, name, command) : jsonlRows(text, name, command);
     if (rows.length === 0) throw new UsageError(`${name} has no items; add one item per row`, command);
     for (const row of rows) {
@@ -250,8 +147,8 @@ function batchFormat(path: string, format: string | undefined, command: string):
   );
 }
 
-async function readBatchText(path: string, command: string): Promise<string> {
-  const bytes = await readContentFile(path, command, "--input: ");
+async function readBatchText(path: string, cwd: string, command: string): Promise<string> {
+  const bytes = await readContentFile(path, cwd, command, "--input: ");
   const text = asText(bytes);
   if (text === undefined)
     throw new UsageError(`--input: ${path} is not UTF-8 text; a batch file is JSON Lines or CSV`, command);
@@ -400,7 +297,7 @@ async function rowContent(row: BatchRow, baseDir: string, where: string, command
     case "file": {
       if (row.content === "") throw new UsageError(`${where}a file row's content is the file's path`, command);
       const path = resolve(baseDir, row.content);
-      return contentOfFile(path, await readContentFile(path, command, where));
+      return contentOfFile(path, await readContentFile(path, baseDir, command, where));
     }
     default:
       throw new UsageError(`${where}unknown kind "${row.kind}"; use one of ${ITEM_KINDS.join(", ")}`, command);

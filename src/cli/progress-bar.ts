@@ -1,6 +1,8 @@
 // The progress bar of a batch: drawn on standard error, and only when that is a terminal, so that it never ends up
 // in a file or a pipe. It shows items done, the rate and the time left.
 
+import type { CliOutput } from "./command-context.js";
+
 /** Formats a duration in seconds as "45s", "2m05s" or "1h02m". */
 export function formatEta(seconds: number): string {
   const s = Math.max(0, Math.round(seconds));
@@ -32,7 +34,7 @@ export function renderProgress(done: number, total: number, elapsedMs: number, c
 
 /** A progress bar on a terminal stream. Redraws at most every 100 ms, and on `redraw()`. */
 export class ProgressBar {
-  readonly #stream: NodeJS.WriteStream;
+  readonly #stream: CliOutput;
   readonly #total: number;
   readonly #started = Date.now();
   #done = 0;
@@ -40,7 +42,7 @@ export class ProgressBar {
   #visible = false;
 
   /** Makes a bar for `total` items on `stream` (a terminal); nothing is drawn until the first tick. */
-  constructor(stream: NodeJS.WriteStream, total: number) {
+  constructor(stream: CliOutput, total: number) {
     this.#stream = stream;
     this.#total = total;
   }

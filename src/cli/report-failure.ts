@@ -15,16 +15,16 @@ function hintOf(error: ClavataError): string | undefined {
 }
 
 /**
- * Writes a failure to standard error as `clavata <command>: <message>`, with a hint for the errors a user can fix
- * from the command line, and returns exit code 1.
+ * Writes a failure to `stderr` as `clavata <command>: <message>`, with a hint for the errors a user can fix from
+ * the command line, and returns exit code 1.
  */
-export function reportFailure(error: unknown, command: string): number {
+export function reportFailure(error: unknown, command: string, stderr: NodeJS.WritableStream): number {
   const prefix = `clavata ${command}:`;
   if (error instanceof ClavataError) {
     const hint = hintOf(error);
-    process.stderr.write(`${prefix} ${error.message}\n${hint === undefined ? "" : `hint: ${hint}\n`}`);
+    stderr.write(`${prefix} ${error.message}\n${hint === undefined ? "" : `hint: ${hint}\n`}`);
   } else {
-    process.stderr.write(`${prefix} ${error instanceof Error ? error.message : String(error)}\n`);
+    stderr.write(`${prefix} ${error instanceof Error ? error.message : String(error)}\n`);
   }
   return ExitCode.FAILURE;
 }

@@ -1,6 +1,6 @@
-// The emulator's policy engine: evaluates content against the deterministic
-// policies of policy.ts and answers with the same report messages the real
-// gateway sends, or with the refusal (precheck failure) it would send.
+// The emulator's policy engine: holds the policies and the block list, refuses what the gateway would refuse
+// (prechecks), and evaluates content against a policy or one label. Content preparation (prepared-content.ts),
+// loopback image fetching (image-fetch.ts) and the report itself (report.ts) each live in their own file.
 
 import { create } from "@bufbuild/protobuf";
 import { ValueSchema } from "@bufbuild/protobuf/wkt";
@@ -12,34 +12,15 @@ import {
   PrecheckMatchConfidence,
 } from "../../gen/clavata/gateway/v1/errs_pb.js";
 import { type LabelEvaluation, LabelEvaluationSchema } from "../../gen/clavata/gateway/v1/labels_pb.js";
-import {
-  type ContentData,
-  Outcome,
-  type PolicyEvaluationReport,
-  type PolicyEvaluationReport_AssertionEvaluationReport,
-  PolicyEvaluationReport_AssertionEvaluationReportSchema,
-  type PolicyEvaluationReport_ExceptionEvaluationReport,
-  PolicyEvaluationReport_ExceptionEvaluationReportSchema,
-  type PolicyEvaluationReport_ReviewResult,
-  PolicyEvaluationReport_ReviewResultSchema,
-  type PolicyEvaluationReport_SectionEvaluationReport,
-  PolicyEvaluationReport_SectionEvaluationReportSchema,
-  PolicyEvaluationReport_TokenUsageSchema,
-  PolicyEvaluationReportSchema,
-} from "../../gen/clavata/shared/v1/public_pb.js";
-import { isLoopbackHost, loopbackConnectAddress } from "../loopback.js";
-import { contentHash, isContentHash } from "./content-hash.js";
-import { type ImageFormat, type ImageInspection, inspectImage } from "./image.js";
-import type { ImageMatcher, Policy, PolicyAssertion, PolicySection } from "./policy.js";
+import { type ContentData, Outcome, type PolicyEvaluationReport } from "../../gen/clavata/shared/v1/public_pb.js";
+import { isContentHash } from "./content-hash.js";
+import { DEFAULT_FETCH_TIMEOUT_MS, DEFAULT_MAX_IMAGE_BYTES } from "./image-fetch.js";
+import type { Policy, PolicySection } from "./policy.js";
+import { checkContent, isPrepared, type PreparedContent, prepareContent } from "./prepared-content.js";
+import { buildReport } from "./report.js";
 
 /** The threshold used when a request leaves it unset or sends 0. */
 export const DEFAULT_THRESHOLD = 0.5;
-/** The input tokens counted for one image or image URL, whatever its size. */
-export const IMAGE_INPUT_TOKENS = 256;
-/** How long a loopback image URL fetch may take, by default, in milliseconds. */
-export const DEFAULT_FETCH_TIMEOUT_MS = 5000;
-/** The largest image a loopback image URL may return, by default, in bytes (20 MiB). */
-export const DEFAULT_MAX_IMAGE_BYTES = 20 * 1024 * 1024;
 
 /** Options for {@link PolicyEngine}. */
 export interface PolicyEngineOptions {
@@ -64,23 +45,6 @@ export type LabelVerdict =
   | { kind: "refused"; contentHash: string; failure: PrecheckFailure };
 
 /**
- * A content item with its bytes resolved, hashed and inspected, ready to be evaluated against any number of
- * policies or labels. Made by {@link PolicyEngine.prepare}; pass it to `evaluate` or `evaluateLabel` instead of
- * the item so that an image URL is fetched once per request rather than once per policy or label.
- */
-export type PreparedContent = {
-  /** The item as received. */
-  readonly item: ContentData;
-  /** The item's content hash ("fnv1a128::…"). */
-  readonly contentHash: string;
-} & (
-  | { readonly kind: "text"; readonly text: string; readonly normalized: string; readonly byteLength: number }
-  | { readonly kind: "image"; readonly bytes: Uint8Array; readonly image: ImageInspection }
-  | { readonly kind: "url"; readonly url: string; readonly format: ImageFormat | undefined }
-  | { readonly kind: "fetchFailed"; readonly url: string; readonly reason: string }
-);
-
-/**
  * Resolves a request's threshold: unset or 0 means {@link DEFAULT_THRESHOLD} (0.5).
  *
  * @param field the request field, for the error message. Default "threshold".
@@ -95,26 +59,6 @@ export function effectiveThreshold(threshold: number | undefined, field = "thres
     );
   }
   return threshold;
-}
-
-/**
- * Whether an image URL points at this machine, so that the emulator fetches it: the host is `localhost`,
- * an IPv4 address in 127.0.0.0/8 or `[::1]` (after the WHATWG URL parser's normalization, so `127.1` counts).
- */
-export function isLoopbackUrl(url: URL): boolean {
-  // The same rule as for webhooks: the emulator contacts nothing beyond these hosts.
-  return isLoopbackHost(url.hostname);
-}
-
-/**
- * The format an image URL's path names by its extension (`.png`, `.jpg`/`.jpeg`, `.webp`, any case), or
- * undefined for any other path.
- */
-export function formatFromUrlPath(url: URL): ImageFormat | undefined {
-  const match = /\.(png|jpe?g|webp)$/i.exec(url.pathname);
-  if (!match) return undefined;
-  const ext = match[1]!.toLowerCase();
-  return ext === "png" ? "png" : ext === "webp" ? "webp" : "jpeg";
 }
 
 /**
@@ -147,7 +91,7 @@ export function formatFromUrlPath(url: URL): ImageFormat | undefined {
  *
  * **Report fields.** `label_matches` maps the name of every TRUE section to its score. `threshold` is the
  * effective threshold. `content_metadata` echoes the item's metadata. `token_usage`: input tokens are
- * max(1, ceil(UTF-8 bytes / 4)) for text and 256 for an image or image URL;
+ * max(1, ceil(UTF-8 bytes / 4)) for text and IMAGE_INPUT_TOKENS (256, in report.ts) for an image or image URL;
  * multiplier is the policy's; billed tokens are round(input × multiplier).
  */
 export class PolicyEngine {
@@ -220,94 +164,24 @@ export class PolicyEngine {
   }
 
   /**
-   * Checks that an item can be evaluated at all (refusals are not this method's business).
+   * Checks that an item can be evaluated at all (refusals are not this method's business); see
+   * {@link checkContent}.
    *
-   * @param where the item's place in the request for the message, e.g. "content_data[2]".
-   * @throws ConnectError with Code.InvalidArgument naming `where` when the item has no content, empty text,
-   *   empty image bytes, an empty or unparsable image_url or one that is not http(s), or a video_url or
-   *   audio_url (which the emulator does not support).
+   * @throws ConnectError with Code.InvalidArgument naming `where`.
    */
   checkContent(item: ContentData, where: string): void {
-    const bad = (problem: string) => new ConnectError(`${where}: ${problem}`, Code.InvalidArgument);
-    const content = item.content;
-    switch (content.case) {
-      case undefined:
-        throw bad("no content; set one of text, image or image_url");
-      case "text":
-        if (content.value === "") throw bad("text is empty; give the text to evaluate");
-        return;
-      case "image":
-        if (content.value.length === 0) throw bad("image is empty; give the image bytes (PNG, JPEG or WebP)");
-        return;
-      case "imageUrl": {
-        if (content.value.trim() === "") throw bad("image_url is empty; give an absolute http or https URL");
-        const url = URL.canParse(content.value) ? new URL(content.value) : undefined;
-        if (url === undefined)
-          throw bad(`image_url ${quoteUrl(content.value)} is not a valid URL; give an absolute http or https URL`);
-        if (url!.protocol !== "http:" && url!.protocol !== "https:") {
-          throw bad(`image_url must be an http or https URL; got the scheme ${JSON.stringify(url!.protocol)}`);
-        }
-        return;
-      }
-      case "videoUrl":
-        throw bad("video_url is not supported by the emulator; send text, image or image_url");
-      case "audioUrl":
-        throw bad("audio_url is not supported by the emulator; send text, image or image_url");
-    }
+    checkContent(item, where);
   }
 
   /**
-   * Resolves an item's content once: its bytes (fetching a loopback image URL), hash and image facts.
-   * Fetch failures do not throw; they give a prepared item that evaluates to OUTCOME_FAILED.
+   * Resolves an item's content once: its bytes (fetching a loopback image URL within this engine's limits), hash
+   * and image facts. Fetch failures do not throw; they give a prepared item that evaluates to OUTCOME_FAILED.
    *
    * @param where the item's place in the request for error messages, e.g. "content_data[2]". Default "content".
    * @throws ConnectError with Code.InvalidArgument as {@link checkContent} does.
    */
-  async prepare(item: ContentData, where = "content"): Promise<PreparedContent> {
-    this.checkContent(item, where);
-    const content = item.content;
-    switch (content.case) {
-      case "text": {
-        const bytes = new TextEncoder().encode(content.value);
-        return {
-          item,
-          kind: "text",
-          contentHash: contentHash(bytes),
-          text: content.value,
-          normalized: content.value.normalize("NFKC"),
-          byteLength: bytes.length,
-        };
-      }
-      case "image":
-        return {
-          item,
-          kind: "image",
-          contentHash: contentHash(content.value),
-          bytes: content.value,
-          image: inspectImage(content.value),
-        };
-      case "imageUrl": {
-        const urlText = content.value;
-        const url = new URL(urlText);
-        if (!isLoopbackUrl(url)) {
-          return { item, kind: "url", contentHash: contentHash(urlText), url: urlText, format: formatFromUrlPath(url) };
-        }
-        const fetched = await fetchImage(url, this.#fetchTimeoutMs, this.#maxImageBytes);
-        if ("reason" in fetched) {
-          return { item, kind: "fetchFailed", contentHash: contentHash(urlText), url: urlText, reason: fetched.reason };
-        }
-        return {
-          item,
-          kind: "image",
-          contentHash: contentHash(fetched.bytes),
-          bytes: fetched.bytes,
-          image: inspectImage(fetched.bytes),
-        };
-      }
-      default:
-        // checkContent has already refused every other case.
-        throw new ConnectError("content: unsupported content", Code.InvalidArgument);
-    }
+  prepare(item: ContentData, where = "content"): Promise<PreparedContent> {
+    return prepareContent(item, where, { fetchTimeoutMs: this.#fetchTimeoutMs, maxImageBytes: this.#maxImageBytes });
   }
 
   /**
@@ -408,16 +282,6 @@ function positive(value: number | undefined, fallback: number, name: string): nu
   return value;
 }
 
-function isPrepared(item: ContentData | PreparedContent): item is PreparedContent {
-  return !("$typeName" in item) && "kind" in item && "item" in item;
-}
-
-/** A URL for an error message: quoted, without its query (which may hold a signature) and shortened. */
-function quoteUrl(text: string): string {
-  const shown = text.split(/[?#]/, 1)[0]!;
-  return JSON.stringify(shown.length > 100 ? `${shown.slice(0, 97)}...` : shown);
-}
-
 function refusal(
   type: PrecheckFailureType,
   message: string,
@@ -430,242 +294,4 @@ function refusal(
     details: create(ValueSchema, { kind: { case: "stringValue", value: hash } }),
     matchConfidence: confidence ?? PrecheckMatchConfidence.UNSPECIFIED,
   });
-}
-
-/**
- * Fetches a loopback image URL within the limits, never following a redirect. A kept-alive connection that
- * the server closed just before it was reused fails at once; the GET is retried once in that case only.
- */
-async function fetchImage(
-  url: URL,
-  timeoutMs: number,
-  maxBytes: number,
-): Promise<{ bytes: Uint8Array } | { reason: string }> {
-  const signal = AbortSignal.timeout(timeoutMs);
-  const first = await fetchImageOnce(url, signal, timeoutMs, maxBytes);
-  if ("socketClosed" in first && !signal.aborted) return fetchImageOnce(url, signal, timeoutMs, maxBytes);
-  return first;
-}
-
-async function fetchImageOnce(
-  url: URL,
-  signal: AbortSignal,
-  timeoutMs: number,
-  maxBytes: number,
-): Promise<{ bytes: Uint8Array } | { reason: string; socketClosed?: true }> {
-  try {
-    // Connect to the literal address (see src/loopback.ts), so no resolver decides where a loopback name goes.
-    const target = new URL(url);
-    const address = loopbackConnectAddress(url.hostname);
-    target.hostname = address.includes(":") ? `[${address}]` : address;
-    const response = await fetch(target, {
-      redirect: "manual",
-      signal,
-      headers: { accept: "image/png, image/jpeg, image/webp" },
-    });
-    if (response.type === "opaqueredirect" || (response.status >= 300 && response.status < 400)) {
-      await response.body?.cancel();
-      return {
-        reason: `the server answered with a redirect (HTTP ${response.status}), which the emulator does not follow`,
-      };
-    }
-    if (!response.ok) {
-      await response.body?.cancel();
-      return { reason: `the server answered HTTP ${response.status}` };
-    }
-    const declared = Number(response.headers.get("content-length") ?? NaN);
-    if (declared > maxBytes) {
-      await response.body?.cancel();
-      return { reason: `the image is larger than the limit of ${maxBytes} bytes` };
-    }
-    const chunks: Uint8Array[] = [];
-    let total = 0;
-    if (response.body) {
-      const reader = response.body.getReader();
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        total += value.length;
-        if (total > maxBytes) {
-          await reader.cancel();
-          return { reason: `the image is larger than the limit of ${maxBytes} bytes` };
-        }
-        chunks.push(value);
-      }
-    }
-    const bytes = new Uint8Array(total);
-    let offset = 0;
-    for (const chunk of chunks) {
-      bytes.set(chunk, offset);
-      offset += chunk.length;
-    }
-    return { bytes };
-  } catch (err) {
-    if (signal.aborted) return { reason: `no complete answer within ${timeoutMs} ms` };
-    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    const reason = `the fetch failed: ${cause?.code ?? cause?.message ?? (err as Error).message}`;
-    return cause?.code === "UND_ERR_SOCKET" || cause?.code === "ECONNRESET"
-      ? { reason, socketClosed: true }
-      : { reason };
-  }
-}
-
-/** Whether a matcher matches prepared content. Text matchers never match images, and the reverse. */
-function matches(assertion: PolicyAssertion, content: PreparedContent): boolean {
-  const m = assertion.matcher;
-  switch (m.kind) {
-    case "keywords":
-      return content.kind === "text" && m.pattern.test(content.normalized);
-    case "regex":
-      return content.kind === "text" && m.pattern.test(content.text);
-    case "image":
-      return imageMatches(m, content);
-  }
-}
-
-function imageMatches(m: ImageMatcher, content: PreparedContent): boolean {
-  if (content.kind === "image") {
-    const info = content.image;
-    if ("error" in info) return false; // refused before evaluation; kept for safety
-    const size = content.bytes.length;
-    return (
-      (m.formats === undefined || m.formats.includes(info.format)) &&
-      (m.minBytes === undefined || size >= m.minBytes) &&
-      (m.maxBytes === undefined || size <= m.maxBytes) &&
-      (m.minWidth === undefined || info.width >= m.minWidth) &&
-      (m.minHeight === undefined || info.height >= m.minHeight) &&
-      (m.contentHashes === undefined || m.contentHashes.includes(content.contentHash))
-    );
-  }
-  if (content.kind === "url") {
-    // Nothing about the size of an image that was not fetched is known, so such conditions cannot hold.
-    if (m.minBytes !== undefined || m.maxBytes !== undefined || m.minWidth !== undefined || m.minHeight !== undefined)
-      return false;
-    return (
-      (m.formats === undefined || (content.format !== undefined && m.formats.includes(content.format))) &&
-      (m.contentHashes === undefined || m.contentHashes.includes(content.contentHash))
-    );
-  }
-  return false;
-}
-
-const outcomeOf = (score: number, threshold: number): Outcome => (score >= threshold ? Outcome.TRUE : Outcome.FALSE);
-
-interface BlockResult {
-  score: number;
-  reports: PolicyEvaluationReport_AssertionEvaluationReport[];
-}
-
-function evaluateAssertions(
-  assertions: readonly PolicyAssertion[],
-  content: PreparedContent,
-  threshold: number,
-): BlockResult {
-  let score = 0;
-  const reports = assertions.map((a) => {
-    const s = matches(a, content) ? a.score : 0;
-    score = Math.max(score, s);
-    return create(PolicyEvaluationReport_AssertionEvaluationReportSchema, {
-      message: a.description,
-      score: s,
-      result: outcomeOf(s, threshold),
-    });
-  });
-  return { score, reports };
-}
-
-/** Evaluates an exception block; it holds when its score reaches the threshold. */
-function evaluateException(
-  unless: readonly PolicyAssertion[] | undefined,
-  content: PreparedContent,
-  threshold: number,
-): { holds: boolean; report: PolicyEvaluationReport_ExceptionEvaluationReport } | undefined {
-  if (unless === undefined) return undefined;
-  const block = evaluateAssertions(unless, content, threshold);
-  const outcome = outcomeOf(block.score, threshold);
-  return {
-    holds: outcome === Outcome.TRUE,
-    report: create(PolicyEvaluationReport_ExceptionEvaluationReportSchema, {
-      result: outcome,
-      assertionEvaluationReports: block.reports,
-      reviewResult: { outcome, score: block.score },
-    }),
-  };
-}
-
-/** Builds the report of `sections` of a policy (all of them, or the one label being evaluated). */
-function buildReport(
-  policy: Policy,
-  sections: readonly PolicySection[],
-  content: PreparedContent,
-  threshold: number,
-): PolicyEvaluationReport {
-  const report = create(PolicyEvaluationReportSchema, {
-    policyId: policy.id,
-    policyKey: policy.key,
-    policyVersionId: policy.versionId,
-    contentHash: content.contentHash,
-    contentMetadata: { ...content.item.metadata },
-    threshold,
-  });
-  const inputTokens =
-    content.kind === "text"
-      ? Math.max(1, Math.ceil(content.byteLength / 4))
-      : content.kind === "fetchFailed"
-        ? 0
-        : IMAGE_INPUT_TOKENS;
-  report.tokenUsage = create(PolicyEvaluationReport_TokenUsageSchema, {
-    inputTokens,
-    billedTokens: Math.min(0x7fffffff, Math.round(inputTokens * policy.multiplier)),
-    multiplier: policy.multiplier,
-  });
-
-  if (content.kind === "fetchFailed") {
-    report.result = Outcome.FAILED;
-    report.reviewResult = reviewResult(Outcome.FAILED, 0);
-    report.sectionEvaluationReports = sections.map((s) =>
-      create(PolicyEvaluationReport_SectionEvaluationReportSchema, {
-        name: s.name,
-        message: s.message,
-        result: Outcome.FAILED,
-        reviewResult: { outcome: Outcome.FAILED, score: 0 },
-      }),
-    );
-    return report;
-  }
-
-  const policyException = evaluateException(policy.unless, content, threshold);
-  if (policyException) report.exceptionEvaluationReport = policyException.report;
-  let anyTrue = false;
-  let policyScore = 0;
-  const sectionReports: PolicyEvaluationReport_SectionEvaluationReport[] = [];
-  for (const section of sections) {
-    const own = evaluateAssertions(section.assertions, content, threshold);
-    const sectionException = evaluateException(section.unless, content, threshold);
-    const cancelled = (policyException?.holds ?? false) || (sectionException?.holds ?? false);
-    const outcome = !cancelled && own.score >= threshold ? Outcome.TRUE : Outcome.FALSE;
-    if (!cancelled) policyScore = Math.max(policyScore, own.score);
-    if (outcome === Outcome.TRUE) {
-      anyTrue = true;
-      report.labelMatches[section.name] = own.score;
-    }
-    const sectionReport = create(PolicyEvaluationReport_SectionEvaluationReportSchema, {
-      name: section.name,
-      message: section.message,
-      result: outcome,
-      assertionEvaluationReports: own.reports,
-      reviewResult: { outcome, score: own.score },
-    });
-    if (sectionException) sectionReport.exceptionEvaluationReport = sectionException.report;
-    sectionReports.push(sectionReport);
-  }
-  report.sectionEvaluationReports = sectionReports;
-  const outcome = anyTrue ? Outcome.TRUE : Outcome.FALSE;
-  report.result = outcome;
-  report.reviewResult = reviewResult(outcome, policyScore);
-  return report;
-}
-
-function reviewResult(outcome: Outcome, score: number): PolicyEvaluationReport_ReviewResult {
-  return create(PolicyEvaluationReport_ReviewResultSchema, { outcome, score });
 }

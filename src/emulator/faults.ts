@@ -67,7 +67,7 @@ interface Armed<T> {
 
 /**
  * The emulator's fault state: what tests armed, and what each arriving call should suffer.
- * @private
+ * @internal
  */
 export class FaultState implements FaultInjector {
   private fails: Armed<{ code: Code; message: string; retryDelayMs?: number }>[] = [];

@@ -6,7 +6,6 @@ export {
   type LabelVerdict,
   PolicyEngine,
   type PolicyEngineOptions,
-  type PreparedContent,
 } from "./engine.js";
 export type { EmulatorMethod, FaultInjector, FaultRule } from "./faults.js";
 export { type ImageFormat, type ImageInspection, inspectImage, type MakePngOptions, makePng } from "./image.js";
@@ -29,6 +28,7 @@ export {
   type RegexMatcher,
   type TextMatcher,
 } from "./policy.js";
+export type { PreparedContent } from "./prepared-content.js";
 export type { RateLimit } from "./rate-limit.js";
 export type { BatchUpload, BatchWebhookDelivery } from "./rest/batch-jobs.js";
 export {

@@ -7,16 +7,16 @@ import type { EmulatorMethod, FaultState } from "./faults.js";
 import type { RateLimiter } from "./rate-limit.js";
 import { kCustomerId } from "./service.js";
 
-/** The HTTP/2 stream of the call, so that a fault can reset it. @private */
+/** The HTTP/2 stream of the call, so that a fault can reset it. @internal */
 export const kHttp2Stream = createContextKey<ServerHttp2Stream | undefined>(undefined, { description: "http2 stream" });
 
-/** The API keys the emulator accepts: a fixed list, or any non-empty key ("open mode"). @private */
+/** The API keys the emulator accepts: a fixed list, or any non-empty key ("open mode"). @internal */
 export type KeyCheck = { open: true } | { open: false; keys: ReadonlySet<string> };
 
 /**
  * Checks `authorization: Bearer <key>` and records which customer the key belongs to. The key itself never appears
  * in an error message or a log line.
- * @private
+ * @internal
  */
 export function requireApiKeyInterceptor(keys: KeyCheck): Interceptor {
   return (next) => async (req) => {
@@ -40,7 +40,7 @@ export function requireApiKeyInterceptor(keys: KeyCheck): Interceptor {
   };
 }
 
-/** A stable customer id for an API key that does not reveal the key. @private */
+/** A stable customer id for an API key that does not reveal the key. @internal */
 export function customerIdOf(key: string): string {
   return `customer-${contentHash(new TextEncoder().encode(key)).slice(-12)}`;
 }
@@ -48,7 +48,7 @@ export function customerIdOf(key: string): string {
 /**
  * Applies the per-key rate limit, counts calls, and applies the faults armed for the method.
  * Runs after authentication, so unauthenticated calls are neither counted nor limited.
- * @private
+ * @internal
  */
 export function faultInterceptor(
   faults: FaultState,

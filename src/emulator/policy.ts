@@ -8,6 +8,7 @@
 import { readFile } from "node:fs/promises";
 import { isContentHash } from "./content-hash.js";
 import { IMAGE_FORMATS, type ImageFormat } from "./image.js";
+import { nearest } from "./nearest-word.js";
 
 // ---------------------------------------------------------------------------
 // The file format (what you write)
@@ -532,7 +533,7 @@ function expectObject(v: unknown, path: string, what: string, fail: Fail): Json 
 function checkKeys(obj: Json, allowed: readonly string[], path: string, fail: Fail): void {
   for (const key of Object.keys(obj)) {
     if (allowed.includes(key)) continue;
-    const near = allowed.find((a) => editDistance(a.toLowerCase(), key.toLowerCase()) <= (key.length <= 4 ? 1 : 2));
+    const near = nearest(key, allowed);
     const hint =
       near !== undefined
         ? `; did you mean ${show(near)}?`
@@ -566,16 +567,4 @@ function requireArray(obj: Json, key: string, path: string, what: string, fail: 
 function show(v: unknown): string {
   const text = v === undefined ? "undefined" : JSON.stringify(v);
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
-}
-
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) {
-      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    prev = cur;
-  }
-  return prev[b.length]!;
 }

@@ -11,7 +11,7 @@ export interface RateLimit {
 
 /**
  * Counts calls per key in a sliding window.
- * @private
+ * @internal
  */
 export class RateLimiter {
   private readonly calls = new Map<string, number[]>();

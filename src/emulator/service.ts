@@ -21,18 +21,13 @@ import {
 } from "../../gen/clavata/gateway/v1/labels_pb.js";
 import { type ContentData, type Job, type JobResult, JobResultSchema } from "../../gen/clavata/shared/v1/public_pb.js";
 import { MAX_LABEL_VERSION_IDS } from "../validation/limits.js";
-import {
-  type ContentVerdict,
-  DEFAULT_THRESHOLD,
-  effectiveThreshold,
-  type PolicyEngine,
-  type PreparedContent,
-} from "./engine.js";
+import { type ContentVerdict, DEFAULT_THRESHOLD, effectiveThreshold, type PolicyEngine } from "./engine.js";
 import type { JobStore } from "./jobs.js";
 import type { Policy } from "./policy.js";
+import type { PreparedContent } from "./prepared-content.js";
 import { WebhookDispatcher } from "./webhook-dispatcher.js";
 
-/** The customer the calling API key belongs to; set by the auth interceptor. @private */
+/** The customer the calling API key belongs to; set by the auth interceptor. @internal */
 export const kCustomerId = createContextKey<string>("", { description: "emulator customer id" });
 
 /** At most this many label version ids per EvaluateLabels call, as on the gateway (the one constant, shared with the client). */
@@ -40,7 +35,7 @@ export { MAX_LABEL_VERSION_IDS };
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** What the service handlers need from the emulator. @private */
+/** What the service handlers need from the emulator. @internal */
 export interface ServiceDeps {
   engine: PolicyEngine;
   jobs: JobStore;
@@ -50,7 +45,7 @@ export interface ServiceDeps {
   evaluateJitterMs: number;
 }
 
-/** Implements GatewayService over the policy engine and the job store. @private */
+/** Implements GatewayService over the policy engine and the job store. @internal */
 export function gatewayService(deps: ServiceDeps): ServiceImpl<typeof GatewayService> {
   const { engine, jobs } = deps;
   return {
@@ -113,7 +108,7 @@ export function gatewayService(deps: ServiceDeps): ServiceImpl<typeof GatewaySer
   };
 }
 
-/** Implements LabelsService over the sections of the loaded policies. @private */
+/** Implements LabelsService over the sections of the loaded policies. @internal */
 export function labelsService(deps: ServiceDeps): ServiceImpl<typeof LabelsService> {
   const { engine } = deps;
   return {
@@ -167,7 +162,7 @@ export function labelsService(deps: ServiceDeps): ServiceImpl<typeof LabelsServi
 /** How long a CreateJob with wait_for_completion and no deadline of its own waits for the job to end. */
 const WAIT_FOR_COMPLETION_MAX_MS = 600_000;
 
-/** Evaluates a stored job's content, for the job store's background run. @private */
+/** Evaluates a stored job's content, for the job store's background run. @internal */
 export async function runJob(engine: PolicyEngine, job: Job): Promise<JobResult[]> {
   const policy = engine.getPolicy(job.policyId ?? "");
   if (!policy) throw new Error(`policy ${job.policyId ?? ""} no longer exists`);
@@ -251,7 +246,7 @@ function throwIfRefused(verdicts: readonly ContentVerdict[]): void {
 /**
  * The gateway's refusal: status CANCELLED with one PrecheckFailure detail per refused item, carried in the
  * `grpc-status-details-bin` trailer.
- * @private
+ * @internal
  */
 export function refusalError(refusals: readonly PrecheckFailure[]): ConnectError {
   return new ConnectError(

@@ -45,7 +45,7 @@ export function createNodeWebhookHandler(
  *
  * @throws (rejects) WebhookVerificationError "too_large", or "parsed_body" when something else already read the body;
  *   RequestAbortedError when the sender went away.
- * @private
+ * @internal
  */
 export function readNodeBody(stream: Readable, receiver: WebhookReceiver): Promise<Buffer> {
   if (stream.readableDidRead || stream.readableEnded) {
@@ -97,7 +97,7 @@ export function readNodeBody(stream: Readable, receiver: WebhookReceiver): Promi
 
 /**
  * What the adapters use of a Node `ServerResponse` (and so of an Express response).
- * @private
+ * @internal
  */
 export interface NodeResponseLike {
   statusCode: number;
@@ -110,7 +110,7 @@ export interface NodeResponseLike {
 /**
  * Sends an answer on a Node response. After a 413 the rest of the body is never read, so the connection is closed
  * instead of being drained for reuse.
- * @private
+ * @internal
  */
 export function sendNodeAnswer(req: Readable, res: NodeResponseLike, answer: WebhookAnswer | undefined): void {
   if (answer === undefined) {

@@ -81,7 +81,7 @@ export function verifyWebhookSecret(
 
 /**
  * The checks of one receiver, with its secrets digested once.
- * @private
+ * @internal
  */
 export class WebhookReceiver {
   readonly maxBodyBytes: number;
@@ -159,7 +159,7 @@ export class WebhookReceiver {
 
 /**
  * How to get the raw body in the common frameworks.
- * @private
+ * @internal
  */
 export const GENERIC_RAW_BODY_FIX =
   'in Express, give the route express.raw({ type: "application/json" }) and register it before app.use(express.json()); ' +
@@ -168,7 +168,7 @@ export const GENERIC_RAW_BODY_FIX =
 
 /**
  * The error for a body that is not raw bytes or text; `fix` says how to get the raw body.
- * @private
+ * @internal
  */
 export function parsedBodyError(body: unknown, fix: string): WebhookVerificationError {
   if (body === undefined) {
@@ -189,7 +189,7 @@ export function parsedBodyError(body: unknown, fix: string): WebhookVerification
 /**
  * One header's value from Headers or a plain object, by case-insensitive name; repeated values joined with ", " as
  * HTTP does.
- * @private
+ * @internal
  */
 export function headerOf(headers: WebhookHeaders, name: string): string | undefined {
   if (typeof (headers as Headers).get === "function") return (headers as Headers).get(name) ?? undefined;
@@ -206,7 +206,7 @@ export function headerOf(headers: WebhookHeaders, name: string): string | undefi
 
 /**
  * An answer an adapter sends.
- * @private
+ * @internal
  */
 export interface WebhookAnswer {
   status: number;
@@ -216,7 +216,7 @@ export interface WebhookAnswer {
 
 /**
  * The adapters' shared options, checked once.
- * @private
+ * @internal
  */
 export interface WebhookHandlerSetup<Req> {
   receiver: WebhookReceiver;
@@ -227,7 +227,7 @@ export interface WebhookHandlerSetup<Req> {
 /**
  * Checks handler options and builds the receiver.
  * @throws TypeError when the options are invalid.
- * @private
+ * @internal
  */
 export function setUpHandler<Req>(options: WebhookHandlerOptions<Req>, adapter: string): WebhookHandlerSetup<Req> {
   if (options === null || typeof options !== "object" || typeof options.onJob !== "function") {
@@ -243,7 +243,7 @@ export function setUpHandler<Req>(options: WebhookHandlerOptions<Req>, adapter: 
 
 /**
  * The sender went away before its body was read: there is no one to answer.
- * @private
+ * @internal
  */
 export class RequestAbortedError extends Error {
   override readonly name: string = "RequestAbortedError";
@@ -253,7 +253,7 @@ export class RequestAbortedError extends Error {
  * Runs `receive`, then the user's callback, and says what to answer: 200 once the callback resolved, the error's
  * status for a rejected request, 500 for a failed callback, nothing (undefined) when the sender went away. Never
  * rejects.
- * @private
+ * @internal
  */
 export async function handleWebhook<Req>(
   setup: WebhookHandlerSetup<Req>,

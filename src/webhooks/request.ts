@@ -57,7 +57,7 @@ export function addWebhook<T extends CreateJobRequestInit>(
 
 /**
  * Checks a webhook of a request, however it was built. `path` names it in messages. Throws InvalidRequestError.
- * @private
+ * @internal
  */
 export function checkWebhook(webhook: unknown, path = "webhook"): void {
   if (!isPlainObject(webhook)) {

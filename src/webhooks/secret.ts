@@ -91,7 +91,7 @@ export function webhookHeaderName(header: string = DEFAULT_SECRET_HEADER): strin
 /**
  * Checks a received secret header against every expected secret, in time that depends neither on where a wrong
  * secret differs nor on its length.
- * @private
+ * @internal
  */
 export class SecretCheck {
   /** The header the secret arrives in, such as "X-Webhook-Secret". */

@@ -65,7 +65,8 @@ describe("bench smoke run", () => {
       }
     }
     expect(JSON.parse(JSON.stringify(report))).toEqual(report);
-  });
+    // Every scenario for both clients is a fixed amount of work; a loaded machine needs longer than the default limit.
+  }, 120_000);
 
   it("runs compiled, with the server and each measurement in processes of their own", () => {
     // Compile bench/ (and the src/ and gen/ it imports) the way `npm run bench` does, without type checking.
@@ -102,5 +103,7 @@ describe("bench smoke run", () => {
     } finally {
       rmSync(out, { recursive: true, force: true });
     }
-  });
+    // A compile and two processes: on a loaded machine that takes longer than the default limit, never forever (the
+    // run itself is killed after 60 s).
+  }, 120_000);
 });

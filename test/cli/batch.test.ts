@@ -1,20 +1,18 @@
 // `clavata batch create|upload|list|wait|cancel|output` and `--rest`, end to end: the built binary against an
 // emulator's REST port started here. The presigned URLs must never appear whole in what the tool prints.
 
-import { once } from "node:events";
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { type Emulator, startEmulator } from "../../src/emulator/index.js";
-import { ndjson, type RunOptions, requireBuild, runCli, spawnCli } from "./run-cli.js";
+import { ndjson, type CliRunOptions as RunOptions, runCli, startCli } from "../support/cli.js";
 
 const API_KEY = "cli-batch-test-key";
 let emulator: Emulator;
 let dir: string;
 
 beforeAll(async () => {
-  requireBuild();
   emulator = await startEmulator({ port: 0, restPort: 0, logger: false });
   dir = mkdtempSync(join(tmpdir(), "clavata-batch-cli-"));
 });
@@ -101,25 +99,20 @@ describe("clavata batch", { timeout: 60_000 }, () => {
   });
 
   it("clavata emulator --rest-port serves REST beside gRPC until stopped", async () => {
-    const child = spawnCli(["emulator", "--port", "0", "--rest-port", "0"]);
+    const stop = new AbortController();
+    const emulator = startCli(["emulator", "--port", "0", "--rest-port", "0"], { signal: stop.signal });
     try {
-      let stdout = "";
-      child.stdout.setEncoding("utf8");
-      const restUrl = await new Promise<string>((resolve, reject) => {
-        child.stdout.on("data", (chunk: string) => {
-          stdout += chunk;
-          const match = /REST\/JSON on (http:\/\/127\.0\.0\.1:\d+)\n/.exec(stdout);
-          if (match) resolve(match[1]!);
-        });
-        child.once("exit", (code) => reject(new Error(`the emulator exited early with ${String(code)}: ${stdout}`)));
+      const restUrl = await vi.waitFor(() => {
+        const match = /REST\/JSON on (http:\/\/127\.0\.0\.1:\d+)\n/.exec(emulator.stdout.text);
+        if (match === null) throw new Error(`no REST URL printed yet: ${emulator.stdout.text}`);
+        return match[1]!;
       });
       const res = await fetch(`${restUrl}/v1/jobs`, { headers: { authorization: "Bearer any-key" } });
       expect(res.status).toBe(200);
       expect(await res.json()).toEqual({ jobs: [], nextPageToken: "" });
     } finally {
-      const exited = once(child, "exit");
-      child.kill("SIGTERM");
-      await exited;
+      stop.abort();
+      expect((await emulator.exited).code).toBe(0);
     }
   });
 });

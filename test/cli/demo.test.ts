@@ -1,7 +1,7 @@
 // `npm run demo` (after its build step): the built demo runs on its own emulator and exits 0 with every section.
 
 import { beforeAll, describe, expect, it } from "vitest";
-import { CLI_DEMO, requireBuild, runScript } from "./run-cli.js";
+import { CLI_DEMO, requireBuild, runScript } from "../support/spawn-cli.js";
 
 beforeAll(() => requireBuild());
 

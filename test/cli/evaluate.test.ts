@@ -1,13 +1,12 @@
-// `clavata evaluate` end to end: the built binary against an emulator started here, over real HTTP/2 on loopback.
+// `clavata evaluate` in-process (run() with fake streams) against an emulator started here, over real HTTP/2 on
+// loopback. What only a real process shows (signals, exit codes of the built binary) is in bin.test.ts.
 
-import { once } from "node:events";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { contentHash, type Emulator, makePng, sampleKnownImage, startEmulator } from "../../src/emulator/index.js";
-import { ndjson, type RunOptions, requireBuild, runCli, spawnCli } from "./run-cli.js";
+import { type CliRunOptions, ndjson, runCli, startCli } from "../support/cli.js";
 
 const API_KEY = "cli-test-key-7f3a9c";
 const GIF = Buffer.from("GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff\x00\x00\x00;", "latin1");
@@ -17,7 +16,6 @@ let emulator: Emulator;
 let dir: string;
 
 beforeAll(async () => {
-  requireBuild();
   emulator = await startEmulator({ port: 0, logger: false, apiKeys: [API_KEY] });
   emulator.engine.blockHash(contentHash(FORBIDDEN_TEXT));
   dir = mkdtempSync(join(tmpdir(), "clavata-cli-evaluate-"));
@@ -28,9 +26,14 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
+/** The global options that point the tool at the test's emulator (the API key comes from the environment). */
+function gatewayArgs(): string[] {
+  return ["--host", "127.0.0.1", "--port", String(emulator.port), "--insecure"];
+}
+
 /** Runs `clavata evaluate` against the test's emulator. */
-function evaluate(args: readonly string[], options: RunOptions = {}) {
-  return runCli(["--host", "127.0.0.1", "--port", String(emulator.port), "--insecure", "evaluate", ...args], {
+function evaluate(args: readonly string[], options: CliRunOptions = {}) {
+  return runCli([...gatewayArgs(), "evaluate", ...args], {
     ...options,
     env: { CLAVATA_API_KEY: API_KEY, ...options.env },
   });
@@ -350,17 +353,8 @@ describe("clavata evaluate", () => {
   });
 
   it("asks for an API key when there is none (exit 2)", async () => {
-    const run = await runCli([
-      "evaluate",
-      "--host",
-      "127.0.0.1",
-      "--port",
-      String(emulator.port),
-      "--insecure",
-      "--policy",
-      "p",
-      "hi",
-    ]);
+    // Global options after the command work too.
+    const run = await runCli(["evaluate", ...gatewayArgs(), "--policy", "p", "hi"]);
     expect(run.code).toBe(2);
     expect(run.stderr).toContain("no API key: set CLAVATA_API_KEY, or pass --api-key");
   });
@@ -401,50 +395,51 @@ describe("clavata evaluate", () => {
     expect(conflict.stderr).toContain("--emulator starts its own local gateway; drop --port");
   });
 
-  it("stops on Ctrl-C (SIGINT): cancels the streams, sums up what arrived, and exits 130", async () => {
+  it("stops when its signal fires (Ctrl-C): cancels the streams, sums up what arrived, and returns 130", async () => {
     const rows = Array.from({ length: 30 }, (_, i) => JSON.stringify({ id: `s${i}`, content: `text ${i}` }));
     const path = file("interrupted.jsonl", rows.join("\n"));
     const before = emulator.calls.Evaluate;
     // The first stream hangs until it is cancelled; the other two answer at once.
     emulator.faults.delay("Evaluate", 60_000, 1);
-    const child = spawnCli(
-      [
-        "--host",
-        "127.0.0.1",
-        "--port",
-        String(emulator.port),
-        "--insecure",
-        "evaluate",
-        "--policy",
-        "policy-violence",
-        "--input",
-        path,
-        "--chunk-size",
-        "10",
-        "--concurrency",
-        "3",
-      ],
-      { env: { CLAVATA_API_KEY: API_KEY } },
-    );
+    const controller = new AbortController();
     try {
-      let stdout = "";
-      let stderr = "";
-      child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
-      child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-      const exited = once(child, "exit");
+      const args = ["--policy", "policy-violence", "--input", path, "--chunk-size", "10", "--concurrency", "3"];
+      const cli = startCli([...gatewayArgs(), "evaluate", ...args], {
+        env: { CLAVATA_API_KEY: API_KEY },
+        signal: controller.signal,
+      });
       // Interrupt once all three streams are open and the two quick ones have answered.
-      while (emulator.calls.Evaluate < before + 3 || (stdout.match(/^s\d+ /gm) ?? []).length < 20) await sleep(20);
-      child.kill("SIGINT");
-      const [code] = (await exited) as [number | null];
-      expect(code).toBe(130);
-      expect(stdout).toContain("30 items: 0 matched, 20 clear, 0 refused, 0 failed");
-      expect(stdout).toContain("10 without a result (the run stopped early)");
-      expect(stderr).toContain("clavata evaluate: interrupted");
+      await cli.stdout.until((text) => (text.match(/^s\d+ /gm) ?? []).length >= 20);
+      await expect.poll(() => emulator.calls.Evaluate).toBeGreaterThanOrEqual(before + 3);
+      controller.abort(new Error("interrupted"));
+      const run = await cli.exited;
+      expect(run.code).toBe(130);
+      expect(run.stdout).toContain("30 items: 0 matched, 20 clear, 0 refused, 0 failed");
+      expect(run.stdout).toContain("10 without a result (the run stopped early)");
+      expect(run.stderr).toContain("clavata evaluate: interrupted");
     } finally {
       emulator.faults.clear();
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
     }
-  }, 60_000);
+  });
+
+  it("draws a progress bar on standard error when it is a terminal and the input is a batch file", async () => {
+    const rows = Array.from({ length: 40 }, (_, i) => JSON.stringify({ id: `p${i}`, content: `text ${i}` }));
+    const path = file("progress.jsonl", rows.join("\n"));
+    const args = ["--policy", "policy-violence", "--input", path, "--json"];
+    const run = await evaluate(args, { tty: { columns: 60 } });
+    expect(run.code).toBe(0);
+    // The last drawing shows every item done, then the bar is erased before the summary.
+    expect(run.stderr).toContain("40/40 100%");
+    const erase = "\r\x1b[2K";
+    const lastDrawing = run.stderr.slice(run.stderr.lastIndexOf(`${erase}[`) + erase.length);
+    expect(lastDrawing).toMatch(/^\[#{10,}\] 40\/40 100%/);
+    expect(run.stderr).toContain(`${erase}40 items:`);
+    expect(ndjson(run.stdout)).toHaveLength(40);
+    const quiet = await evaluate([...args, "--no-progress"], { tty: { columns: 60 } });
+    expect(quiet.stderr).not.toContain("\r");
+    const texts = await evaluate(["--policy", "policy-violence", "one", "two"], { tty: { columns: 60 } });
+    expect(texts.stderr).not.toContain("\r");
+  });
 
   it("prints its help with --help (exit 0)", async () => {
     const run = await runCli(["evaluate", "--help"]);

@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { parseDuration, UsageError } from "../../src/cli/args.js";
 import { CsvError, parseCsv } from "../../src/cli/csv-reader.js";
-import { contentOfFile, looksLikeImage } from "../../src/cli/input-items.js";
+import { contentOfFile, looksLikeImage } from "../../src/cli/item-content.js";
 import { formatEta, ProgressBar, renderProgress } from "../../src/cli/progress-bar.js";
 import { makePng } from "../../src/emulator/index.js";
 

@@ -1,4 +1,4 @@
-// `clavata jobs create|get|list|wait` end to end: the built binary against an emulator started here.
+// `clavata jobs create|get|list|wait` in-process (run() with fake streams) against an emulator started here.
 
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -8,13 +8,12 @@ import { ClavataClient } from "../../src/client.js";
 import { textContent } from "../../src/content.js";
 import { type Emulator, startEmulator } from "../../src/emulator/index.js";
 import { createNodeWebhookHandler } from "../../src/webhooks/index.js";
-import { ndjson, type RunOptions, requireBuild, runCli } from "./run-cli.js";
+import { type CliRunOptions, ndjson, runCli } from "../support/cli.js";
 
 const API_KEY = "cli-jobs-test-key";
 let emulator: Emulator;
 
 beforeAll(async () => {
-  requireBuild();
   emulator = await startEmulator({ port: 0, logger: false, jobDelayMs: 20 });
 });
 
@@ -23,7 +22,7 @@ afterAll(async () => {
 });
 
 /** Runs `clavata jobs ...` against the test's emulator, connection settings from the environment. */
-function jobs(args: readonly string[], options: RunOptions = {}) {
+function jobs(args: readonly string[], options: CliRunOptions = {}) {
   return runCli(["jobs", ...args], {
     ...options,
     env: {
@@ -204,7 +203,10 @@ describe("clavata jobs", () => {
       [["create", "--policy", "p", "--webhook", "http://example.com/hook", "hi"], /--webhook: .*https/],
       [["create", "--policy", "p", "--poll-interval", "1s", "hi"], /--poll-interval goes with --wait/],
       [["wait", "x", "--wait-timeout", "soon"], /--wait-timeout must be a duration/],
-      [["frobnicate"], /unknown command "clavata jobs frobnicate"/],
+      [["frobnicate"], /unknown command "clavata jobs frobnicate"; the jobs commands are create, get, list, wait/],
+      [["lst"], /unknown command "clavata jobs lst"; did you mean list\?/],
+      [["list", "--page-sise", "5"], /unknown option --page-sise for clavata jobs list; did you mean --page-size\?/],
+      [["create", "--policy", "p", "--webhok", "https://example.com/h", "hi"], /did you mean --webhook\?/],
       [[], /"clavata jobs" needs a command: create, get, list, wait/],
     ];
     for (const [args, message] of cases) {

@@ -1,13 +1,12 @@
-// `clavata labels evaluate` end to end: the built binary against an emulator started here.
+// `clavata labels evaluate` in-process (run() with fake streams) against an emulator started here.
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Emulator, startEmulator } from "../../src/emulator/index.js";
-import { ndjson, type RunOptions, requireBuild, runCli } from "./run-cli.js";
+import { type CliRunOptions, ndjson, runCli } from "../support/cli.js";
 
 let emulator: Emulator;
 
 beforeAll(async () => {
-  requireBuild();
   emulator = await startEmulator({ port: 0, logger: false });
 });
 
@@ -15,7 +14,7 @@ afterAll(async () => {
   await emulator?.close();
 });
 
-function labels(args: readonly string[], options: RunOptions = {}) {
+function labels(args: readonly string[], options: CliRunOptions = {}) {
   return runCli(["labels", "evaluate", "--host", "localhost", "--port", String(emulator.port), "--insecure", ...args], {
     ...options,
     env: { CLAVATA_API_KEY: "labels-key", ...options.env },

@@ -1,17 +1,17 @@
-// The top level of `clavata` (help, version, unknown commands) and `clavata emulator` in the foreground.
+// The top level of `clavata` (help, version, unknown commands and flags, global options) and `clavata emulator`,
+// in-process through run() with fake streams.
 
-import { once } from "node:events";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { editDistance, nearest } from "../../src/emulator/nearest-word.js";
 import { VERSION } from "../../src/version.js";
-import { CLI_MAIN, ndjson, ROOT, requireBuild, runCli, spawnCli } from "./run-cli.js";
+import { ndjson, runCli, startCli } from "../support/cli.js";
 
 let dir: string;
 
 beforeAll(() => {
-  requireBuild();
   dir = mkdtempSync(join(tmpdir(), "clavata-cli-main-"));
 });
 
@@ -39,38 +39,77 @@ describe("clavata", () => {
     const help = await runCli(["help", "jobs", "list"]);
     expect(help.code).toBe(0);
     expect(help.stdout).toContain("Usage: clavata jobs list");
-  });
-
-  it("is the package's clavata bin: a built file that starts with a node shebang", () => {
-    const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as {
-      bin: Record<string, string>;
-      scripts: Record<string, string>;
-    };
-    const bin = join(ROOT, pkg.bin.clavata!);
-    expect(bin).toBe(CLI_MAIN);
-    expect(readFileSync(bin, "utf8").split("\n")[0]).toBe("#!/usr/bin/env node");
-    expect(pkg.scripts.demo).toContain("dist/esm/src/cli/demo.js");
+    for (const words of [["help"], ["help", "evaluate"], ["help", "jobs"], ["help", "emulator"]]) {
+      const run = await runCli(words);
+      expect({ words, code: run.code }).toEqual({ words, code: 0 });
+      expect(run.stdout).toMatch(/^Usage: clavata/);
+    }
   });
 
   it("prints its version", async () => {
-    const run = await runCli(["--version"]);
-    expect(run.code).toBe(0);
-    expect(run.stdout).toBe(`clavata ${VERSION}\n`);
+    for (const flag of ["--version", "-V"]) {
+      const run = await runCli([flag]);
+      expect(run.code).toBe(0);
+      expect(run.stdout).toBe(`clavata ${VERSION}\n`);
+    }
   });
 
   it("exits 2 with a clear message for no command, an unknown command or an unknown global flag", async () => {
     const cases: Array<[string[], RegExp]> = [
       [[], /no command given/],
+      [["--verbose"], /no command given/],
       [["moderate"], /unknown command "moderate"; the commands are evaluate, jobs, labels, batch, emulator and help/],
       [["--colour"], /unknown option --colour for clavata/],
       [["help", "nope"], /unknown command "nope"/],
+      [["help", "jobs", "nope"], /unknown command "clavata jobs nope"/],
+      [["labels"], /"clavata labels" needs a command: evaluate/],
     ];
     for (const [args, message] of cases) {
       const run = await runCli(args);
       expect({ args, code: run.code }).toEqual({ args, code: 2 });
       expect(run.stderr).toMatch(message);
+      expect(run.stderr).toMatch(/Run "clavata( \w+)? --help" for usage\.\n$/);
+      expect(run.stdout).toBe("");
     }
-  }, 60_000);
+  });
+
+  it("suggests the nearest command or flag for a typo", async () => {
+    const cases: Array<[string[], string]> = [
+      [["evalute"], 'unknown command "evalute"; did you mean evaluate?'],
+      [["job", "list"], 'unknown command "job"; did you mean jobs?'],
+      [["emulater"], "did you mean emulator?"],
+      [["labels", "evalute"], 'unknown command "clavata labels evalute"; did you mean evaluate?'],
+      [["jobs", "craete"], "did you mean create?"],
+      [["evaluate", "--polcy", "p", "hi"], "unknown option --polcy for clavata evaluate; did you mean --policy?"],
+      [["evaluate", "--pol", "p", "hi"], "did you mean --policy?"],
+      [["--emulater", "evaluate", "--policy", "p", "hi"], "did you mean --emulator?"],
+      [["--verbos"], "unknown option --verbos for clavata; did you mean --verbose?"],
+      [["emulator", "--polices", "x.json"], "did you mean --policies?"],
+      [["labels", "evaluate", "--lable", "x", "hi"], "did you mean --label?"],
+    ];
+    for (const [args, text] of cases) {
+      const run = await runCli(args);
+      expect({ args, code: run.code }).toEqual({ args, code: 2 });
+      expect(run.stderr).toContain(text);
+    }
+    // Nothing near: no guess, and the hint for text that starts with "-".
+    const far = await runCli(["evaluate", "--zzzzzzzz", "hi"]);
+    expect(far.stderr).not.toContain("did you mean");
+    expect(far.stderr).toContain('put it after "--"');
+    const unrelated = await runCli(["frobnicate"]);
+    expect(unrelated.stderr).not.toContain("did you mean");
+  });
+
+  it("measures nearness by edit distance, with a limit that grows with the word", () => {
+    expect(editDistance("policy", "policy")).toBe(0);
+    expect(editDistance("polcy", "policy")).toBe(1);
+    expect(editDistance("ploicy", "policy")).toBe(1);
+    expect(editDistance("", "abc")).toBe(3);
+    expect(nearest("jbos", ["jobs", "labels"])).toBe("jobs");
+    expect(nearest("xyz", ["jobs", "labels"])).toBeUndefined();
+    expect(nearest("--", ["--json"])).toBeUndefined();
+    expect(nearest("--JSON", ["--json", "--jobs"])).toBe("--json");
+  });
 
   it("takes global options before the command and reads them from the environment", async () => {
     const run = await runCli([
@@ -90,63 +129,39 @@ describe("clavata", () => {
     });
     expect(badEnv.code).toBe(2);
     expect(badEnv.stderr).toContain("CLAVATA_PORT must be a whole number from 1 to 65535");
+    const badFlag = await runCli(["evaluate", "--policy", "p", "hi"], {
+      env: { CLAVATA_API_KEY: "k", CLAVATA_INSECURE: "maybe" },
+    });
+    expect(badFlag.code).toBe(2);
+    expect(badFlag.stderr).toContain("CLAVATA_INSECURE must be true or false");
   });
 });
 
 describe("clavata emulator", () => {
-  it("runs in the foreground, serves the sample policies, and stops on SIGTERM with exit code 0", async () => {
-    const child = spawnCli(["emulator", "--port", "0", "--api-key", "only-this-key"]);
+  it("runs until its signal fires, serves the sample policies, and returns 0", async () => {
+    const controller = new AbortController();
+    const emulator = startCli(["emulator", "--port", "0", "--api-key", "only-this-key"], { signal: controller.signal });
     try {
-      let stdout = "";
-      child.stdout.setEncoding("utf8");
-      const url = await new Promise<string>((resolve, reject) => {
-        child.stdout.on("data", (chunk: string) => {
-          stdout += chunk;
-          const match = /listening on (http:\/\/127\.0\.0\.1:\d+)\n.*\n/.exec(stdout);
-          if (match) resolve(match[1]!);
-        });
-        child.once("exit", (code) => reject(new Error(`the emulator exited early with ${String(code)}: ${stdout}`)));
-      });
-      expect(stdout).toContain("Try: CLAVATA_API_KEY=<one of the --api-key keys> clavata --host 127.0.0.1 --port");
-      const port = new URL(url).port;
-      const env = { CLAVATA_API_KEY: "only-this-key" };
-      const run = await runCli(
-        [
-          "--host",
-          "127.0.0.1",
-          "--port",
-          port,
-          "--insecure",
-          "evaluate",
-          "--policy",
-          "policy-violence",
-          "--json",
-          "I will stab",
-        ],
-        { env },
-      );
+      const text = await emulator.stdout.until((t) => /listening on http:\/\/127\.0\.0\.1:\d+\n.*\n/.test(t));
+      expect(text).toContain("Try: CLAVATA_API_KEY=<one of the --api-key keys> clavata --host 127.0.0.1 --port");
+      const port = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(text)![1]!;
+      const args = ["--host", "127.0.0.1", "--port", port, "--insecure", "evaluate", "--policy", "policy-violence"];
+      const run = await runCli([...args, "--json", "I will stab"], { env: { CLAVATA_API_KEY: "only-this-key" } });
       expect(run.code).toBe(0);
       expect(ndjson(run.stdout)[0]).toMatchObject({ outcome: "match", labels: { Threats: 0.95 } });
-      const rejected = await runCli(
-        ["--host", "127.0.0.1", "--port", port, "--insecure", "evaluate", "--policy", "policy-violence", "hi"],
-        {
-          env: { CLAVATA_API_KEY: "another-key" },
-        },
-      );
+      const rejected = await runCli([...args, "hi"], { env: { CLAVATA_API_KEY: "another-key" } });
       expect(rejected.code).toBe(1);
-      const exited = once(child, "exit");
-      child.kill("SIGTERM");
-      const [code] = (await exited) as [number | null];
-      expect(code).toBe(0);
     } finally {
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+      controller.abort();
     }
-  }, 60_000);
+    const stopped = await emulator.exited;
+    expect(stopped.code).toBe(0);
+    expect(stopped.stderr).toContain("[emulator] stopping");
+  });
 
-  it("loads a policy file with --policies", async () => {
-    const policies = join(dir, "policies.json");
+  it("loads a policy file with --policies, relative to its directory", async () => {
     writeFileSync(
-      policies,
+      join(dir, "policies.json"),
       JSON.stringify({
         policies: [
           {
@@ -164,17 +179,14 @@ describe("clavata emulator", () => {
         ],
       }),
     );
-    const child = spawnCli(["emulator", "--port", "0", "--policies", policies]);
+    const controller = new AbortController();
+    const emulator = startCli(["emulator", "--port", "0", "--policies", "policies.json"], {
+      cwd: dir,
+      signal: controller.signal,
+    });
     try {
-      let stdout = "";
-      child.stdout.setEncoding("utf8");
-      const port = await new Promise<string>((resolve) => {
-        child.stdout.on("data", (chunk: string) => {
-          stdout += chunk;
-          const match = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(stdout);
-          if (match) resolve(match[1]!);
-        });
-      });
+      const text = await emulator.stdout.until((t) => /listening on http:\/\/127\.0\.0\.1:\d+/.test(t));
+      const port = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(text)![1]!;
       const run = await runCli(
         [
           "--host",
@@ -188,17 +200,13 @@ describe("clavata emulator", () => {
           "--json",
           "my cat",
         ],
-        {
-          env: { CLAVATA_API_KEY: "k" },
-        },
+        { env: { CLAVATA_API_KEY: "k" } },
       );
       expect(ndjson(run.stdout)[0]).toMatchObject({ outcome: "match", labels: { Cats: 0.8 } });
-      const exited = once(child, "exit");
-      child.kill("SIGINT");
-      expect(((await exited) as [number | null])[0]).toBe(0);
     } finally {
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+      controller.abort();
     }
+    expect((await emulator.exited).code).toBe(0);
   });
 
   it("rejects bad options with exit code 2", async () => {
@@ -209,6 +217,9 @@ describe("clavata emulator", () => {
       [["emulator", "--policies", join(dir, "missing.json")], /--policies: /],
       [["emulator", "--policies", bad], /--policies: .*bad-policies\.json/],
       [["emulator", "--tls-cert", "a.pem"], /--tls-cert and --tls-key go together/],
+      [["emulator", "--tls-cert", "no-such.pem", "--tls-key", "no-such.pem"], /--tls-cert: cannot read no-such\.pem/],
+      [["emulator", "--api-key", " "], /--api-key needs a non-empty key/],
+      [["emulator", "--job-delay", "soon"], /--job-delay must be a whole number/],
       [["emulator", "--emulator"], /unknown option --emulator/],
       [["emulator", "extra"], /takes no arguments/],
     ];
@@ -220,5 +231,5 @@ describe("clavata emulator", () => {
     const help = await runCli(["emulator", "--help"]);
     expect(help.code).toBe(0);
     expect(help.stdout).toContain("Usage: clavata emulator [options]");
-  }, 60_000);
+  });
 });

@@ -6,7 +6,6 @@ import { readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { inspect } from "node:util";
 import { create, toBinary } from "@bufbuild/protobuf";
-import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient, type HandlerContext } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterEach, describe, expect, it } from "vitest";
@@ -26,14 +25,13 @@ import {
   JobStatus,
   RateLimitError,
   RefusalReason,
-  RetryInfoSchema,
   ServerError,
   TimeoutError,
   textContent,
   VERSION,
 } from "../../src/index.js";
 import { drain, thrown } from "../support/calls.js";
-import { freePort, startTestServer, type TestServer } from "../support/test-server.js";
+import { failing, freePort, rateLimited, startTestServer, type TestServer } from "../support/test-server.js";
 import { TRANSPORT } from "../support/transports.js";
 
 const KEY = "sk-test-7f3a9c2e5b1d4f6a8c0e2b4d6f8a0c2e";
@@ -70,9 +68,22 @@ function recordingLogger(): ClavataLogger & { lines: string[] } {
   return { lines, debug: keep, info: keep, warn: keep, error: keep };
 }
 
-/** Resolves when the handler's call is cancelled by the client. */
+/** Resolves when the handler's call is cancelled by the client: a handler waits on it to never answer. */
 function onCancel(ctx: HandlerContext): Promise<void> {
   return new Promise((resolve) => ctx.signal.addEventListener("abort", () => resolve(), { once: true }));
+}
+
+/** An Evaluate handler that answers once, then waits until the client cancels; `cancelled()` resolves then. */
+function oneAnswerThenWait() {
+  let cancelled: Promise<void> = new Promise(() => {});
+  return {
+    async *evaluate(_req: unknown, ctx: HandlerContext) {
+      cancelled = onCancel(ctx);
+      yield { contentHash: "h::1" };
+      await cancelled;
+    },
+    cancelled: () => cancelled,
+  };
 }
 
 const job = (status = JobStatus.RUNNING) => ({ job: { jobUuid: JOB, status } });
@@ -150,18 +161,8 @@ describe("bad input", () => {
 
 describe("retries", () => {
   it("retries RESOURCE_EXHAUSTED after the server's RetryInfo delay, then succeeds", async () => {
-    let calls = 0;
     const s = await server({
-      gateway: {
-        getJob() {
-          if (++calls <= 2) {
-            throw new ConnectError("slow down", Code.ResourceExhausted, undefined, [
-              { desc: RetryInfoSchema, value: { retryDelay: durationFromMs(40) } },
-            ]);
-          }
-          return job(JobStatus.COMPLETED);
-        },
-      },
+      gateway: { getJob: failing(() => rateLimited(40), { times: 2, afterwards: () => job(JobStatus.COMPLETED) }) },
     });
     const logger = recordingLogger();
     const result = await clientFor(s, { logger }).getJob(JOB);
@@ -173,13 +174,7 @@ describe("retries", () => {
   });
 
   it("retries UNAVAILABLE up to maxRetries, then throws ConnectionError; per call too", async () => {
-    const s = await server({
-      gateway: {
-        getJob() {
-          throw new ConnectError("down", Code.Unavailable);
-        },
-      },
-    });
+    const s = await server({ gateway: { getJob: failing(() => new ConnectError("down", Code.Unavailable)) } });
     const client = clientFor(s, { maxRetries: 3 });
     const error = await thrown(client.getJob(JOB));
     expect(error).toBeInstanceOf(ConnectionError);
@@ -190,15 +185,7 @@ describe("retries", () => {
   });
 
   it("gives up at once when the server's hint is past the deadline", async () => {
-    const s = await server({
-      gateway: {
-        getJob() {
-          throw new ConnectError("slow down", Code.ResourceExhausted, undefined, [
-            { desc: RetryInfoSchema, value: { retryDelay: durationFromMs(60_000) } },
-          ]);
-        },
-      },
-    });
+    const s = await server({ gateway: { getJob: failing(() => rateLimited(60_000)) } });
     const error = await thrown(clientFor(s, { timeoutMs: 5_000 }).getJob(JOB));
     expect(error).toBeInstanceOf(RateLimitError);
     expect((error as RateLimitError).retryDelayMs).toBe(60_000);
@@ -206,13 +193,7 @@ describe("retries", () => {
   });
 
   it("does not retry other errors", async () => {
-    const s = await server({
-      gateway: {
-        getJob() {
-          throw new ConnectError("boom", Code.Internal);
-        },
-      },
-    });
+    const s = await server({ gateway: { getJob: failing(() => new ConnectError("boom", Code.Internal)) } });
     expect(await thrown(clientFor(s).getJob(JOB))).toBeInstanceOf(ServerError);
     expect(s.count("GetJob")).toBe(1);
   });
@@ -262,13 +243,7 @@ describe("retries", () => {
   });
 
   it("does not retry CreateJob once the request may have reached the server", async () => {
-    const s = await server({
-      gateway: {
-        createJob() {
-          throw new ConnectError("down", Code.Unavailable);
-        },
-      },
-    });
+    const s = await server({ gateway: { createJob: failing(() => new ConnectError("down", Code.Unavailable)) } });
     const client = clientFor(s, { maxRetries: 5 });
     expect(await thrown(client.createJob({ policyId: "p", contentData: [textContent("x")] }))).toBeInstanceOf(
       ConnectionError,
@@ -319,7 +294,7 @@ describe("timeouts", () => {
     const s = await server({
       gateway: {
         async getJob(_req, ctx) {
-          if (++calls === 1) await sleep(30_000, undefined, { signal: ctx.signal });
+          if (++calls === 1) await onCancel(ctx);
           return job(JobStatus.COMPLETED);
         },
       },
@@ -334,7 +309,7 @@ describe("timeouts", () => {
     const s = await server({
       gateway: {
         async createJob(_req, ctx) {
-          await sleep(30_000, undefined, { signal: ctx.signal });
+          await onCancel(ctx);
           return job();
         },
       },
@@ -350,7 +325,7 @@ describe("timeouts", () => {
     const s = await server({
       gateway: {
         async getJob(_req, ctx) {
-          await sleep(30_000, undefined, { signal: ctx.signal });
+          await onCancel(ctx);
           return job();
         },
       },
@@ -365,16 +340,8 @@ describe("timeouts", () => {
 
 describe("cancellation", () => {
   it("an aborted signal stops a call during the wait between retries", async () => {
-    const s = await server({
-      gateway: {
-        getJob() {
-          // A wait longer than the test's own time limit: only an abort can end the call in time.
-          throw new ConnectError("slow down", Code.ResourceExhausted, undefined, [
-            { desc: RetryInfoSchema, value: { retryDelay: durationFromMs(600_000) } },
-          ]);
-        },
-      },
-    });
+    // A wait longer than the test's own time limit: only an abort can end the call in time.
+    const s = await server({ gateway: { getJob: failing(() => rateLimited(600_000)) } });
     const controller = new AbortController();
     const pending = thrown(clientFor(s, { timeoutMs: Infinity }).getJob(JOB, { signal: controller.signal }));
     await expect.poll(() => s.count("GetJob")).toBe(1);
@@ -392,16 +359,8 @@ describe("cancellation", () => {
   });
 
   it("aborting in the middle of a stream throws AbortedError and cancels it on the wire", async () => {
-    let cancelled: Promise<void> | undefined;
-    const s = await server({
-      gateway: {
-        async *evaluate(_req, ctx) {
-          cancelled = onCancel(ctx);
-          yield { contentHash: "h::1" };
-          await sleep(600_000, undefined, { signal: ctx.signal });
-        },
-      },
-    });
+    const stream = oneAnswerThenWait();
+    const s = await server({ gateway: { evaluate: stream.evaluate } });
     const controller = new AbortController();
     const seen: string[] = [];
     const error = await thrown(
@@ -417,27 +376,18 @@ describe("cancellation", () => {
     );
     expect(error).toBeInstanceOf(AbortedError);
     expect(seen).toEqual(["h::1"]);
-    await cancelled;
+    await stream.cancelled();
   });
 
   it("breaking out of a stream cancels it on the wire", async () => {
-    let cancelled: Promise<void> | undefined;
-    const s = await server({
-      gateway: {
-        async *evaluate(_req, ctx) {
-          cancelled = onCancel(ctx);
-          yield { contentHash: "h::1" };
-          await sleep(600_000, undefined, { signal: ctx.signal });
-          yield { contentHash: "h::2" };
-        },
-      },
-    });
+    const stream = oneAnswerThenWait();
+    const s = await server({ gateway: { evaluate: stream.evaluate } });
     for await (const r of clientFor(s).evaluate({ policyId: "p", contentData: [textContent("a")] })) {
       expect(r.contentHash).toBe("h::1");
       break;
     }
-    // Without a cancel on the wire, the handler would wait ten minutes.
-    await cancelled;
+    // Without a cancel on the wire, the handler would wait for ever.
+    await stream.cancelled();
     await expect.poll(() => s.resets).toEqual(["Evaluate"]);
   });
 
@@ -445,7 +395,7 @@ describe("cancellation", () => {
     const s = await server({
       gateway: {
         async getJob(_req, ctx) {
-          await sleep(600_000, undefined, { signal: ctx.signal });
+          await onCancel(ctx);
           return job();
         },
       },
@@ -657,13 +607,12 @@ describe("TLS", () => {
 
 describe("your own transport", () => {
   it("gets the client's auth, identification and retries, and is left open by close()", async () => {
-    let calls = 0;
     const s = await server({
       gateway: {
-        getJob() {
-          if (++calls === 1) throw new ConnectError("once", Code.Unavailable);
-          return job(JobStatus.COMPLETED);
-        },
+        getJob: failing(() => new ConnectError("once", Code.Unavailable), {
+          times: 1,
+          afterwards: () => job(JobStatus.COMPLETED),
+        }),
       },
     });
     const transport = createGrpcTransport({ baseUrl: s.url });

@@ -1,39 +1,80 @@
 // The client's shared deadline timer, on its own: every deadline expires once, in time order, and a forgotten one
-// never does.
-import { setTimeout as sleep } from "node:timers/promises";
-import { describe, expect, it } from "vitest";
+// never does. Fake timers move the clock, so no margin of real time decides the outcome.
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { Deadlines } from "../../src/deadlines.js";
 
 describe("Deadlines", () => {
-  it("expires each deadline once, earliest first, also when added out of order", async () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ now: 1_000_000 });
+  });
+
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it("expires each deadline once, earliest first, also when added out of order", () => {
     const deadlines = new Deadlines();
     const expired: string[] = [];
     const now = Date.now();
     deadlines.add(now + 60, () => expired.push("c"));
     deadlines.add(now + 20, () => expired.push("a"));
     deadlines.add(now + 40, () => expired.push("b"));
-    for (let i = 0; i < 100 && expired.length < 3; i++) await sleep(10);
+    vi.advanceTimersByTime(19);
+    expect(expired).toEqual([]);
+    vi.advanceTimersByTime(1);
+    expect(expired).toEqual(["a"]);
+    vi.advanceTimersByTime(20);
+    expect(expired).toEqual(["a", "b"]);
+    vi.advanceTimersByTime(20);
     expect(expired).toEqual(["a", "b", "c"]);
-    await sleep(50);
+    vi.advanceTimersByTime(600_000);
     expect(expired).toEqual(["a", "b", "c"]);
+    expect(vi.getTimerCount()).toBe(0);
   });
 
-  it("never expires a deadline that was forgotten, nor any after clear()", async () => {
+  it("expires together the deadlines that fall due at once, and re-arms for a later one added meanwhile", () => {
+    const deadlines = new Deadlines();
+    const expired: string[] = [];
+    const now = Date.now();
+    deadlines.add(now + 10, () => expired.push("a"));
+    deadlines.add(now + 10, () => expired.push("b"));
+    vi.advanceTimersByTime(10);
+    expect(expired).toEqual(["a", "b"]);
+    deadlines.add(Date.now() + 1000, () => expired.push("later"));
+    deadlines.add(Date.now() + 5, () => expired.push("sooner"));
+    vi.advanceTimersByTime(5);
+    expect(expired).toEqual(["a", "b", "sooner"]);
+    vi.advanceTimersByTime(995);
+    expect(expired).toEqual(["a", "b", "sooner", "later"]);
+  });
+
+  it("expires a deadline that is already past on the next tick, not at once", () => {
+    const deadlines = new Deadlines();
+    const expired: string[] = [];
+    deadlines.add(Date.now() - 50, () => expired.push("past"));
+    expect(expired).toEqual([]);
+    vi.advanceTimersByTime(1);
+    expect(expired).toEqual(["past"]);
+  });
+
+  it("never expires a deadline that was forgotten, nor any after clear()", () => {
     const deadlines = new Deadlines();
     const expired: string[] = [];
     const now = Date.now();
     const forget = deadlines.add(now + 10, () => expired.push("forgotten"));
     deadlines.add(now + 30, () => expired.push("kept"));
     forget();
-    for (let i = 0; i < 100 && expired.length < 1; i++) await sleep(10);
+    vi.advanceTimersByTime(30);
     expect(expired).toEqual(["kept"]);
     deadlines.add(Date.now() + 10, () => expired.push("cleared"));
     deadlines.clear();
-    await sleep(60);
+    expect(vi.getTimerCount()).toBe(0);
+    vi.advanceTimersByTime(600_000);
     expect(expired).toEqual(["kept"]);
   });
 
   it("does not keep the process alive on its own", () => {
+    vi.useRealTimers();
     const deadlines = new Deadlines();
     const before = process.getActiveResourcesInfo().filter((r) => r === "Timeout").length;
     deadlines.add(Date.now() + 600_000, () => {});

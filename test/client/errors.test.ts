@@ -149,7 +149,7 @@ describe("toClavataError", () => {
 
   it("makes an AbortSignal.timeout() firing a TimeoutError", async () => {
     const signal = AbortSignal.timeout(1);
-    await new Promise((r) => setTimeout(r, 20));
+    await new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }));
     expect(signal.aborted).toBe(true);
     const error = toClavataError(ConnectError.from(signal.reason, Code.Canceled), { signal });
     expect(error).toBeInstanceOf(TimeoutError);

@@ -11,7 +11,7 @@ import { PrecheckFailureSchema, PrecheckFailureType } from "../../gen/clavata/ga
 import { StatusSchema } from "../../gen/google/rpc/status_pb.js";
 import { ClavataClient, EvaluationRefusedError, NotFoundError, textContent } from "../../src/index.js";
 import { createRedactor } from "../../src/logging.js";
-import { requireBuild, runCli } from "../cli/run-cli.js";
+import { runCli } from "../support/cli.js";
 import { startTestServer, type TestServer } from "../support/test-server.js";
 
 const KEY = "sk_live_Echo0123456789abcdefXYZ";
@@ -136,7 +136,6 @@ describe("a server that echoes the API key", () => {
   });
 
   it("cannot put it into the CLI's table, --json or jobs create output", async () => {
-    requireBuild();
     const env = { CLAVATA_API_KEY: KEY };
     const connection = ["--host", "127.0.0.1", "--port", String(server.port), "--insecure"];
     const runs = await Promise.all([

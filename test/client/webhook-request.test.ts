@@ -5,20 +5,10 @@ import {
   addWebhook,
   CreateJobRequestSchema,
   createWebhook,
-  InvalidRequestError,
   imageUrlContent,
   WEBHOOK_HEADER_PREFIX,
 } from "../../src/index.js";
-
-function fails(fn: () => unknown): InvalidRequestError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(InvalidRequestError);
-    return error as InvalidRequestError;
-  }
-  throw new Error("expected an InvalidRequestError");
-}
+import { invalidRequest } from "../support/calls.js";
 
 describe("createWebhook and addWebhook", () => {
   it("attach a webhook without changing the request, encoding like the golden vector", () => {
@@ -48,30 +38,36 @@ describe("createWebhook and addWebhook", () => {
       expect(createWebhook(url).url).toBe(url);
     }
     for (const url of ["http://example.com/h", "http://10.0.0.1/h", "http://127.0.0.1.nip.io/h"]) {
-      expect(fails(() => createWebhook(url)).message).toMatch(/must use https/);
+      expect(invalidRequest(() => createWebhook(url)).message).toMatch(/must use https/);
     }
-    expect(fails(() => createWebhook("ftp://example.com/h")).message).toMatch(/https URL/);
-    expect(fails(() => createWebhook("/relative")).message).toMatch(/not an absolute URL/);
-    expect(fails(() => createWebhook("")).field).toBe("webhook.url");
+    expect(invalidRequest(() => createWebhook("ftp://example.com/h")).message).toMatch(/https URL/);
+    expect(invalidRequest(() => createWebhook("/relative")).message).toMatch(/not an absolute URL/);
+    expect(invalidRequest(() => createWebhook("")).field).toBe("webhook.url");
   });
 
   it("refuses credentials in the URL without repeating them", () => {
-    const e = fails(() => createWebhook("https://user:hunter2@example.com/h"));
+    const e = invalidRequest(() => createWebhook("https://user:hunter2@example.com/h"));
     expect(e.message).toMatch(/credentials/);
     expect(e.message).not.toContain("hunter2");
   });
 
   it("refuses header names and values that are not legal, without repeating the value", () => {
-    expect(fails(() => createWebhook("https://x/h", { "Bad Name": "v" })).message).toMatch(/not a legal header name/);
-    expect(fails(() => createWebhook("https://x/h", { "A:B": "v" })).message).toMatch(/not a legal header name/);
-    expect(fails(() => createWebhook("https://x/h", { "A\r\nB": "v" })).message).toMatch(/not a legal header name/);
+    expect(invalidRequest(() => createWebhook("https://x/h", { "Bad Name": "v" })).message).toMatch(
+      /not a legal header name/,
+    );
+    expect(invalidRequest(() => createWebhook("https://x/h", { "A:B": "v" })).message).toMatch(
+      /not a legal header name/,
+    );
+    expect(invalidRequest(() => createWebhook("https://x/h", { "A\r\nB": "v" })).message).toMatch(
+      /not a legal header name/,
+    );
     for (const value of ["a\r\nInjected: yes", "a\nb", "a\0b", "naïve"]) {
-      const e = fails(() => createWebhook("https://x/h", { Secret: value }));
+      const e = invalidRequest(() => createWebhook("https://x/h", { Secret: value }));
       expect(e.message).toMatch(/line break, a control character or non-ASCII/);
       expect(e.message).not.toContain(value);
       expect(e.field).toBe('webhook.extraHeaders["Secret"]');
     }
-    expect(fails(() => createWebhook("https://x/h", { Secret: 1 as unknown as string })).message).toMatch(
+    expect(invalidRequest(() => createWebhook("https://x/h", { Secret: 1 as unknown as string })).message).toMatch(
       /must be strings/,
     );
     expect(createWebhook("https://x/h", { Secret: "tab\tand space ok" }).extraHeaders).toEqual({
@@ -80,11 +76,13 @@ describe("createWebhook and addWebhook", () => {
   });
 
   it("explains the X-Webhook- prefix instead of doubling it", () => {
-    const e = fails(() => createWebhook("https://x/h", { "x-webhook-secret": "s" }));
+    const e = invalidRequest(() => createWebhook("https://x/h", { "x-webhook-secret": "s" }));
     expect(e.message).toMatch(/leave out the "X-Webhook-" prefix/);
   });
 
   it("refuses the same header twice in different case", () => {
-    expect(fails(() => createWebhook("https://x/h", { Secret: "a", secret: "b" })).message).toMatch(/given twice/);
+    expect(invalidRequest(() => createWebhook("https://x/h", { Secret: "a", secret: "b" })).message).toMatch(
+      /given twice/,
+    );
   });
 });

@@ -15,14 +15,9 @@ import {
   type PolicyEvaluationReport,
 } from "../../gen/clavata/shared/v1/public_pb.js";
 import { contentHash } from "../../src/emulator/content-hash.js";
-import {
-  type ContentVerdict,
-  effectiveThreshold,
-  formatFromUrlPath,
-  isLoopbackUrl,
-  PolicyEngine,
-} from "../../src/emulator/engine.js";
+import { type ContentVerdict, effectiveThreshold, PolicyEngine } from "../../src/emulator/engine.js";
 import { makePng } from "../../src/emulator/image.js";
+import { formatFromUrlPath, isLoopbackUrl } from "../../src/emulator/image-fetch.js";
 import { type Policy, type PolicyJson, parsePolicies } from "../../src/emulator/policy.js";
 import {
   SAMPLE_LABEL_VERSION_IDS,

@@ -4,7 +4,6 @@ import { readFileSync } from "node:fs";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import * as http2 from "node:http2";
 import type { AddressInfo } from "node:net";
-import { setTimeout as sleep } from "node:timers/promises";
 import { fromJsonString, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
@@ -25,7 +24,6 @@ import {
 } from "../../src/emulator/index.js";
 import {
   type EvaluateRequestSchema,
-  type EvaluateResponse,
   GatewayService,
   type Job,
   JobSchema,
@@ -36,6 +34,7 @@ import {
   PrecheckFailureType,
   RetryInfoSchema,
 } from "../../src/index.js";
+import { drain, drainToError } from "../support/calls.js";
 
 const KEY = "test-key-0123456789";
 const text = (value: string, metadata: Record<string, string> = {}) => ({
@@ -82,12 +81,6 @@ async function setup(options: EmulatorOptions = {}, key: string | null = KEY) {
 }
 type Setup = Awaited<ReturnType<typeof setup>>;
 
-async function collect(stream: AsyncIterable<EvaluateResponse>): Promise<EvaluateResponse[]> {
-  const out: EvaluateResponse[] = [];
-  for await (const r of stream) out.push(r);
-  return out;
-}
-
 async function failure(p: Promise<unknown>): Promise<ConnectError> {
   try {
     await p;
@@ -111,7 +104,7 @@ describe("emulator", () => {
   describe("Evaluate", () => {
     it("answers one response per item with reports, hashes and echoed metadata", async () => {
       const items = [text("I will kill you", { id: "a" }), text("have a nice day", { id: "b" }), image(makePng(4, 4))];
-      const results = await collect(s.gateway.evaluate({ policyId: violence, contentData: items }));
+      const results = await drain(s.gateway.evaluate({ policyId: violence, contentData: items }));
       expect(results).toHaveLength(3);
       const jobUuids = new Set(results.map((r) => r.jobUuid));
       expect(jobUuids.size).toBe(1);
@@ -129,7 +122,7 @@ describe("emulator", () => {
 
     it("answers in completion order, which differs from the input order", async () => {
       const items = Array.from({ length: 30 }, (_, i) => text(`message number ${i}`, { i: String(i) }));
-      const results = await collect(s.gateway.evaluate({ policyId: violence, contentData: items }));
+      const results = await drain(s.gateway.evaluate({ policyId: violence, contentData: items }));
       const order = results.map((r) => Number(r.policyEvaluationReport?.contentMetadata.i));
       expect([...order].sort((a, b) => a - b)).toEqual(items.map((_, i) => i));
       expect(order).not.toEqual(items.map((_, i) => i));
@@ -141,7 +134,7 @@ describe("emulator", () => {
         [0, 0.5],
         [0.9, 0.9],
       ] as const) {
-        const [r] = await collect(s.gateway.evaluate({ policyId: violence, contentData: [text("hello")], threshold }));
+        const [r] = await drain(s.gateway.evaluate({ policyId: violence, contentData: [text("hello")], threshold }));
         expect(r?.policyEvaluationReport?.threshold).toBe(expected);
       }
     });
@@ -149,7 +142,7 @@ describe("emulator", () => {
 
   describe("refusals", () => {
     async function refusal(items: MessageInitShape<typeof EvaluateRequestSchema>["contentData"], e: Setup = s) {
-      const err = await failure(collect(e.gateway.evaluate({ policyId: violence, contentData: items })));
+      const err = await failure(drain(e.gateway.evaluate({ policyId: violence, contentData: items })));
       expect(err.code).toBe(Code.Canceled);
       return err.findDetails(PrecheckFailureSchema);
     }
@@ -206,37 +199,37 @@ describe("emulator", () => {
     const cases: [string, () => Promise<unknown>, Code, RegExp][] = [
       [
         "no content items",
-        () => collect(s.gateway.evaluate({ policyId: violence, contentData: [] })),
+        () => drain(s.gateway.evaluate({ policyId: violence, contentData: [] })),
         Code.InvalidArgument,
         /content_data is empty/,
       ],
       [
         "an item with no content",
-        () => collect(s.gateway.evaluate({ policyId: violence, contentData: [{}] })),
+        () => drain(s.gateway.evaluate({ policyId: violence, contentData: [{}] })),
         Code.InvalidArgument,
         /content_data\[0\]/,
       ],
       [
         "empty text",
-        () => collect(s.gateway.evaluate({ policyId: violence, contentData: [text("")] })),
+        () => drain(s.gateway.evaluate({ policyId: violence, contentData: [text("")] })),
         Code.InvalidArgument,
         /content_data\[0\]/,
       ],
       [
         "a missing policy id",
-        () => collect(s.gateway.evaluate({ contentData: [text("x")] })),
+        () => drain(s.gateway.evaluate({ contentData: [text("x")] })),
         Code.InvalidArgument,
         /policy_id is empty/,
       ],
       [
         "an unknown policy",
-        () => collect(s.gateway.evaluate({ policyId: "nope", contentData: [text("x")] })),
+        () => drain(s.gateway.evaluate({ policyId: "nope", contentData: [text("x")] })),
         Code.NotFound,
         /policy "nope" not found/,
       ],
       [
         "a threshold above 1",
-        () => collect(s.gateway.evaluate({ policyId: violence, contentData: [text("x")], threshold: 1.5 })),
+        () => drain(s.gateway.evaluate({ policyId: violence, contentData: [text("x")], threshold: 1.5 })),
         Code.InvalidArgument,
         /threshold must be between 0 and 1/,
       ],
@@ -302,7 +295,7 @@ describe("emulator", () => {
       const e = await setup({ maxMessageBytes: 1024 });
       try {
         const err = await failure(
-          collect(e.gateway.evaluate({ policyId: violence, contentData: [text("x".repeat(2000))] })),
+          drain(e.gateway.evaluate({ policyId: violence, contentData: [text("x".repeat(2000))] })),
         );
         expect(err.code).toBe(Code.InvalidArgument);
         expect(err.rawMessage).toMatch(/at most 1024 bytes/);
@@ -336,7 +329,7 @@ describe("emulator", () => {
       } finally {
         session.close();
       }
-      const [r] = await collect(s.gateway.evaluate({ policyId: violence, contentData: [text("still alive")] }));
+      const [r] = await drain(s.gateway.evaluate({ policyId: violence, contentData: [text("still alive")] }));
       expect(r?.contentHash).toMatch(/^fnv1a128::/);
     });
   });
@@ -350,12 +343,13 @@ describe("emulator", () => {
       expect(job?.status).toBe(JobStatus.PENDING);
       const seen = new Set<JobStatus>([job!.status]);
       let current: Job | undefined = job;
-      for (let i = 0; i < 200 && current?.status !== JobStatus.COMPLETED; i++) {
-        await sleep(10);
-        current = (await s.gateway.getJob({ jobUuid: job!.jobUuid })).job;
-        seen.add(current!.status);
-      }
-      expect(current?.status).toBe(JobStatus.COMPLETED);
+      await expect
+        .poll(async () => {
+          current = (await s.gateway.getJob({ jobUuid: job!.jobUuid })).job;
+          seen.add(current!.status);
+          return current?.status;
+        })
+        .toBe(JobStatus.COMPLETED);
       expect(current?.results).toHaveLength(2);
       expect(current?.completed).toBeDefined();
       expect(current?.results[0]?.report?.reviewResult?.outcome).toBe(Outcome.TRUE);
@@ -377,7 +371,10 @@ describe("emulator", () => {
           });
           made.push(job!.jobUuid);
         }
-        await sleep(100);
+        // Every job ends a moment after it is created (jobDelayMs: 1); wait for that, however long a loaded machine takes.
+        await expect
+          .poll(async () => (await e.gateway.listJobs({ query: { status: JobStatus.COMPLETED }, pageSize: 100 })).jobs)
+          .toHaveLength(12);
         const all: string[] = [];
         let pageToken = "";
         let pages = 0;
@@ -555,33 +552,21 @@ describe("emulator", () => {
 
     it("ends a stream with an error after K messages", async () => {
       s.emulator.faults.failStreamAfter(2, Code.Unavailable);
-      const got: EvaluateResponse[] = [];
-      const err = await failure(
-        (async () => {
-          for await (const r of s.gateway.evaluate({
-            policyId: violence,
-            contentData: [text("a"), text("b"), text("c")],
-          }))
-            got.push(r);
-        })(),
+      const { messages, error } = await drainToError(
+        s.gateway.evaluate({ policyId: violence, contentData: [text("a"), text("b"), text("c")] }),
       );
-      expect(got).toHaveLength(2);
+      const err = ConnectError.from(error);
+      expect(messages).toHaveLength(2);
       expect(err.code).toBe(Code.Unavailable);
     });
 
     it("resets a stream after K messages", async () => {
       s.emulator.faults.resetStreamAfter(1);
-      const got: EvaluateResponse[] = [];
-      const err = await failure(
-        (async () => {
-          for await (const r of s.gateway.evaluate({
-            policyId: violence,
-            contentData: [text("a"), text("b"), text("c")],
-          }))
-            got.push(r);
-        })(),
+      const { messages, error } = await drainToError(
+        s.gateway.evaluate({ policyId: violence, contentData: [text("a"), text("b"), text("c")] }),
       );
-      expect(got).toHaveLength(1);
+      const err = ConnectError.from(error);
+      expect(messages).toHaveLength(1);
       expect(err.code).toBe(Code.Canceled);
       expect(err.findDetails(PrecheckFailureSchema)).toHaveLength(0);
     });
@@ -592,8 +577,7 @@ describe("emulator", () => {
         await e.gateway.listJobs({});
         expect(e.emulator.openSessions()).toBe(1);
         e.emulator.faults.goAway();
-        for (let i = 0; i < 100 && e.emulator.openSessions() > 0; i++) await sleep(10);
-        expect(e.emulator.openSessions()).toBe(0);
+        await expect.poll(() => e.emulator.openSessions()).toBe(0);
         await expect(e.gateway.listJobs({})).resolves.toBeDefined();
       } finally {
         await e.close();
@@ -619,7 +603,7 @@ describe("emulator", () => {
     it("accepts the Connect and gRPC-Web protocols as well as gRPC", async () => {
       for (const make of [createConnectTransport, createGrpcWebTransport] as const) {
         const client = createClient(GatewayService, s.transportFor(make as typeof createGrpcTransport));
-        const results = await collect(client.evaluate({ policyId: violence, contentData: [text("I will kill you")] }));
+        const results = await drain(client.evaluate({ policyId: violence, contentData: [text("I will kill you")] }));
         expect(results[0]?.policyEvaluationReport?.reviewResult?.outcome).toBe(Outcome.TRUE);
       }
     });

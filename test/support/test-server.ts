@@ -6,10 +6,12 @@
 
 import * as http2 from "node:http2";
 import type { AddressInfo } from "node:net";
-import type { ServiceImpl } from "@connectrpc/connect";
+import { durationFromMs } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { GatewayService } from "../../gen/clavata/gateway/v1/gateway_pb.js";
 import { LabelsService } from "../../gen/clavata/gateway/v1/labels_pb.js";
+import { RetryInfoSchema } from "../../src/index.js";
 
 /** One request as the server received it. */
 export interface RecordedRequest {
@@ -119,4 +121,27 @@ export async function freePort(): Promise<number> {
   const port = (server.address() as AddressInfo).port;
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
+}
+
+/**
+ * A unary handler for the test server that throws `error()` on each of its first `times` calls (default: every call),
+ * then answers `afterwards()`. `calls()` says how many calls it has had.
+ */
+export function failing<T>(
+  error: () => ConnectError,
+  { times = Number.POSITIVE_INFINITY, afterwards }: { times?: number; afterwards?: () => T } = {},
+): (() => T) & { calls(): number } {
+  let calls = 0;
+  const handler = () => {
+    if (++calls <= times || afterwards === undefined) throw error();
+    return afterwards();
+  };
+  return Object.assign(handler, { calls: () => calls });
+}
+
+/** RESOURCE_EXHAUSTED with a RetryInfo that asks the client to wait `retryDelayMs` before trying again. */
+export function rateLimited(retryDelayMs: number, message = "slow down"): ConnectError {
+  return new ConnectError(message, Code.ResourceExhausted, undefined, [
+    { desc: RetryInfoSchema, value: { retryDelay: durationFromMs(retryDelayMs) } },
+  ]);
 }

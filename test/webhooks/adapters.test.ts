@@ -19,7 +19,7 @@ import {
   type Loopback,
   listen,
   sampleJob,
-} from "./servers.js";
+} from "../support/webhook-servers.js";
 
 const SECRET = "whsec-current-0123456789abcdef";
 const OLD_SECRET = "whsec-previous-0123456789abcde";

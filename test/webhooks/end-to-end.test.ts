@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Emulator, SAMPLE_POLICY_IDS, startEmulator } from "../../src/emulator/index.js";
 import { GatewayService, type Job, JobSchema, JobStatus, Outcome } from "../../src/index.js";
 import { generateWebhookSecret, webhookWithSecret } from "../../src/webhooks/index.js";
-import { ADAPTERS, type AdapterName, type Loopback, listen } from "./servers.js";
+import { ADAPTERS, type AdapterName, type Loopback, listen } from "../support/webhook-servers.js";
 
 const API_KEY = "test-key-webhooks-e2e";
 const SECRET = generateWebhookSecret();

@@ -3,7 +3,7 @@ import { equals } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
 import { type Job, JobSchema } from "../../src/index.js";
 import { createFetchWebhookHandler, createTestWebhookRequest } from "../../src/webhooks/index.js";
-import { sampleJob } from "./servers.js";
+import { sampleJob } from "../support/webhook-servers.js";
 
 const SECRET = "whsec-fetch-tests-0123456789ab";
 const URL = "https://receiver.example/hooks/clavata";

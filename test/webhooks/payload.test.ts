@@ -10,7 +10,7 @@ import {
   parseWebhookJob,
   verifyWebhook,
 } from "../../src/webhooks/index.js";
-import { rejection, sampleJob } from "./servers.js";
+import { rejection, sampleJob } from "../support/webhook-servers.js";
 
 const SECRET = "whsec-payload-tests-0123456789";
 

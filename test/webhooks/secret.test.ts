@@ -9,7 +9,7 @@ import {
   webhookWithSecret,
 } from "../../src/webhooks/index.js";
 import { SecretCheck } from "../../src/webhooks/secret.js";
-import { rejection } from "./servers.js";
+import { rejection } from "../support/webhook-servers.js";
 
 const SECRET = "whsec-correct-horse-battery-staple";
 const OLD_SECRET = "whsec-the-one-before-rotation-0001";

@@ -1,10 +1,11 @@
 // `clavata emulator`: runs the local gateway emulator in the foreground until Ctrl-C or SIGTERM.
 
 import { readFile } from "node:fs/promises";
-import { PolicyFileError } from "../emulator/policy.js";
-import { type EmulatorOptions, startEmulator } from "../emulator/server.js";
-import { ExitCode, parseCommandArgs, parseInteger, parsePort, stringValue, stringValues, UsageError } from "./args.js";
-import type { CommandContext } from "./command-context.js";
+import { resolve } from "node:path";
+import { PolicyFileError } from "../../emulator/policy.js";
+import { type EmulatorOptions, startEmulator } from "../../emulator/server.js";
+import { ExitCode, parseCommandArgs, parseInteger, parsePort, stringValue, stringValues, UsageError } from "../args.js";
+import type { CommandContext } from "../command-context.js";
 
 /** The help of `clavata emulator`. */
 export const EMULATOR_HELP = `Usage: clavata emulator [options]
@@ -41,16 +42,16 @@ const OPTIONS = {
   help: { type: "boolean", short: "h" },
 } as const;
 
-async function readPem(path: string, option: string, command: string): Promise<Buffer> {
+async function readPem(path: string, cwd: string, option: string, command: string): Promise<Buffer> {
   try {
-    return await readFile(path);
+    return await readFile(resolve(cwd, path));
   } catch {
     throw new UsageError(`${option}: cannot read ${path}`, command);
   }
 }
 
 /** Runs `clavata emulator`; resolves with exit code 0 once stopped by the signal. Throws UsageError for bad options. */
-export async function emulatorCommand({ argv, signal }: CommandContext): Promise<number> {
+export async function emulatorCommand({ argv, signal, stdout, stderr, cwd }: CommandContext): Promise<number> {
   const command = "emulator";
   const { values } = parseCommandArgs(argv, OPTIONS, command, { positionals: false });
   const portText = stringValue(values, "port");
@@ -69,12 +70,18 @@ export async function emulatorCommand({ argv, signal }: CommandContext): Promise
     ...(restPortText !== undefined ? { restPort: parsePort(restPortText, "--rest-port", command, true) } : {}),
     port: portText === undefined ? 50051 : parsePort(portText, "--port", command, true),
     jobDelayMs: jobDelayText === undefined ? 50 : parseInteger(jobDelayText, "--job-delay", 0, 3_600_000, command),
+    logger: (line: string) => stderr.write(`[emulator] ${line}\n`),
     ...(host !== undefined ? { host } : {}),
-    ...(policies !== undefined ? { policies } : {}),
+    ...(policies !== undefined ? { policies: resolve(cwd, policies) } : {}),
     ...(apiKeys.length > 0 ? { apiKeys } : {}),
     ...(blocked.length > 0 ? { blockedHashes: blocked } : {}),
     ...(cert !== undefined && key !== undefined
-      ? { tls: { cert: await readPem(cert, "--tls-cert", command), key: await readPem(key, "--tls-key", command) } }
+      ? {
+          tls: {
+            cert: await readPem(cert, cwd, "--tls-cert", command),
+            key: await readPem(key, cwd, "--tls-key", command),
+          },
+        }
       : {}),
   };
   let emulator: Awaited<ReturnType<typeof startEmulator>>;
@@ -91,14 +98,14 @@ export async function emulatorCommand({ argv, signal }: CommandContext): Promise
       throw new UsageError(`cannot listen on ${host ?? ""}: ${(error as Error).message}`, command);
     throw error;
   }
-  process.stdout.write(`Clavata gateway emulator listening on ${emulator.url}\n`);
-  if (emulator.restUrl !== undefined) process.stdout.write(`REST/JSON on ${emulator.restUrl}\n`);
-  process.stdout.write(
+  stdout.write(`Clavata gateway emulator listening on ${emulator.url}\n`);
+  if (emulator.restUrl !== undefined) stdout.write(`REST/JSON on ${emulator.restUrl}\n`);
+  stdout.write(
     `Try: CLAVATA_API_KEY=${apiKeys.length > 0 ? "<one of the --api-key keys>" : "any-key"} clavata --host ${emulator.host} --port ${emulator.port}` +
       `${emulator.url.startsWith("http:") ? " --insecure" : ""} evaluate --policy policy-violence "I will hurt you"\n`,
   );
   if (!signal.aborted) await new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }));
-  process.stderr.write("[emulator] stopping\n");
+  stderr.write("[emulator] stopping\n");
   await emulator.close();
   return ExitCode.OK;
 }

@@ -5,12 +5,13 @@
 
 import { createReadStream } from "node:fs";
 import { readFile, stat, writeFile } from "node:fs/promises";
+import { resolve } from "node:path";
 import { toJson } from "@bufbuild/protobuf";
-import { type BatchJob, BatchJobSchema, BatchJobState } from "../../gen/clavata/gateway/v1/batch_pb.js";
-import type { BatchInputFile, BatchInputItem } from "../batch-jobs.js";
-import { redactSignedUrl } from "../batch-jobs.js";
-import type { ClavataClient } from "../client.js";
-import { AbortedError, ClavataError } from "../errors.js";
+import { type BatchJob, BatchJobSchema, BatchJobState } from "../../../gen/clavata/gateway/v1/batch_pb.js";
+import type { BatchInputFile, BatchInputItem } from "../../batch-jobs.js";
+import { redactSignedUrl } from "../../batch-jobs.js";
+import type { ClavataClient } from "../../client.js";
+import { AbortedError, ClavataError } from "../../errors.js";
 import {
   ExitCode,
   GLOBAL_OPTIONS,
@@ -21,10 +22,10 @@ import {
   stringValue,
   stringValues,
   UsageError,
-} from "./args.js";
-import type { CommandContext } from "./command-context.js";
-import { openGateway } from "./gateway-connection.js";
-import { reportFailure } from "./report-failure.js";
+} from "../args.js";
+import type { CommandContext } from "../command-context.js";
+import { openGateway } from "../gateway-connection.js";
+import { reportFailure } from "../report-failure.js";
 
 /** Where `batch upload` reads the upload URL from when --upload-url-file is not given. */
 const UPLOAD_URL_ENV = "CLAVATA_UPLOAD_URL";
@@ -121,26 +122,26 @@ function jobJson(job: BatchJob): unknown {
   return json;
 }
 
-function print(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value)}\n`);
+function print(out: CommandContext["stdout"], value: unknown): void {
+  out.write(`${JSON.stringify(value)}\n`);
 }
 
 /** Opens a REST connection, runs the command, and turns a failed call into exit 1 (130 when interrupted). */
 async function withRestGateway(
   values: ParsedValues,
   command: string,
-  signal: AbortSignal,
+  io: CommandContext,
   run: (client: ClavataClient) => Promise<number>,
 ): Promise<number> {
-  const gateway = await openGateway({ ...values, rest: true }, command);
+  const gateway = await openGateway({ ...values, rest: true }, command, io);
   try {
     return await run(gateway.client);
   } catch (error) {
-    if (error instanceof AbortedError && signal.aborted) {
-      process.stderr.write(`clavata ${command}: interrupted\n`);
+    if (error instanceof AbortedError && io.signal.aborted) {
+      io.stderr.write(`clavata ${command}: interrupted\n`);
       return ExitCode.INTERRUPTED;
     }
-    if (error instanceof ClavataError) return reportFailure(error, command);
+    if (error instanceof ClavataError) return reportFailure(error, command, io.stderr);
     throw error;
   } finally {
     await gateway.close();
@@ -181,19 +182,25 @@ async function readInput(path: string, command: string): Promise<Iterable<BatchI
 }
 
 /** Uploads with a progress line on standard error (only when it is a terminal, to keep logs clean). */
-async function upload(client: ClavataClient, url: string, input: Iterable<BatchInputItem> | BatchInputFile) {
-  const tty = process.stderr.isTTY === true;
+async function upload(
+  io: CommandContext,
+  client: ClavataClient,
+  url: string,
+  input: Iterable<BatchInputItem> | BatchInputFile,
+) {
+  const tty = io.stderr.isTTY === true;
   const result = await client.uploadBatchInput(url, input, {
     onProgress: ({ sentBytes, totalBytes }) => {
-      if (tty) process.stderr.write(`\ruploading: ${Math.floor((100 * sentBytes) / Math.max(1, totalBytes))}%`);
+      if (tty) io.stderr.write(`\ruploading: ${Math.floor((100 * sentBytes) / Math.max(1, totalBytes))}%`);
     },
   });
-  process.stderr.write(
+  io.stderr.write(
     `${tty ? "\r" : ""}uploaded ${result.bytes} bytes${result.rows === undefined ? "" : `, ${result.rows} rows`}\n`,
   );
 }
 
-async function createCommand({ argv, signal }: CommandContext): Promise<number> {
+async function createCommand(io: CommandContext): Promise<number> {
+  const { argv, signal } = io;
   const command = "batch create";
   const { values } = parseCommandArgs(
     argv,
@@ -210,8 +217,8 @@ async function createCommand({ argv, signal }: CommandContext): Promise<number> 
   );
   const inputPath = stringValue(values, "input");
   const urlFile = stringValue(values, "upload-url-file");
-  const input = inputPath === undefined ? undefined : await readInput(inputPath, command);
-  return withRestGateway(values, command, signal, async (client) => {
+  const input = inputPath === undefined ? undefined : await readInput(resolve(io.cwd, inputPath), command);
+  return withRestGateway(values, command, io, async (client) => {
     const name = stringValue(values, "name");
     const policyId = stringValue(values, "policy");
     const webhookUrl = stringValue(values, "webhook-url");
@@ -223,15 +230,16 @@ async function createCommand({ argv, signal }: CommandContext): Promise<number> 
       },
       { signal },
     );
-    print({
+    print(io.stdout, {
       batchJobId: created.batchJobId,
       name: created.name,
       inputFileUploadUrl: redactSignedUrl(created.inputFileUploadUrl),
     });
-    if (urlFile !== undefined) await writeFile(urlFile, `${created.inputFileUploadUrl}\n`, { mode: 0o600 });
-    if (input !== undefined) await upload(client, created.inputFileUploadUrl, input);
+    if (urlFile !== undefined)
+      await writeFile(resolve(io.cwd, urlFile), `${created.inputFileUploadUrl}\n`, { mode: 0o600 });
+    if (input !== undefined) await upload(io, client, created.inputFileUploadUrl, input);
     else if (urlFile === undefined) {
-      process.stderr.write(
+      io.stderr.write(
         "hint: the upload URL is not shown; pass --input to upload now, or --upload-url-file to keep it for clavata batch upload\n",
       );
     }
@@ -239,7 +247,8 @@ async function createCommand({ argv, signal }: CommandContext): Promise<number> 
   });
 }
 
-async function uploadCommand({ argv, signal }: CommandContext): Promise<number> {
+async function uploadCommand(io: CommandContext): Promise<number> {
+  const { argv } = io;
   const command = "batch upload";
   const { values } = parseCommandArgs(
     argv,
@@ -251,7 +260,9 @@ async function uploadCommand({ argv, signal }: CommandContext): Promise<number> 
   if (inputPath === undefined) throw new UsageError("give the input file with --input", command);
   const urlFile = stringValue(values, "upload-url-file");
   const url = (
-    urlFile === undefined ? process.env[UPLOAD_URL_ENV] : await readFile(urlFile, "utf8").catch(() => undefined)
+    urlFile === undefined
+      ? io.env[UPLOAD_URL_ENV]
+      : await readFile(resolve(io.cwd, urlFile), "utf8").catch(() => undefined)
   )?.trim();
   if (url === undefined || url === "") {
     throw new UsageError(
@@ -259,14 +270,15 @@ async function uploadCommand({ argv, signal }: CommandContext): Promise<number> 
       command,
     );
   }
-  const input = await readInput(inputPath, command);
-  return withRestGateway(values, command, signal, async (client) => {
-    await upload(client, url, input);
+  const input = await readInput(resolve(io.cwd, inputPath), command);
+  return withRestGateway(values, command, io, async (client) => {
+    await upload(io, client, url, input);
     return ExitCode.OK;
   });
 }
 
-async function listCommand({ argv, signal }: CommandContext): Promise<number> {
+async function listCommand(io: CommandContext): Promise<number> {
+  const { argv, signal } = io;
   const command = "batch list";
   const { values } = parseCommandArgs(
     argv,
@@ -280,15 +292,16 @@ async function listCommand({ argv, signal }: CommandContext): Promise<number> {
     if (typeof state !== "number") throw new UsageError(`--state ${name} is not a batch job state`, command);
     return state;
   });
-  return withRestGateway(values, command, signal, async (client) => {
+  return withRestGateway(values, command, io, async (client) => {
     for (const job of await client.getBatchJobs({ batchJobIds: stringValues(values, "id"), states }, { signal })) {
-      print(jobJson(job));
+      print(io.stdout, jobJson(job));
     }
     return ExitCode.OK;
   });
 }
 
-async function waitCommand({ argv, signal }: CommandContext): Promise<number> {
+async function waitCommand(io: CommandContext): Promise<number> {
+  const { argv, signal } = io;
   const command = "batch wait";
   const { values, positionals } = parseCommandArgs(
     argv,
@@ -298,30 +311,32 @@ async function waitCommand({ argv, signal }: CommandContext): Promise<number> {
   const id = oneId(positionals, command);
   const poll = stringValue(values, "poll-interval");
   const limit = stringValue(values, "wait-timeout");
-  return withRestGateway(values, command, signal, async (client) => {
+  return withRestGateway(values, command, io, async (client) => {
     const job = await client.waitForBatchJob(id, {
       pollIntervalMs: poll === undefined ? 5000 : parseDuration(poll, "--poll-interval", command),
       timeoutMs: limit === undefined ? 3_600_000 : parseDuration(limit, "--wait-timeout", command),
       signal,
-      onStateChange: (j) => process.stderr.write(`${BatchJobState[j.state]}\n`),
+      onStateChange: (j) => io.stderr.write(`${BatchJobState[j.state]}\n`),
     });
-    print(jobJson(job));
+    print(io.stdout, jobJson(job));
     return job.state === BatchJobState.COMPLETED ? ExitCode.OK : ExitCode.FAILURE;
   });
 }
 
-async function cancelCommand({ argv, signal }: CommandContext): Promise<number> {
+async function cancelCommand(io: CommandContext): Promise<number> {
+  const { argv, signal } = io;
   const command = "batch cancel";
   const { values, positionals } = parseCommandArgs(argv, { ...GLOBAL_OPTIONS }, command);
   const id = oneId(positionals, command);
-  return withRestGateway(values, command, signal, async (client) => {
+  return withRestGateway(values, command, io, async (client) => {
     const answer = await client.cancelBatchJob(id, { signal });
-    print({ batchJobId: answer.batchJobId, state: `BATCH_JOB_STATE_${BatchJobState[answer.state]}` });
+    print(io.stdout, { batchJobId: answer.batchJobId, state: `BATCH_JOB_STATE_${BatchJobState[answer.state]}` });
     return ExitCode.OK;
   });
 }
 
-async function outputCommand({ argv, signal }: CommandContext): Promise<number> {
+async function outputCommand(io: CommandContext): Promise<number> {
+  const { argv, signal } = io;
   const command = "batch output";
   const { values, positionals } = parseCommandArgs(
     argv,
@@ -330,19 +345,19 @@ async function outputCommand({ argv, signal }: CommandContext): Promise<number> 
   );
   const id = oneId(positionals, command);
   const outPath = stringValue(values, "output");
-  return withRestGateway(values, command, signal, async (client) => {
+  return withRestGateway(values, command, io, async (client) => {
     const [job] = await client.getBatchJobs({ batchJobIds: [id] }, { signal });
     if (job === undefined) throw new UsageError(`batch job ${id} not found`, command);
     const lines: string[] = [];
     let rows = 0;
     for await (const row of client.readBatchOutput(job, { signal })) {
       const line = `${JSON.stringify(row.fields)}\n`;
-      if (outPath === undefined) process.stdout.write(line);
+      if (outPath === undefined) io.stdout.write(line);
       else lines.push(line);
       rows++;
     }
-    if (outPath !== undefined) await writeFile(outPath, lines.join(""));
-    process.stderr.write(`${rows} rows\n`);
+    if (outPath !== undefined) await writeFile(resolve(io.cwd, outPath), lines.join(""));
+    io.stderr.write(`${rows} rows\n`);
     return ExitCode.OK;
   });
 }

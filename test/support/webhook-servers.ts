@@ -60,6 +60,23 @@ function readAll(req: IncomingMessage): Promise<Buffer> {
 export type BodyMode = "unread" | "raw" | "json" | "rawBody" | "express4-skipped";
 
 /**
+ * What a body parser of `mode` reads before the route: the raw bytes and, when they are JSON, the parsed value;
+ * undefined for the modes that leave the body unread. Each stand-in then places them as its framework does.
+ */
+async function readBody(
+  req: IncomingMessage,
+  mode: BodyMode,
+): Promise<{ raw: Buffer; parsed: boolean; json?: unknown } | undefined> {
+  if (mode !== "raw" && mode !== "json" && mode !== "rawBody") return undefined;
+  const raw = await readAll(req);
+  try {
+    return { raw, parsed: true, json: JSON.parse(raw.toString("utf8")) };
+  } catch {
+    return { raw, parsed: false };
+  }
+}
+
+/**
  * An Express stand-in: the request and response are Node's own (as in Express, which extends them), and a body
  * parser may run first: express.raw() leaves a Buffer in req.body, express.json() an object, a `verify` hook a
  * rawBody beside it; Express 4's parsers leave `{}` when they skip a request.
@@ -68,17 +85,10 @@ export function expressLike(middleware: ReturnType<typeof createWebhookMiddlewar
   return async (req, res) => {
     const r = req as IncomingMessage & { body?: unknown; rawBody?: unknown };
     if (mode === "express4-skipped") r.body = {};
-    if (mode === "raw" || mode === "json" || mode === "rawBody") {
-      const raw = await readAll(req);
-      if (mode === "raw") r.body = raw;
-      else {
-        try {
-          r.body = JSON.parse(raw.toString("utf8"));
-        } catch {
-          r.body = {};
-        }
-        if (mode === "rawBody") r.rawBody = raw;
-      }
+    const body = await readBody(req, mode);
+    if (body !== undefined) {
+      r.body = mode === "raw" ? body.raw : body.parsed ? body.json : {};
+      if (mode === "rawBody") r.rawBody = body.raw;
     }
     await middleware(r, res);
   };
@@ -107,17 +117,10 @@ export function fastifyLike(
       headers: req.headers,
       raw: req,
     };
-    if (mode === "raw" || mode === "json" || mode === "rawBody") {
-      const raw = await readAll(req);
-      if (mode === "raw") request.body = raw;
-      else {
-        try {
-          request.body = JSON.parse(raw.toString("utf8"));
-        } catch {
-          request.body = null;
-        }
-        if (mode === "rawBody") request.rawBody = raw.toString("utf8");
-      }
+    const body = await readBody(req, mode);
+    if (body !== undefined) {
+      request.body = mode === "raw" ? body.raw : body.parsed ? body.json : null;
+      if (mode === "rawBody") request.rawBody = body.raw.toString("utf8");
     }
     let status = 200;
     const reply: FastifyReplyLike & { raw: ServerResponse } = {

@@ -1,36 +1,27 @@
 // Runs the built `clavata` binary (dist/, which `npm test` builds first) as a user would, and collects what it
-// printed and its exit code.
+// printed and its exit code: for the few end-to-end tests of what only a real process has (signals, exit codes,
+// the bin file). Everything else runs in-process (cli.ts).
 
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-
-/** The repository root: commands run there, so relative paths in tests are relative to it. */
-export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+import { type CliRun, ROOT } from "./cli.js";
 
 /** The built entry points the tests spawn. */
-export const CLI_MAIN = fileURLToPath(new URL("../../dist/esm/src/cli/main.js", import.meta.url));
+export const CLI_BIN = fileURLToPath(new URL("../../dist/esm/src/cli/bin.js", import.meta.url));
 export const CLI_DEMO = fileURLToPath(new URL("../../dist/esm/src/cli/demo.js", import.meta.url));
 
 /** Throws a clear error when dist/ has not been built. */
 export function requireBuild(): void {
-  if (!existsSync(CLI_MAIN)) {
+  if (!existsSync(CLI_BIN)) {
     throw new Error(
-      "dist/esm/src/cli/main.js is missing: run the tests with `npm test`, which builds first (or run `npm run build`)",
+      "dist/esm/src/cli/bin.js is missing: run the tests with `npm test`, which builds first (or run `npm run build`)",
     );
   }
 }
 
-/** What a run printed and how it ended. */
-export interface CliRun {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** How to run the binary. */
-export interface RunOptions {
+export interface SpawnOptions {
   /** Bytes or text for standard input; default: none (standard input is closed at once). */
   stdin?: string | Uint8Array;
   /** Environment variables on top of a clean base (PATH and HOME only, so no CLAVATA_* leaks in). */
@@ -46,7 +37,7 @@ function baseEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
 }
 
 /** Spawns `node <script> ...args` and resolves when it exits. */
-export function runScript(script: string, args: readonly string[], options: RunOptions = {}): Promise<CliRun> {
+export function runScript(script: string, args: readonly string[], options: SpawnOptions = {}): Promise<CliRun> {
   const child = spawn(process.execPath, [script, ...args], {
     cwd: options.cwd ?? ROOT,
     env: baseEnv(options.env),
@@ -55,24 +46,24 @@ export function runScript(script: string, args: readonly string[], options: RunO
   return collect(child, options);
 }
 
-/** Runs `clavata ...args` from dist/. */
-export function runCli(args: readonly string[], options: RunOptions = {}): Promise<CliRun> {
-  return runScript(CLI_MAIN, args, options);
+/** Runs the built `clavata ...args` from dist/ in a new process. */
+export function runBuiltCli(args: readonly string[], options: SpawnOptions = {}): Promise<CliRun> {
+  return runScript(CLI_BIN, args, options);
 }
 
 /** Spawns `clavata ...args` and returns the child, for commands that run until stopped. */
-export function spawnCli(
+export function spawnBuiltCli(
   args: readonly string[],
-  options: Omit<RunOptions, "stdin" | "timeoutMs"> = {},
+  options: Omit<SpawnOptions, "stdin" | "timeoutMs"> = {},
 ): ChildProcessWithoutNullStreams {
-  return spawn(process.execPath, [CLI_MAIN, ...args], {
+  return spawn(process.execPath, [CLI_BIN, ...args], {
     cwd: options.cwd ?? ROOT,
     env: baseEnv(options.env),
     stdio: ["pipe", "pipe", "pipe"],
   });
 }
 
-function collect(child: ChildProcessWithoutNullStreams, options: RunOptions): Promise<CliRun> {
+function collect(child: ChildProcessWithoutNullStreams, options: SpawnOptions): Promise<CliRun> {
   return new Promise((resolve, reject) => {
     let stdout = "";
     let stderr = "";
@@ -90,12 +81,4 @@ function collect(child: ChildProcessWithoutNullStreams, options: RunOptions): Pr
     if (options.stdin !== undefined) child.stdin.end(options.stdin);
     else child.stdin.end();
   });
-}
-
-/** Parses NDJSON output into objects, failing on any line that is not JSON. */
-export function ndjson(text: string): Array<Record<string, unknown>> {
-  return text
-    .split("\n")
-    .filter((line) => line !== "")
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
 }

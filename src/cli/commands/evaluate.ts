@@ -1,6 +1,6 @@
 // `clavata evaluate`: evaluates content against a policy and streams one result per item as it arrives.
 
-import { AbortedError } from "../errors.js";
+import { AbortedError } from "../../errors.js";
 import {
   ExitCode,
   flag,
@@ -11,15 +11,16 @@ import {
   parseThreshold,
   stringValue,
   UsageError,
-} from "./args.js";
-import { DEFAULT_CHUNK_SIZE, DEFAULT_CONCURRENCY, evaluateBatch } from "./batch-evaluator.js";
-import { type CommandContext, INPUT_OPTIONS, INPUT_OPTIONS_HELP, inputSources } from "./command-context.js";
-import { connectionSettings, openGateway } from "./gateway-connection.js";
-import { readInputItems } from "./input-items.js";
-import { ProgressBar } from "./progress-bar.js";
-import { reportFailure } from "./report-failure.js";
-import { ResultTally } from "./result-tally.js";
-import { ResultWriter } from "./result-writer.js";
+} from "../args.js";
+import { DEFAULT_CHUNK_SIZE, DEFAULT_CONCURRENCY, evaluateBatch } from "../batch-evaluator.js";
+import type { CommandContext } from "../command-context.js";
+import { connectionSettings, openGateway } from "../gateway-connection.js";
+import { readInputItems } from "../input-items.js";
+import { INPUT_OPTIONS, INPUT_OPTIONS_HELP, inputSources } from "../input-options.js";
+import { ProgressBar } from "../progress-bar.js";
+import { reportFailure } from "../report-failure.js";
+import { ResultTally } from "../result-tally.js";
+import { ResultWriter } from "../result-writer.js";
 
 /** The help of `clavata evaluate`. */
 export const EVALUATE_HELP = `Usage: clavata evaluate --policy <id> [options] [text ...]
@@ -71,8 +72,9 @@ const OPTIONS = {
 const COMMAND = "evaluate";
 
 /** Runs `clavata evaluate`; returns the exit code. Throws UsageError for bad usage or input. */
-export async function evaluateCommand({ argv, signal }: CommandContext): Promise<number> {
-  const { values, positionals } = parseCommandArgs(argv, OPTIONS, COMMAND);
+export async function evaluateCommand(context: CommandContext): Promise<number> {
+  const { stdout, stderr, signal } = context;
+  const { values, positionals } = parseCommandArgs(context.argv, OPTIONS, COMMAND);
   const policyId = stringValue(values, "policy");
   if (policyId === undefined || policyId.trim() === "") {
     throw new UsageError(
@@ -92,16 +94,13 @@ export async function evaluateCommand({ argv, signal }: CommandContext): Promise
     chunkText === undefined ? DEFAULT_CHUNK_SIZE : parseInteger(chunkText, "--chunk-size", 1, 1000, COMMAND);
   const json = flag(values, "json");
   // Check the connection options before reading a possibly long input.
-  connectionSettings(values, COMMAND);
+  connectionSettings(values, COMMAND, context.env);
 
-  const { items, fromBatchFile } = await readInputItems(inputSources(values, positionals, process.stdin), COMMAND);
+  const { items, fromBatchFile } = await readInputItems(inputSources(values, positionals, context), COMMAND);
 
-  const gateway = await openGateway(values, COMMAND);
-  const stdout = process.stdout;
+  const gateway = await openGateway(values, COMMAND, context);
   const progress =
-    fromBatchFile && process.stderr.isTTY && !flag(values, "no-progress")
-      ? new ProgressBar(process.stderr, items.length)
-      : undefined;
+    fromBatchFile && stderr.isTTY && !flag(values, "no-progress") ? new ProgressBar(stderr, items.length) : undefined;
   const writer = new ResultWriter({
     out: stdout,
     json,
@@ -137,16 +136,16 @@ export async function evaluateCommand({ argv, signal }: CommandContext): Promise
   // A run that failed before any result has nothing to sum up: the error says it all.
   if (failure === undefined || tally.total > 0 || interrupted) {
     const summary = tally.lines(items.length);
-    if (json) process.stderr.write(`${summary.join("\n")}\n`);
+    if (json) stderr.write(`${summary.join("\n")}\n`);
     else stdout.write(`\n${summary.join("\n")}\n`);
   }
 
   if (failure !== undefined) {
     if (interrupted) {
-      process.stderr.write("clavata evaluate: interrupted; the summary above counts the results that had arrived\n");
+      stderr.write("clavata evaluate: interrupted; the summary above counts the results that had arrived\n");
       return ExitCode.INTERRUPTED;
     }
-    return reportFailure(failure, COMMAND);
+    return reportFailure(failure, COMMAND, stderr);
   }
   if (tally.counts.failed > 0) return ExitCode.FAILURE;
   if (flag(values, "fail-on-match") && tally.counts.match + tally.counts.refused > 0) return ExitCode.MATCHED;

@@ -1,10 +1,10 @@
 // `clavata labels evaluate`: evaluates one content item against up to 10 label versions.
 
 import { toJson } from "@bufbuild/protobuf";
-import { EvaluateLabelsResponseSchema, type LabelResult } from "../../gen/clavata/gateway/v1/labels_pb.js";
-import { Outcome } from "../../gen/clavata/shared/v1/public_pb.js";
-import { AbortedError, ClavataError, EvaluationRefusedError } from "../errors.js";
-import { MAX_LABEL_VERSION_IDS } from "../requests.js";
+import { EvaluateLabelsResponseSchema, type LabelResult } from "../../../gen/clavata/gateway/v1/labels_pb.js";
+import { Outcome } from "../../../gen/clavata/shared/v1/public_pb.js";
+import { AbortedError, ClavataError, EvaluationRefusedError } from "../../errors.js";
+import { MAX_LABEL_VERSION_IDS } from "../../requests.js";
 import {
   ExitCode,
   flag,
@@ -15,19 +15,12 @@ import {
   stringValue,
   stringValues,
   UsageError,
-} from "./args.js";
-import { type CommandContext, inputSources } from "./command-context.js";
-import { connectionSettings, openGateway } from "./gateway-connection.js";
-import { contentDataOf, readInputItems } from "./input-items.js";
-import { reportFailure } from "./report-failure.js";
-
-/** The help of `clavata labels`. */
-export const LABELS_HELP = `Usage: clavata labels evaluate --label <label-version-id> [options] [text]
-
-Commands:
-  evaluate   evaluate one content item against up to ${MAX_LABEL_VERSION_IDS} label versions
-
-Run "clavata labels evaluate --help" for its options.`;
+} from "../args.js";
+import type { CommandContext } from "../command-context.js";
+import { connectionSettings, openGateway } from "../gateway-connection.js";
+import { contentDataOf, readInputItems } from "../input-items.js";
+import { inputSources } from "../input-options.js";
+import { reportFailure } from "../report-failure.js";
 
 /** The help of `clavata labels evaluate`. */
 export const LABELS_EVALUATE_HELP = `Usage: clavata labels evaluate --label <label-version-id> [options] [text]
@@ -79,9 +72,11 @@ function detailOf(result: LabelResult): string {
   return best?.message ?? "";
 }
 
-async function evaluateLabelsCommand({ argv, signal }: CommandContext): Promise<number> {
+/** Runs `clavata labels evaluate`; returns the exit code. Throws UsageError for bad usage or input. */
+export async function labelsEvaluateCommand(context: CommandContext): Promise<number> {
   const command = "labels evaluate";
-  const { values, positionals } = parseCommandArgs(argv, OPTIONS, command);
+  const { signal } = context;
+  const { values, positionals } = parseCommandArgs(context.argv, OPTIONS, command);
   const labels = stringValues(values, "label");
   if (labels.length === 0)
     throw new UsageError("give at least one --label <label-version-id>, such as --label label-threats-v1", command);
@@ -92,8 +87,8 @@ async function evaluateLabelsCommand({ argv, signal }: CommandContext): Promise<
   const thresholdText = stringValue(values, "threshold");
   const threshold = thresholdText === undefined ? undefined : parseThreshold(thresholdText, "--threshold", command);
   const json = flag(values, "json");
-  connectionSettings(values, command);
-  const { items } = await readInputItems(inputSources(values, positionals, process.stdin), command);
+  connectionSettings(values, command, context.env);
+  const { items } = await readInputItems(inputSources(values, positionals, context), command);
   if (items.length !== 1) {
     throw new UsageError(
       `labels evaluate takes exactly one content item; got ${items.length} (use one text, one --file or standard input)`,
@@ -102,8 +97,8 @@ async function evaluateLabelsCommand({ argv, signal }: CommandContext): Promise<
   }
   const item = items[0]!;
 
-  const gateway = await openGateway(values, command);
-  const out = process.stdout;
+  const gateway = await openGateway(values, command, context);
+  const out = context.stdout;
   try {
     const response = await gateway.client.evaluateLabels(
       {
@@ -148,14 +143,9 @@ async function evaluateLabelsCommand({ argv, signal }: CommandContext): Promise<
       return flag(values, "fail-on-match") ? ExitCode.MATCHED : ExitCode.OK;
     }
     if (error instanceof AbortedError && signal.aborted) return ExitCode.INTERRUPTED;
-    if (error instanceof ClavataError) return reportFailure(error, command);
+    if (error instanceof ClavataError) return reportFailure(error, command, context.stderr);
     throw error;
   } finally {
     await gateway.close();
   }
 }
-
-/** The subcommands of `clavata labels`, with their help. */
-export const LABELS_COMMANDS: Record<string, { run: (context: CommandContext) => Promise<number>; help: string }> = {
-  evaluate: { run: evaluateLabelsCommand, help: LABELS_EVALUATE_HELP },
-};
