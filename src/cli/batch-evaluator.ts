@@ -10,7 +10,7 @@
 import { createHash } from "node:crypto";
 import type { EvaluateResponse } from "../../gen/clavata/gateway/v1/gateway_pb.js";
 import type { ClavataClient } from "../client.js";
-import { fnv1a128 } from "../emulator/content-hash.js";
+import { fnv1a128 } from "../content-hash.js";
 import { EvaluationRefusedError } from "../errors.js";
 import type { RefusedContent } from "../refusals.js";
 import { approximateSizeOf, contentDataOf, hashedBytesOf, type InputItem, ITEM_INDEX_KEY } from "./input-items.js";

@@ -27,7 +27,7 @@ import {
   PolicyEvaluationReport_TokenUsageSchema,
   PolicyEvaluationReportSchema,
 } from "../../gen/clavata/shared/v1/public_pb.js";
-import { contentHash, isContentHash } from "./content-hash.js";
+import { contentHash, isContentHash } from "../content-hash.js";
 import { type ImageFormat, type ImageInspection, inspectImage } from "./image.js";
 import type { ImageMatcher, Policy, PolicyAssertion, PolicySection } from "./policy.js";
 import { isLoopbackHost } from "./webhook-dispatcher.js";

@@ -1,8 +1,8 @@
 // The public surface of clavata-connect/emulator: a local stand-in for the Clavata gateway.
 
-export { contentHash } from "./content-hash.js";
+export { contentHash } from "../content-hash.js";
 export { type ContentVerdict, PolicyEngine, type PolicyEngineOptions } from "./engine.js";
-export type { EmulatorMethod, FaultInjector, FaultRule } from "./faults.js";
+export type { EmulatorMethod, FaultInjector, FaultRule, RandomFault } from "./faults.js";
 export { type ImageFormat, type ImageInspection, inspectImage, makePng } from "./image.js";
 export {
   loadPolicyFile,

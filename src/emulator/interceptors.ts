@@ -2,7 +2,7 @@ import { constants as h2, type ServerHttp2Stream } from "node:http2";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Code, ConnectError, createContextKey, type Interceptor } from "@connectrpc/connect";
 import { RetryInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
-import { contentHash } from "./content-hash.js";
+import { contentHash } from "../content-hash.js";
 import type { EmulatorMethod, FaultState } from "./faults.js";
 import type { RateLimiter } from "./rate-limit.js";
 import { kCustomerId } from "./service.js";
@@ -93,6 +93,12 @@ export function faultInterceptor(
           yield m;
         }
         if (cut.how === "reset") {
+          // Let the responses already written reach the client first: closing a stream with writes still queued
+          // made Node's HTTP/2 session grow without bound (and the client wait forever).
+          await new Promise<void>((resolve) => {
+            if (h2stream === undefined || h2stream.destroyed || h2stream.closed) resolve();
+            else h2stream.write(new Uint8Array(0), () => resolve());
+          });
           h2stream?.close(h2.NGHTTP2_CANCEL);
           throw new ConnectError("injected fault: stream reset", Code.Canceled);
         }

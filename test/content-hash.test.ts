@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { contentHash, fnv1a128, isContentHash } from "../../src/emulator/content-hash.js";
+import { contentHash, fnv1a128, isContentHash } from "../src/content-hash.js";
 
 const utf8 = (s: string) => new TextEncoder().encode(s);
 
