@@ -27,11 +27,14 @@ export function idOf(content: ContentDataInit): string | undefined {
   return typeof id === "string" ? id : undefined;
 }
 
-/** The item as sent: its own fields, and its metadata plus the correlation key. @private */
-export function sentContentOf(item: BatchItem): ContentDataInit {
+/**
+ * The item as sent at `position` in its stream: its own fields, and its metadata plus the correlation key, which
+ * is its position (unique within the stream, which is all an answer needs, and short). @private
+ */
+export function sentContentOf(item: BatchItem, position: number): ContentDataInit {
   return {
     ...item.content,
-    metadata: { ...(item.content.metadata ?? {}), [BATCH_KEY_METADATA]: String(item.index) },
+    metadata: { ...(item.content.metadata ?? {}), [BATCH_KEY_METADATA]: String(position) },
   } as ContentDataInit;
 }
 
@@ -62,7 +65,7 @@ function utf8Length(text: string): number {
 /** Roughly how many bytes an item adds to a request: its content, its metadata and some framing. @private */
 export function approximateSizeOf(content: ContentDataInit): number {
   const value = (content.content as { value?: unknown } | undefined)?.value;
-  let size = 16 + BATCH_KEY_METADATA.length + 12;
+  let size = 16 + BATCH_KEY_METADATA.length + 8;
   if (value instanceof Uint8Array) size += value.byteLength;
   else if (typeof value === "string") size += utf8Length(value);
   for (const [k, v] of Object.entries(content.metadata ?? {})) size += utf8Length(k) + utf8Length(String(v)) + 4;

@@ -88,6 +88,8 @@ export class BatchEvaluation implements AsyncIterable<BatchOutcome> {
   readonly #tally: BatchTally;
   readonly #matcher = new HashMatcher();
   readonly #run = new AbortController();
+  /** The streams running now (and their waits), each ended when the batch stops. */
+  readonly #streams = new Set<AbortController>();
   readonly #outcomeReady = new Wakeup();
   readonly #spaceFreed = new Wakeup();
   // Completion order: a queue read from `#head`. Input order: outcomes by index, yielded from `#nextIndex`.
@@ -134,10 +136,7 @@ export class BatchEvaluation implements AsyncIterable<BatchOutcome> {
 
   async *#iterate(): AsyncGenerator<BatchOutcome, BatchSummary, undefined> {
     const callerSignal = this.#options.signal;
-    const onAbort = () => {
-      this.#run.abort(callerSignal?.reason);
-      this.#wakeAll();
-    };
+    const onAbort = () => this.#stop(callerSignal?.reason);
     if (callerSignal?.aborted) onAbort();
     else callerSignal?.addEventListener("abort", onAbort, { once: true });
     this.#tally.start();
@@ -165,8 +164,7 @@ export class BatchEvaluation implements AsyncIterable<BatchOutcome> {
       }
     } finally {
       callerSignal?.removeEventListener("abort", onAbort);
-      this.#run.abort(new ConnectionError("the batch is over", { code: Code.Canceled }));
-      this.#wakeAll();
+      this.#stop(new ConnectionError("the batch is over", { code: Code.Canceled }));
       await Promise.allSettled(workers);
       await this.#input.close().catch(() => {});
       this.#tally.end();
@@ -200,7 +198,13 @@ export class BatchEvaluation implements AsyncIterable<BatchOutcome> {
 
   #fail(error: unknown): void {
     this.#failure ??= { error };
-    this.#run.abort(error);
+    this.#stop(error);
+  }
+
+  /** Stops everything: the run's signal, every stream, every wait. */
+  #stop(reason: unknown): void {
+    this.#run.abort(reason);
+    for (const stream of this.#streams) stream.abort(reason);
     this.#wakeAll();
   }
 
@@ -272,17 +276,31 @@ export class BatchEvaluation implements AsyncIterable<BatchOutcome> {
   /** Sends one chunk as one stream; returns the pieces of it to send again. */
   async #send(chunk: BatchItem[]): Promise<BatchItem[][]> {
     const o = this.#options;
+    // Each stream gets a signal of its own, so that the batch's signal holds one listener, not one per stream.
+    const stream = new AbortController();
+    if (this.#run.signal.aborted) return [];
+    this.#streams.add(stream);
     try {
-      await this.#pacer.acquire(chunk.length, this.#run.signal);
+      return await this.#sendOn(chunk, stream.signal, o);
+    } finally {
+      this.#streams.delete(stream);
+    }
+  }
+
+  async #sendOn(chunk: BatchItem[], signal: AbortSignal, o: ResolvedBatchOptions): Promise<BatchItem[][]> {
+    try {
+      await this.#pacer.acquire(chunk.length, signal);
     } catch {
       return [];
     }
     const pending = new Map<string, BatchItem>();
-    for (const item of chunk) {
+    const keyOf = new Map<BatchItem, string>();
+    chunk.forEach((item, position) => {
       if (item.attempts > 0) this.#tally.resends++;
       item.attempts++;
-      pending.set(String(item.index), item);
-    }
+      pending.set(String(position), item);
+      keyOf.set(item, String(position));
+    });
     this.#tally.streams++;
     this.#tally.inFlight += chunk.length;
     let received = 0;
@@ -290,20 +308,20 @@ export class BatchEvaluation implements AsyncIterable<BatchOutcome> {
     try {
       const request: EvaluateRequestInit = {
         policyId: o.policyId,
-        contentData: chunk.map(sentContentOf),
+        contentData: chunk.map((item, position) => sentContentOf(item, position)),
         ...(o.threshold !== undefined ? { threshold: o.threshold } : {}),
         ...(o.expedited ? { expedited: true } : {}),
       };
-      const stream = this.#evaluator.evaluate(request, {
-        signal: this.#run.signal,
+      const responses = this.#evaluator.evaluate(request, {
+        signal,
         maxRetries: 0,
         ...(o.streamTimeoutMs !== undefined ? { timeoutMs: o.streamTimeoutMs } : {}),
         ...(o.headers !== undefined ? { headers: o.headers } : {}),
       });
-      for await (const response of stream) {
-        const item = await this.#itemOf(response, pending);
+      for await (const response of responses) {
+        const item = this.#itemByKey(response, pending) ?? (await this.#itemByHash(response, pending));
         if (item === undefined) continue;
-        pending.delete(String(item.index));
+        pending.delete(keyOf.get(item)!);
         received++;
         this.#tally.inFlight--;
         this.#emit({ index: item.index, id: item.id, kind: "result", result: response, attempts: item.attempts });
@@ -320,25 +338,28 @@ export class BatchEvaluation implements AsyncIterable<BatchOutcome> {
     } finally {
       this.#tally.inFlight -= pending.size;
     }
-    const again = await this.#settle([...pending.values()], error, received);
+    const again = await this.#settle([...pending.values()], error, received, signal);
     this.#reportProgress();
     return again;
   }
 
-  /** The pending item an answer belongs to: by its correlation key, else by its content hash. */
-  async #itemOf(response: EvaluateResponse, pending: Map<string, BatchItem>): Promise<BatchItem | undefined> {
+  /** The pending item an answer belongs to by its correlation key, which is removed from the answer. */
+  #itemByKey(response: EvaluateResponse, pending: Map<string, BatchItem>): BatchItem | undefined {
+    const metadata = response.policyEvaluationReport?.contentMetadata;
+    const key = metadata?.[BATCH_KEY_METADATA];
+    if (key === undefined) return undefined;
+    delete metadata![BATCH_KEY_METADATA];
+    return pending.get(key);
+  }
+
+  /** The pending item an answer belongs to by its content hash, for a gateway that does not echo metadata. */
+  #itemByHash(response: EvaluateResponse, pending: Map<string, BatchItem>): Promise<BatchItem | undefined> {
     const report = response.policyEvaluationReport;
-    const key = report?.contentMetadata[BATCH_KEY_METADATA];
-    if (key !== undefined) {
-      delete report!.contentMetadata[BATCH_KEY_METADATA];
-      const item = pending.get(key);
-      if (item !== undefined) return item;
-    }
     return this.#matcher.find(pending.values(), response.contentHash || report?.contentHash || "");
   }
 
   /** Decides what becomes of the items a failed stream left unanswered; returns the pieces to send again. */
-  async #settle(left: BatchItem[], error: ClavataError, received: number): Promise<BatchItem[][]> {
+  async #settle(left: BatchItem[], error: ClavataError, received: number, signal: AbortSignal): Promise<BatchItem[][]> {
     if (left.length === 0 || this.#run.signal.aborted) return [];
     if (error instanceof EvaluationRefusedError) return this.#settleRefusal(left, error.refusals);
     if (doomsEveryItem(error, this.#evaluator)) {
@@ -368,7 +389,7 @@ export class BatchEvaluation implements AsyncIterable<BatchOutcome> {
     // RESOURCE_EXHAUSTED already paused every stream through the pacer; other failures back off here.
     if (!(error instanceof RateLimitError)) {
       try {
-        await sleep(backoffDelayMs(attempts, DEFAULT_RETRY_OPTIONS), this.#run.signal);
+        await sleep(backoffDelayMs(attempts, DEFAULT_RETRY_OPTIONS), signal);
       } catch {
         return [];
       }

@@ -93,13 +93,13 @@ export function faultInterceptor(
           yield m;
         }
         if (cut.how === "reset") {
-          // Let the responses already written reach the client first: closing a stream with writes still queued
-          // made Node's HTTP/2 session grow without bound (and the client wait forever).
-          await new Promise<void>((resolve) => {
-            if (h2stream === undefined || h2stream.destroyed || h2stream.closed) resolve();
-            else h2stream.write(new Uint8Array(0), () => resolve());
-          });
-          h2stream?.close(h2.NGHTTP2_CANCEL);
+          // Reset the stream where its trailers would go, once every response before them is on its way. Closing
+          // it any earlier races Node's own end of the stream: with writes still queued the session grew without
+          // bound, and trailers written on a stream being reset crash Node (Http2Stream::OnTrailers asserts).
+          if (h2stream !== undefined && !h2stream.destroyed) {
+            h2stream.removeAllListeners("wantTrailers");
+            h2stream.once("wantTrailers", () => h2stream.close(h2.NGHTTP2_CANCEL));
+          }
           throw new ConnectError("injected fault: stream reset", Code.Canceled);
         }
         throw new ConnectError(`injected fault: stream ended with ${Code[cut.how.code]}`, cut.how.code);

@@ -76,6 +76,12 @@ const expectations: Record<string, (lines: string[]) => void> = {
     expect(lines).toHaveLength(2);
   },
   "Retries and timeouts": (lines) => expect(lines).toEqual([]),
+  "Bulk evaluation": (lines) =>
+    expect(lines).toEqual([
+      "msg-1 breaks the policy",
+      "msg-3 breaks the policy",
+      expect.stringMatching(/^4 evaluated, 0 refused, 0 failed, \d+ tokens billed$/),
+    ]),
 };
 
 describe("README client examples", () => {
