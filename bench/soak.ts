@@ -45,6 +45,8 @@ export interface SoakSettings {
   resetRate: number;
   /** Most sends per item. Default 3. */
   maxAttempts: number;
+  /** Run the emulator in this process instead of a child (for the test suite; RSS then counts it too). */
+  emulatorInProcess?: boolean;
 }
 
 /** What a soak run saw; `problems` is empty when every check held. */
@@ -111,7 +113,9 @@ const MiB = 1024 * 1024;
  */
 export async function runSoak(overrides: Partial<SoakSettings> = {}): Promise<SoakReport> {
   const settings = { ...DEFAULT_SOAK, ...overrides };
-  const emulator = await startEmulatorProcess(settings);
+  const emulator = settings.emulatorInProcess
+    ? await startSoakEmulator(settings)
+    : await startEmulatorProcess(settings);
   const client = new ClavataClient({ baseUrl: emulator.url, insecure: true, apiKey: "sk-soak" });
   const problems: string[] = [];
   try {
@@ -262,8 +266,8 @@ async function startEmulatorProcess(settings: SoakSettings): Promise<EmulatorPro
   };
 }
 
-/** The child's side: an emulator with the soak's faults and refusals, answering "log" and "close". */
-async function emulatorChild(settings: SoakSettings): Promise<void> {
+/** An emulator with the soak's faults and refusals, and its log. */
+async function startSoakEmulator(settings: SoakSettings): Promise<EmulatorProcess> {
   const emulator = await startEmulator({
     logger: false,
     recordEvaluations: true,
@@ -287,13 +291,19 @@ async function emulatorChild(settings: SoakSettings): Promise<void> {
   // The warm-up's items follow the measured ones.
   const total = settings.items + Math.min(5_000, Math.ceil(settings.items / 10));
   for (let i = 0; i < total; i++) if (kindOf(i) === "blocked") emulator.engine.blockHash(contentHash(bytesOf(i)));
+  return {
+    url: emulator.url,
+    log: async () => ({ calls: emulator.calls.Evaluate, evaluations: Object.fromEntries(emulator.evaluations) }),
+    close: () => emulator.close(),
+  };
+}
+
+/** The child's side: the soak's emulator, answering "log" and "close". */
+async function emulatorChild(settings: SoakSettings): Promise<void> {
+  const emulator = await startSoakEmulator(settings);
   process.on("message", (message) => {
     if (message === "log") {
-      process.send!({
-        type: "log",
-        calls: emulator.calls.Evaluate,
-        evaluations: Object.fromEntries(emulator.evaluations),
-      } satisfies ChildMessage);
+      void emulator.log().then((log) => process.send!({ type: "log", ...log } satisfies ChildMessage));
     } else if (message === "close") {
       void emulator.close().then(() => process.disconnect());
     }

@@ -149,16 +149,26 @@ const WEB_DIGESTS: Readonly<Record<string, string>> = {
 };
 
 /**
+ * The digest of bytes in "fnv1a128" or "md5" (case and dashes ignored), computed at once; undefined for any other
+ * algorithm (see {@link digestOf} for the SHA digests).
+ */
+export function digestNowOf(bytes: Uint8Array, algorithm: string): string | undefined {
+  const algo = algorithm.toLowerCase().replace(/-/g, "");
+  if (algo === CONTENT_HASH_ALGORITHM) return fnv1a128(bytes);
+  if (algo === "md5") return md5(bytes);
+  return undefined;
+}
+
+/**
  * The digest of bytes in a content-hash algorithm, as lowercase hex: "fnv1a128" and "md5" at once, "sha1",
  * "sha256", "sha384" and "sha512" through WebCrypto. Case and dashes in the name are ignored ("SHA-256").
  *
  * @returns undefined for an algorithm this SDK cannot compute (or SHA without WebCrypto); never throws.
  */
 export async function digestOf(bytes: Uint8Array, algorithm: string): Promise<string | undefined> {
-  const algo = algorithm.toLowerCase().replace(/-/g, "");
-  if (algo === CONTENT_HASH_ALGORITHM) return fnv1a128(bytes);
-  if (algo === "md5") return md5(bytes);
-  const web = WEB_DIGESTS[algo];
+  const now = digestNowOf(bytes, algorithm);
+  if (now !== undefined) return now;
+  const web = WEB_DIGESTS[algorithm.toLowerCase().replace(/-/g, "")];
   const subtle = (globalThis as { crypto?: { subtle?: WebDigest } }).crypto?.subtle;
   if (web === undefined || subtle === undefined) return undefined;
   const digest = new Uint8Array(await subtle.digest(web, bytes));
