@@ -101,6 +101,10 @@ export class BatchEvaluation implements AsyncIterable<BatchOutcome> {
   #workersLeft = 0;
   #failure: { error: unknown } | undefined;
   #pulling: Promise<unknown> = Promise.resolve();
+  /** Whether a read of the caller's items is under way. */
+  #reading = false;
+  /** The chunks being sent now, each until every item of it has its outcome. */
+  readonly #processing = new Set<Promise<void>>();
   #started = false;
 
   /** @private Use `client.evaluateBatch`. Throws InvalidRequestError for a bad option, TypeError for bad items. */
@@ -140,9 +144,8 @@ export class BatchEvaluation implements AsyncIterable<BatchOutcome> {
     if (callerSignal?.aborted) onAbort();
     else callerSignal?.addEventListener("abort", onAbort, { once: true });
     this.#tally.start();
-    const workers: Promise<void>[] = [];
     this.#workersLeft = this.#options.concurrency;
-    for (let i = 0; i < this.#options.concurrency; i++) workers.push(this.#worker());
+    for (let i = 0; i < this.#options.concurrency; i++) void this.#worker();
     try {
       for (;;) {
         if (callerSignal?.aborted) {
@@ -165,8 +168,10 @@ export class BatchEvaluation implements AsyncIterable<BatchOutcome> {
     } finally {
       callerSignal?.removeEventListener("abort", onAbort);
       this.#stop(new ConnectionError("the batch is over", { code: Code.Canceled }));
-      await Promise.allSettled(workers);
-      await this.#input.close().catch(() => {});
+      // Wait for the streams to end, not for a read of your items: an idle queue may not yield for a long time.
+      await Promise.allSettled(this.#processing);
+      const closing = this.#input.close().catch(() => {});
+      if (!this.#reading) await closing;
       this.#tally.end();
       this.#reportProgress();
     }
@@ -227,8 +232,14 @@ export class BatchEvaluation implements AsyncIterable<BatchOutcome> {
     try {
       for (;;) {
         const chunk = await this.#pull();
-        if (chunk === undefined) return;
-        await this.#process(chunk);
+        if (chunk === undefined || this.#run.signal.aborted) return;
+        const processing = this.#process(chunk);
+        this.#processing.add(processing);
+        try {
+          await processing;
+        } finally {
+          this.#processing.delete(processing);
+        }
       }
     } catch (error) {
       if (!this.#run.signal.aborted) this.#fail(error);
@@ -255,7 +266,14 @@ export class BatchEvaluation implements AsyncIterable<BatchOutcome> {
         await this.#spaceFreed.wait();
         continue;
       }
-      const { items, invalid, done } = await this.#input.next(Math.min(chunkSize, room), maxChunkBytes);
+      this.#reading = true;
+      let read: Awaited<ReturnType<BatchInput["next"]>>;
+      try {
+        read = await this.#input.next(Math.min(chunkSize, room), maxChunkBytes);
+      } finally {
+        this.#reading = false;
+      }
+      const { items, invalid, done } = read;
       for (const bad of invalid) {
         this.#emit({ index: bad.index, id: bad.id, kind: "failed", error: bad.error, attempts: 0 });
       }

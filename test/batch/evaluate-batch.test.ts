@@ -312,6 +312,23 @@ describe("evaluateBatch", () => {
     ).not.toBe("");
   });
 
+  it("ends at once when the loop is left while the items wait, as an idle queue does", async () => {
+    let release: () => void = () => {};
+    const idle = new Promise<void>((resolve) => (release = resolve));
+    async function* queue(): AsyncGenerator<ContentDataInit> {
+      yield textContent("the only message so far");
+      await idle; // no more messages for now
+      yield textContent("a late message");
+    }
+    const batch = client.evaluateBatch(queue(), { policyId: "policy-violence", chunkSize: 1 });
+    for await (const outcome of batch) {
+      expect(outcome.kind).toBe("result");
+      break;
+    }
+    expect(batch.summary.total).toBe(1);
+    release();
+  });
+
   it("checks its options at once", () => {
     expect(() => client.evaluateBatch([], { policyId: "" })).toThrow(InvalidRequestError);
     expect(() => client.evaluateBatch([], { policyId: "p", concurrency: 0 })).toThrow(/concurrency is 0/);
