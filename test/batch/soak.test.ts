@@ -1,10 +1,10 @@
-// The soak (bench/soak.ts, `npm run soak`) at a small size: evaluateBatch against the emulator with seeded random
+// The soak (soak/soak.ts, `npm run soak`) at a small size: evaluateBatch against the emulator with seeded random
 // faults (5 % of streams UNAVAILABLE before their first result, 1 % reset after some results) and 1 % of items
 // refused, in completion and in input order. Every check of the full soak must hold, and closing must leave
 // nothing behind that would keep the process alive.
 
 import { describe, expect, it } from "vitest";
-import { runSoak } from "../../bench/soak.js";
+import { runSoak } from "../../soak/soak.js";
 
 /** Handles that would keep a process alive, by kind. */
 function liveHandles(): Record<string, number> {

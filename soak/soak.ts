@@ -9,7 +9,7 @@
 //   100 MiB over the run, after a warm-up batch under the same faults;
 // - after close() the process exits by itself (nothing is left holding the event loop; `npm run soak` would hang).
 //
-//   node dist-bench/bench/soak.js [--items N] [--concurrency N] [--ordered] [--both] [--seed N] [--json]
+//   node dist-soak/soak/soak.js [--items N] [--concurrency N] [--ordered] [--both] [--seed N] [--json]
 //     [--unavailable-rate X] [--reset-rate X]
 
 import { type ChildProcess, fork } from "node:child_process";
@@ -55,8 +55,10 @@ export interface SoakReport {
   summary: BatchSummary;
   /** Evaluate calls the emulator counted. */
   emulatorCalls: number;
-  /** Items refused, by reason. */
+  /** Items refused. */
   refused: number;
+  /** Failed items by their error (name and message): what the faults left after every attempt. */
+  failures: Record<string, number>;
   /** Items the emulator evaluated more than once (each billed again on a real gateway). */
   evaluatedTwiceOrMore: number;
   /** The most times one item was evaluated. */
@@ -135,6 +137,7 @@ export async function runSoak(overrides: Partial<SoakSettings> = {}): Promise<So
     const seen = new Uint8Array(settings.items);
     let next = 0;
     let refused = 0;
+    const failures: Record<string, number> = {};
     const started = performance.now();
     const batch = client.evaluateBatch(soakItems(settings.items), {
       policyId: "policy-violence",
@@ -149,6 +152,10 @@ export async function runSoak(overrides: Partial<SoakSettings> = {}): Promise<So
       }
       next++;
       if (outcome.kind === "refused") refused++;
+      if (outcome.kind === "failed") {
+        const what = `${outcome.error.name}: ${outcome.error.message}`;
+        failures[what] = (failures[what] ?? 0) + 1;
+      }
       if ((next & 1023) === 0) peak = Math.max(peak, process.memoryUsage().rss);
     }
     peak = Math.max(peak, process.memoryUsage().rss);
@@ -185,6 +192,7 @@ export async function runSoak(overrides: Partial<SoakSettings> = {}): Promise<So
       summary,
       emulatorCalls,
       refused,
+      failures,
       evaluatedTwiceOrMore,
       mostEvaluations,
       rssGrowthMiB,
@@ -330,7 +338,7 @@ function parseArgs(argv: string[]): { settings: Partial<SoakSettings>; both: boo
     else if (arg === "--ordered") settings.ordered = true;
     else if (arg === "--both") both = true;
     else if (arg === "--json") json = true;
-    else throw new Error(`unknown argument ${arg}; see the header of bench/soak.ts`);
+    else throw new Error(`unknown argument ${arg}; see the header of soak/soak.ts`);
   }
   return { settings, both, json };
 }
@@ -343,6 +351,7 @@ function describe(report: SoakReport): string {
       .map(([r, n]) => `${r} ${n}`)
       .join(", ")}), ${s.failed} failed`,
     `  streams: ${s.streams} (emulator: ${report.emulatorCalls}), resends: ${s.resends}; evaluated twice or more: ${report.evaluatedTwiceOrMore} items, at most ${report.mostEvaluations} times`,
+    ...Object.entries(report.failures).map(([what, n]) => `  failed: ${n} × ${what}`),
     `  RSS growth: ${report.rssGrowthMiB.toFixed(1)} MiB`,
     report.problems.length === 0
       ? "  every check held"
