@@ -9,6 +9,7 @@ import {
   EvaluateResponseSchema,
   GetJobResponseSchema,
 } from "../gen/clavata/gateway/v1/gateway_pb.js";
+import { bulkScenario } from "./bulk.js";
 import {
   type BenchItem,
   type Contestant,
@@ -39,6 +40,8 @@ export interface MeasureContext {
   readonly scale: number;
   /** Called right before the timed part starts and right after it ends. */
   readonly mark: (phase: "start" | "end") => Promise<void>;
+  /** The bench server's port on 127.0.0.1, for a scenario that makes a client of its own. */
+  readonly port: number;
 }
 
 /** A scenario: its figures and how to measure them. */
@@ -353,6 +356,7 @@ export const SCENARIOS: readonly ScenarioSpec[] = [
   memoryScenario,
   uploadScenario,
   floorScenario,
+  bulkScenario,
 ];
 
 /** One measurement: which scenario, which client, the bench server's port, the scale. */
@@ -375,5 +379,6 @@ export function runMeasurement(job: MeasureJob, mark: MeasureContext["mark"]): P
     contestant: () => createContestant(job.contestant, job.port),
     scale: job.scale,
     mark,
+    port: job.port,
   });
 }

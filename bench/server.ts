@@ -74,7 +74,10 @@ function whenAborted(signal: AbortSignal): Promise<void> {
 export async function startBenchServer(options: BenchServerOptions = {}): Promise<BenchServer> {
   const answers = new Map<string, EvaluateResponse>();
   const answerFor = (metadata: Record<string, string>): EvaluateResponse => {
-    const key = metadata.id ?? "";
+    // Metadata beyond the id (evaluateBatch's correlation key) is part of the answer, so part of the cache key.
+    let extra = false;
+    for (const k in metadata) if (k !== "id") extra = true;
+    const key = extra ? JSON.stringify(metadata) : (metadata.id ?? "");
     let answer = answers.get(key);
     if (answer === undefined) {
       const full = evaluateResponse(metadata, BENCH_JOB_UUID);

@@ -14,6 +14,9 @@ import {
 import { type EvaluateResponse, GatewayService, type ListJobsResponse } from "../gen/clavata/gateway/v1/gateway_pb.js";
 import { type EvaluateLabelsResponse, LabelsService } from "../gen/clavata/gateway/v1/labels_pb.js";
 import { type Job, JobStatus } from "../gen/clavata/shared/v1/public_pb.js";
+import type { BatchItems } from "./batch/batch-input.js";
+import type { EvaluateBatchOptions } from "./batch/batch-options.js";
+import { BatchEvaluation } from "./batch/evaluate-batch.js";
 import {
   type BatchInputFile,
   type BatchInputItem,
@@ -228,6 +231,19 @@ export class ClavataClient implements AsyncDisposable {
       fail: (error) => (prepared === undefined ? error : this.#fail(error, "Evaluate", prepared)),
       dispose: () => prepared?.dispose(),
     });
+  }
+
+  /**
+   * Evaluates many items (an array, a generator, any Iterable or AsyncIterable of content items, read lazily) and
+   * yields exactly one BatchOutcome per item: `result`, `refused` (with the reason and content hash) or `failed`
+   * (with its ClavataError). Items go in chunks over up to `concurrency` streams; refused items are picked out and
+   * the rest sent again, and after a failure only unanswered items are resent, up to `maxAttempts` sends each (a
+   * resent item may be evaluated, and billed, twice: `resend: false` turns that off). See EvaluateBatchOptions.
+   * Read `.summary` for the counts. Throws InvalidRequestError at once for a bad option; while iterating, throws
+   * only AbortedError (your signal) or an error that dooms every item (authentication, unknown policy).
+   */
+  evaluateBatch(items: BatchItems, options: EvaluateBatchOptions): BatchEvaluation {
+    return new BatchEvaluation(this, items, options);
   }
 
   /**

@@ -133,6 +133,24 @@ export { VERSION } from "./version.js";
 // ---------------------------------------------------------------------------
 
 export { Code } from "@connectrpc/connect";
+export type { BatchItems } from "./batch/batch-input.js";
+export { BATCH_KEY_METADATA } from "./batch/batch-item.js";
+export {
+  type BatchRateLimit,
+  DEFAULT_BATCH_CHUNK_SIZE,
+  DEFAULT_BATCH_CONCURRENCY,
+  DEFAULT_BATCH_MAX_ATTEMPTS,
+  DEFAULT_BATCH_MAX_CHUNK_BYTES,
+  type EvaluateBatchOptions,
+} from "./batch/batch-options.js";
+export type {
+  BatchFailedOutcome,
+  BatchOutcome,
+  BatchRefusedOutcome,
+  BatchResultOutcome,
+} from "./batch/batch-outcome.js";
+export type { BatchProgress, BatchSummary } from "./batch/batch-summary.js";
+export { BatchEvaluation } from "./batch/evaluate-batch.js";
 export { ClavataClient, type ListAllJobsOptions, type WaitForJobOptions } from "./client.js";
 export {
   API_KEY_ENV,

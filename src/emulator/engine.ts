@@ -13,7 +13,7 @@ import {
 } from "../../gen/clavata/gateway/v1/errs_pb.js";
 import { type LabelEvaluation, LabelEvaluationSchema } from "../../gen/clavata/gateway/v1/labels_pb.js";
 import { type ContentData, Outcome, type PolicyEvaluationReport } from "../../gen/clavata/shared/v1/public_pb.js";
-import { isContentHash } from "./content-hash.js";
+import { isContentHash } from "../content-hash.js";
 import { DEFAULT_FETCH_TIMEOUT_MS, DEFAULT_MAX_IMAGE_BYTES } from "./image-fetch.js";
 import type { Policy, PolicySection } from "./policy.js";
 import { checkContent, isPrepared, type PreparedContent, prepareContent } from "./prepared-content.js";

@@ -20,7 +20,17 @@ export type FaultRule =
   | { kind: "delay"; method: EmulatorMethod | "*"; ms: number; count?: number }
   | { kind: "failStreamAfter"; messages: number; code: Code; count?: number }
   | { kind: "resetStreamAfter"; messages: number; count?: number }
-  | { kind: "goAway" };
+  | { kind: "goAway" }
+  | { kind: "random"; method: EmulatorMethod | "*"; probability: number; fault: RandomFault; seed?: number };
+
+/**
+ * A fault that strikes calls at random (see {@link FaultInjector.random}): fail at once with `code`, or (Evaluate
+ * only) cut the stream after `after` responses (a number, or `[min, max]` drawn per stream) by ending it with
+ * `code`, or by resetting it when `code` is not given.
+ */
+export type RandomFault =
+  | { kind: "fail"; code: Code; retryDelayMs?: number }
+  | { kind: "cutStream"; after: number | readonly [number, number]; code?: Code };
 
 /** What the emulator does with one call, decided when the call arrives. */
 export interface CallFaults {
@@ -53,10 +63,35 @@ export interface FaultInjector {
   failStreamAfter(messages: number, code: Code, count?: number): void;
   /** The next `count` (default 1) Evaluate streams send `messages` responses, then are reset (HTTP/2 RST_STREAM). */
   resetStreamAfter(messages: number, count?: number): void;
+  /**
+   * From now until `clear()`, each call of `method` suffers `fault` with the given probability (0 to 1), drawn from
+   * a pseudo-random sequence seeded with `seed` (default 1), so that a run with the same calls repeats. Faults armed
+   * by count come first: a call they hit is not also struck at random.
+   */
+  random(method: EmulatorMethod | "*", probability: number, fault: RandomFault, seed?: number): void;
   /** Sends GOAWAY on every open HTTP/2 session and closes them. */
   goAway(): void;
   /** Disarms every fault. */
   clear(): void;
+}
+
+/** Mulberry32: a small, fast, seedable generator of numbers in [0, 1). */
+function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+interface RandomRule {
+  method: EmulatorMethod | "*";
+  probability: number;
+  fault: RandomFault;
+  random: () => number;
 }
 
 interface Armed<T> {
@@ -73,6 +108,7 @@ export class FaultState implements FaultInjector {
   private fails: Armed<{ code: Code; message: string; retryDelayMs?: number }>[] = [];
   private delays: Armed<number>[] = [];
   private cuts: Armed<{ after: number; how: { code: Code } | "reset" }>[] = [];
+  private randoms: RandomRule[] = [];
 
   constructor(private readonly onGoAway: () => void) {}
 
@@ -114,6 +150,22 @@ export class FaultState implements FaultInjector {
     this.cuts.push({ method: "Evaluate", remaining: count, value: { after: messages, how: "reset" } });
   }
 
+  random(method: EmulatorMethod | "*", probability: number, fault: RandomFault, seed = 1): void {
+    if (!(probability >= 0 && probability <= 1)) {
+      throw new RangeError(`random: probability must be from 0 to 1, got ${probability}`);
+    }
+    if (fault.kind === "fail" && (!Number.isInteger(fault.code) || fault.code < 1 || fault.code > 16)) {
+      throw new RangeError(`random: ${String(fault.code)} is not a gRPC error code (1-16)`);
+    }
+    if (fault.kind === "cutStream") {
+      const [min, max] = typeof fault.after === "number" ? [fault.after, fault.after] : fault.after;
+      checkMessages(min, "random");
+      checkMessages(max, "random");
+      if (max < min) throw new RangeError(`random: after is [${min}, ${max}]; the first must not exceed the second`);
+    }
+    this.randoms.push({ method, probability, fault, random: seededRandom(seed) });
+  }
+
   goAway(): void {
     this.onGoAway();
   }
@@ -122,6 +174,7 @@ export class FaultState implements FaultInjector {
     this.fails = [];
     this.delays = [];
     this.cuts = [];
+    this.randoms = [];
   }
 
   /** Arms a rule given at start. */
@@ -145,6 +198,9 @@ export class FaultState implements FaultInjector {
       case "goAway":
         this.goAway();
         break;
+      case "random":
+        this.random(rule.method, rule.probability, rule.fault, rule.seed);
+        break;
     }
   }
 
@@ -157,6 +213,24 @@ export class FaultState implements FaultInjector {
     if (delayMs !== undefined) faults.delayMs = delayMs;
     const cut = takeOne(this.cuts, method);
     if (cut) faults.cutStream = cut;
+    for (const rule of this.randoms) {
+      if (rule.method !== "*" && rule.method !== method) continue;
+      // Draw for every matching call, struck or not, so that the sequence depends only on the calls.
+      const strikes = rule.random() < rule.probability;
+      const f = rule.fault;
+      if (!strikes) continue;
+      if (f.kind === "fail" && faults.fail === undefined) {
+        faults.fail = {
+          code: f.code,
+          message: `injected fault: ${Code[f.code]}`,
+          ...(f.retryDelayMs !== undefined ? { retryDelayMs: f.retryDelayMs } : {}),
+        };
+      } else if (f.kind === "cutStream" && method === "Evaluate" && faults.cutStream === undefined) {
+        const [min, max] = typeof f.after === "number" ? [f.after, f.after] : f.after;
+        const after = min + Math.floor(rule.random() * (max - min + 1));
+        faults.cutStream = { after, how: f.code === undefined ? "reset" : { code: f.code } };
+      }
+    }
     return faults;
   }
 }

@@ -1,13 +1,13 @@
 // The public surface of clavata-connect/emulator: a local stand-in for the Clavata gateway.
 
-export { contentHash } from "./content-hash.js";
+export { contentHash } from "../content-hash.js";
 export {
   type ContentVerdict,
   type LabelVerdict,
   PolicyEngine,
   type PolicyEngineOptions,
 } from "./engine.js";
-export type { EmulatorMethod, FaultInjector, FaultRule } from "./faults.js";
+export type { EmulatorMethod, FaultInjector, FaultRule, RandomFault } from "./faults.js";
 export { type ImageFormat, type ImageInspection, inspectImage, type MakePngOptions, makePng } from "./image.js";
 export { EMULATOR_LOCAL_API_KEY } from "./local-api-key.js";
 export {

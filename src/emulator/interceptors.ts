@@ -2,7 +2,7 @@ import { constants as h2, type ServerHttp2Stream } from "node:http2";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Code, ConnectError, createContextKey, type Interceptor } from "@connectrpc/connect";
 import { RetryInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
-import { contentHash } from "./content-hash.js";
+import { contentHash } from "../content-hash.js";
 import type { EmulatorMethod, FaultState } from "./faults.js";
 import type { RateLimiter } from "./rate-limit.js";
 import { kCustomerId } from "./service.js";
@@ -93,7 +93,13 @@ export function faultInterceptor(
           yield m;
         }
         if (cut.how === "reset") {
-          h2stream?.close(h2.NGHTTP2_CANCEL);
+          // Reset the stream where its trailers would go, once every response before them is on its way. Closing
+          // it any earlier races Node's own end of the stream: with writes still queued the session grew without
+          // bound, and trailers written on a stream being reset crash Node (Http2Stream::OnTrailers asserts).
+          if (h2stream !== undefined && !h2stream.destroyed) {
+            h2stream.removeAllListeners("wantTrailers");
+            h2stream.once("wantTrailers", () => h2stream.close(h2.NGHTTP2_CANCEL));
+          }
           throw new ConnectError("injected fault: stream reset", Code.Canceled);
         }
         throw new ConnectError(`injected fault: stream ended with ${Code[cut.how.code]}`, cut.how.code);

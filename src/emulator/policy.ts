@@ -6,7 +6,7 @@
 // same content always gets the same report.
 
 import { readFile } from "node:fs/promises";
-import { isContentHash } from "./content-hash.js";
+import { isContentHash } from "../content-hash.js";
 import { IMAGE_FORMATS, type ImageFormat } from "./image.js";
 import { nearest } from "./nearest-word.js";
 

@@ -3,7 +3,7 @@
 
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { ContentData } from "../../gen/clavata/shared/v1/public_pb.js";
-import { contentHash } from "./content-hash.js";
+import { contentHash } from "../content-hash.js";
 import { type ImageFormat, type ImageInspection, inspectImage } from "./image.js";
 import { fetchImage, formatFromUrlPath, isLoopbackUrl } from "./image-fetch.js";
 

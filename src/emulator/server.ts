@@ -52,6 +52,8 @@ export interface EmulatorOptions {
   rateLimit?: RateLimit;
   /** Faults armed at start. */
   faults?: readonly FaultRule[];
+  /** Count how many times Evaluate evaluates each content hash, in `evaluations`. Default false (it grows). */
+  recordEvaluations?: boolean;
   /** Webhook delivery: attempts, backoff and timeout. */
   webhooks?: Omit<WebhookDispatcherOptions, "logger">;
   /** Where log lines go. Default: standard error, prefixed "[emulator]". `false` silences the emulator. */
@@ -85,6 +87,12 @@ export interface Emulator {
   readonly faults: FaultInjector;
   /** Calls received per method, counted after authentication and rate limiting. */
   readonly calls: Readonly<Record<EmulatorMethod, number>>;
+  /**
+   * With `recordEvaluations`: how many times Evaluate evaluated each content hash (what the gateway would bill).
+   * Items of a refused call, or of a call failed before it reached the policy engine, are not counted; every item
+   * of a stream cut after some results is. Empty without the option.
+   */
+  readonly evaluations: ReadonlyMap<string, number>;
   /** Every webhook delivery attempt so far. */
   readonly deliveries: readonly WebhookDelivery[];
   /** The policy engine, for adding blocked hashes at run time. */
@@ -149,7 +157,18 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const shutdown = new AbortController();
   // Every call in flight listens for shutdown; many concurrent calls are normal here, not a leak.
   setMaxListeners(Number.POSITIVE_INFINITY, shutdown.signal);
-  const deps = { engine, jobs, maxMessageBytes, evaluateJitterMs: options.evaluateJitterMs ?? 5 };
+  const evaluations = new Map<string, number>();
+  const deps = {
+    engine,
+    jobs,
+    maxMessageBytes,
+    evaluateJitterMs: options.evaluateJitterMs ?? 5,
+    onEvaluated: options.recordEvaluations
+      ? (hashes: readonly string[]) => {
+          for (const hash of hashes) evaluations.set(hash, (evaluations.get(hash) ?? 0) + 1);
+        }
+      : undefined,
+  };
 
   const routes = (router: ConnectRouter) => {
     router.service(GatewayService, gatewayService(deps));
@@ -308,6 +327,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     waitForBatchDelivery: (batchJobId, timeoutMs) => batchJobs.waitForDelivery(batchJobId, timeoutMs),
     faults,
     calls,
+    evaluations,
     get deliveries() {
       return webhooks.deliveries;
     },

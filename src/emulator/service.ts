@@ -43,6 +43,8 @@ export interface ServiceDeps {
   maxMessageBytes: number;
   /** The most one Evaluate item's answer is held back, so that answers arrive out of input order. */
   evaluateJitterMs: number;
+  /** Told the content hash of every item an Evaluate call evaluated (not of refused calls). */
+  onEvaluated?: ((contentHashes: readonly string[]) => void) | undefined;
 }
 
 /** Implements GatewayService over the policy engine and the job store. @internal */
@@ -55,6 +57,7 @@ export function gatewayService(deps: ServiceDeps): ServiceImpl<typeof GatewaySer
       const items = await prepareItems(engine, req.contentData, deps.maxMessageBytes);
       const verdicts = await Promise.all(items.map((item) => engine.evaluate(policy, item, threshold)));
       throwIfRefused(verdicts);
+      deps.onEvaluated?.(verdicts.map((v) => v.contentHash));
       const jobUuid = randomUUID();
       // Every item is "evaluated concurrently": each answer is held back by a delay derived from its content hash,
       // so the order of answers is deterministic but differs from the input order, as on the real gateway.

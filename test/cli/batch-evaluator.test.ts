@@ -1,6 +1,8 @@
-// The batch evaluator's own logic: chunking, and pinning refusals to items when the gateway's hash cannot be
-// computed here. The end-to-end tests cover it against the emulator (whose hashes the tool can compute); these use a
-// scripted stand-in for the client's evaluate() to reach the paths the emulator never takes.
+// The batch evaluator (a thin adapter over the SDK's bulk engine, src/batch/): pinning refusals to items when the
+// gateway's hash cannot be computed here, and what a failing gateway does to a run. The end-to-end tests cover it
+// against the emulator (whose hashes the tool can compute); these use a scripted stand-in for the client's
+// evaluate() to reach the paths the emulator never takes. Chunking and hashing are tested with the engine
+// (test/batch/).
 
 import { createHash } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
@@ -8,11 +10,11 @@ import { Code } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
 import { type EvaluateResponse, EvaluateResponseSchema } from "../../gen/clavata/gateway/v1/gateway_pb.js";
 import { type ContentData, Outcome } from "../../gen/clavata/shared/v1/public_pb.js";
-import { chunkItems, evaluateBatch, itemHash } from "../../src/cli/batch-evaluator.js";
+import { attributeRefusals, evaluateBatch } from "../../src/cli/batch-evaluator.js";
 import type { InputItem } from "../../src/cli/input-items.js";
 import type { ItemResult } from "../../src/cli/item-result.js";
 import type { ClavataClient } from "../../src/client.js";
-import { ConnectionError, EvaluationRefusedError } from "../../src/errors.js";
+import { AuthenticationError, ConnectionError, EvaluationRefusedError } from "../../src/errors.js";
 import { RefusalReason, type RefusedContent } from "../../src/refusals.js";
 import type { EvaluateRequestInit } from "../../src/requests.js";
 
@@ -118,42 +120,50 @@ describe("evaluateBatch", () => {
     expect(calls.length).toBeLessThanOrEqual(13);
   });
 
-  it("stops at the first other error and throws it", async () => {
-    const calls: string[][] = [];
-    const failing = {
+  /** A client whose every stream fails with `failure` before its first result. */
+  function failingClient(failure: Error, calls: string[][]): ClavataClient {
+    return {
       evaluate() {
         calls.push([]);
-        const failure = new ConnectionError("could not reach the gateway", { code: Code.Unavailable });
         return {
           [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(failure) }),
         } as AsyncIterable<EvaluateResponse>;
       },
     } as unknown as ClavataClient;
-    await expect(run(failing, items, 2)).rejects.toBeInstanceOf(ConnectionError);
+  }
+
+  it("stops at an error that dooms every item and throws it", async () => {
+    const calls: string[][] = [];
+    const failure = new AuthenticationError("the gateway did not accept the API key", { code: Code.Unauthenticated });
+    await expect(run(failingClient(failure, calls), items, 2)).rejects.toBe(failure);
     // Two streams started at once; no further chunk is sent after the failure.
     expect(calls.length).toBeLessThanOrEqual(2);
   });
-});
 
-describe("chunkItems", () => {
-  it("keeps input order and bounds each chunk by items and by bytes", () => {
-    const items = Array.from({ length: 7 }, (_, i) => textItem(i, "x".repeat(100)));
-    expect(chunkItems(items, 3, 1_000_000).map((c) => c.map((i) => i.index))).toEqual([[0, 1, 2], [3, 4, 5], [6]]);
-    // About 140 bytes each: two fit under 300.
-    expect(chunkItems(items, 100, 300).map((c) => c.length)).toEqual([2, 2, 2, 1]);
-    // An item larger than the byte bound gets a chunk of its own.
-    expect(chunkItems([textItem(0, "y".repeat(1000)), ...items.slice(1, 3)], 100, 300).map((c) => c.length)).toEqual([
-      1, 2,
-    ]);
+  it("gives each item its attempts on a gateway that cannot be reached, then reports it failed", async () => {
+    const calls: string[][] = [];
+    const failure = new ConnectionError("could not reach the gateway", { code: Code.Unavailable });
+    const results = await run(failingClient(failure, calls), items.slice(0, 4), 2);
+    expect(results.size).toBe(4);
+    expect([...results.values()].every((r) => r.outcome === "failed" && r.error === failure.message)).toBe(true);
+    // Two chunks, three sends each.
+    expect(calls.length).toBe(6);
   });
 });
 
-describe("itemHash", () => {
-  it("computes the emulator's fnv1a128 and the common digests, and nothing it does not know", () => {
-    const item = textItem(0, "hello");
-    expect(itemHash(item, "sha256")).toBe(createHash("sha256").update("hello").digest("hex"));
-    expect(itemHash(item, "MD5")).toBe(createHash("md5").update("hello").digest("hex"));
-    expect(itemHash(item, "fnv1a128")).toMatch(/^[0-9a-f]{32}$/);
-    expect(itemHash(item, "xxh3")).toBeUndefined();
+describe("attributeRefusals", () => {
+  it("pins a refused job's refusals to items by fnv1a128 or md5, and lists the others as unmatched", () => {
+    const refusal = (contentHash: string): RefusedContent => ({
+      reason: RefusalReason.CSAM,
+      contentHash,
+      message: "m",
+      matchConfidence: 0,
+    });
+    const md5 = refusal(`md5::${createHash("md5").update("bad 3").digest("hex")}`);
+    const unknown = refusal("xxh3::0123");
+    const items = Array.from({ length: 5 }, (_, i) => textItem(i, i === 3 ? "bad 3" : `ok ${i}`));
+    const { refused, unmatched } = attributeRefusals(items, [md5, unknown]);
+    expect(refused.map((r) => r.item.id)).toEqual(["t3"]);
+    expect(unmatched).toEqual([unknown]);
   });
 });

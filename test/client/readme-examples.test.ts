@@ -62,6 +62,12 @@ const expectations: Record<string, (lines: string[], parsed?: unknown) => void> 
   },
   "README.md › A tour (2)": (lines) => expect(lines).toEqual(["clear 0"]),
 
+  "docs/bulk.md › Draining a queue: `evaluateBatch`": (lines) =>
+    expect(lines).toEqual([
+      "msg-1 breaks the policy",
+      "msg-3 breaks the policy",
+      expect.stringMatching(/^4 evaluated, 0 refused, 0 failed, \d+ tokens billed$/),
+    ]),
   "docs/bulk.md › Evaluating a CSV file in chunks": (lines) => {
     expect(lines.slice(0, -1).sort()).toEqual([
       "c1 clear",

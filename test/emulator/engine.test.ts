@@ -14,7 +14,7 @@ import {
   Outcome,
   type PolicyEvaluationReport,
 } from "../../gen/clavata/shared/v1/public_pb.js";
-import { contentHash } from "../../src/emulator/content-hash.js";
+import { contentHash } from "../../src/content-hash.js";
 import { type ContentVerdict, effectiveThreshold, PolicyEngine } from "../../src/emulator/engine.js";
 import { makePng } from "../../src/emulator/image.js";
 import { formatFromUrlPath, isLoopbackUrl } from "../../src/emulator/image-fetch.js";

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { contentHash } from "../../src/emulator/content-hash.js";
+import { contentHash } from "../../src/content-hash.js";
 import {
   type KeywordsMatcher,
   loadPolicyFile,

@@ -1,5 +1,6 @@
 // `clavata evaluate`: evaluates content against a policy and streams one result per item as it arrives.
 
+import { resolve } from "node:path";
 import { AbortedError } from "../../errors.js";
 import {
   ExitCode,
@@ -13,6 +14,7 @@ import {
   UsageError,
 } from "../args.js";
 import { DEFAULT_CHUNK_SIZE, DEFAULT_CONCURRENCY, evaluateBatch } from "../batch-evaluator.js";
+import { Checkpoint } from "../checkpoint.js";
 import type { CommandContext } from "../command-context.js";
 import { connectionSettings, openGateway } from "../gateway-connection.js";
 import { readInputItems } from "../input-items.js";
@@ -40,6 +42,8 @@ Options:
   --ordered               write results in input order instead of as they arrive
   --concurrency <n>       Evaluate streams at once for a batch, 1 to 64 (default ${DEFAULT_CONCURRENCY})
   --chunk-size <n>        items per stream, 1 to 1000 (default ${DEFAULT_CHUNK_SIZE})
+  --checkpoint <file>     with --input: record finished items in <file> as they finish, and skip the items it
+                          lists when run again with the same input (failed items are tried again)
   --fail-on-match         exit with 3 when any item matched or was refused
   --no-progress           no progress bar (it is drawn on standard error only when that is a terminal and the
                           input is a batch file)
@@ -65,6 +69,7 @@ const OPTIONS = {
   ordered: { type: "boolean" },
   concurrency: { type: "string" },
   "chunk-size": { type: "string" },
+  checkpoint: { type: "string" },
   "fail-on-match": { type: "boolean" },
   "no-progress": { type: "boolean" },
 } as const;
@@ -96,15 +101,26 @@ export async function evaluateCommand(context: CommandContext): Promise<number> 
   // Check the connection options before reading a possibly long input.
   connectionSettings(values, COMMAND, context.env);
 
-  const { items, fromBatchFile } = await readInputItems(inputSources(values, positionals, context), COMMAND);
+  const { items: all, fromBatchFile } = await readInputItems(inputSources(values, positionals, context), COMMAND);
+  const checkpointPath = stringValue(values, "checkpoint");
+  if (checkpointPath !== undefined && !fromBatchFile) {
+    throw new UsageError("--checkpoint goes with --input: it records which rows of a batch file are done", COMMAND);
+  }
+  const checkpoint =
+    checkpointPath === undefined
+      ? undefined
+      : await Checkpoint.open(resolve(context.cwd, checkpointPath), all, COMMAND);
+  const items = checkpoint === undefined ? all : all.filter((item) => !checkpoint.finished.has(item.index));
 
   const gateway = await openGateway(values, COMMAND, context);
   const progress =
     fromBatchFile && stderr.isTTY && !flag(values, "no-progress") ? new ProgressBar(stderr, items.length) : undefined;
+  const ordered = flag(values, "ordered");
   const writer = new ResultWriter({
     out: stdout,
     json,
-    ordered: flag(values, "ordered"),
+    // The engine yields in input order itself (it knows which items a checkpoint skipped).
+    ordered: false,
     ids: items.map((item) => item.id),
     overlay: progress !== undefined && stdout.isTTY ? progress : undefined,
   });
@@ -117,8 +133,10 @@ export async function evaluateCommand(context: CommandContext): Promise<number> 
       expedited: flag(values, "expedited"),
       concurrency,
       chunkSize,
+      ordered,
       signal,
       onResult(result) {
+        if (result.outcome !== "failed") checkpoint?.record(result.index);
         tally.add(result);
         progress?.tick();
         writer.add(result);
@@ -128,6 +146,7 @@ export async function evaluateCommand(context: CommandContext): Promise<number> 
     failure = error;
   } finally {
     await gateway.close();
+    await checkpoint?.close();
   }
   writer.flush();
   progress?.clear();
@@ -136,6 +155,8 @@ export async function evaluateCommand(context: CommandContext): Promise<number> 
   // A run that failed before any result has nothing to sum up: the error says it all.
   if (failure === undefined || tally.total > 0 || interrupted) {
     const summary = tally.lines(items.length);
+    const skipped = all.length - items.length;
+    if (skipped > 0) summary.push(`${skipped} items skipped: finished in an earlier run (${checkpoint!.path})`);
     if (json) stderr.write(`${summary.join("\n")}\n`);
     else stdout.write(`\n${summary.join("\n")}\n`);
   }

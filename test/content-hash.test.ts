@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { contentHash, fnv1a128, isContentHash } from "../../src/emulator/content-hash.js";
+import { contentHash, fnv1a128, isContentHash } from "../src/content-hash.js";
 
 const utf8 = (s: string) => new TextEncoder().encode(s);
 
@@ -48,5 +48,31 @@ describe("contentHash", () => {
     expect(isContentHash("6c62272e07bb014262b821756295c58d")).toBe(false);
     expect(isContentHash("fnv1a128::6C62272E07BB014262B821756295C58D")).toBe(false);
     expect(isContentHash("md5::6c62272e07bb014262b821756295c58d")).toBe(false);
+  });
+});
+
+describe("md5 and digestOf", () => {
+  it("agree with node:crypto for MD5 and the SHA digests, on texts and bytes of every length class", async () => {
+    const { createHash } = await import("node:crypto");
+    const { digestOf, md5 } = await import("../src/content-hash.js");
+    const samples = [
+      "",
+      "a",
+      "hello",
+      "x".repeat(55),
+      "x".repeat(56),
+      "x".repeat(64),
+      "ünïcödé ✓ 😀",
+      "y".repeat(1000),
+    ].map(utf8);
+    samples.push(Uint8Array.from({ length: 300 }, (_, i) => (i * 131) & 0xff));
+    for (const bytes of samples) {
+      expect(md5(bytes)).toBe(createHash("md5").update(bytes).digest("hex"));
+      for (const algo of ["md5", "sha1", "sha256", "sha512"]) {
+        expect(await digestOf(bytes, algo.toUpperCase())).toBe(createHash(algo).update(bytes).digest("hex"));
+      }
+      expect(await digestOf(bytes, "fnv1a128")).toBe(fnv1a128(bytes));
+    }
+    expect(await digestOf(utf8("a"), "xxh3")).toBeUndefined();
   });
 });

@@ -1,0 +1,112 @@
+// Reads the caller's items lazily, one chunk at a time, so that memory stays bounded whatever the input size: a
+// chunk ends at `maxItems` items or before the item that would take it past `maxBytes` (an item larger than that
+// goes alone). Each item is checked as it is read; a bad one becomes a failed outcome and is never sent.
+
+import type { ContentDataInit } from "../content.js";
+import { checkContentItem } from "../content.js";
+import { ClavataError } from "../errors.js";
+import { approximateSizeOf, type BatchItem, idOf } from "./batch-item.js";
+
+/** Items of a batch: an array, a generator, any Iterable or AsyncIterable of content items. */
+export type BatchItems = Iterable<ContentDataInit> | AsyncIterable<ContentDataInit>;
+
+/** An item that was read but cannot be sent. @private */
+export interface InvalidItem {
+  readonly index: number;
+  readonly id: string | undefined;
+  readonly error: ClavataError;
+}
+
+/** A chunk read from the input. @private */
+export interface ReadChunk {
+  /** The items to send; empty with `done` when the input is used up. */
+  readonly items: BatchItem[];
+  /** Items read on the way that cannot be sent. */
+  readonly invalid: InvalidItem[];
+  /** Whether the input is used up. */
+  readonly done: boolean;
+}
+
+/**
+ * The caller's items, read on demand. Not reentrant: the engine reads one chunk at a time.
+ * @private
+ */
+export class BatchInput {
+  readonly #iterator: Iterator<ContentDataInit> | AsyncIterator<ContentDataInit>;
+  #carry: BatchItem | undefined;
+  #read = 0;
+  #done = false;
+
+  constructor(items: BatchItems) {
+    const asyncIterable = items as AsyncIterable<ContentDataInit>;
+    if (typeof asyncIterable?.[Symbol.asyncIterator] === "function") {
+      this.#iterator = asyncIterable[Symbol.asyncIterator]();
+    } else if (typeof (items as Iterable<ContentDataInit>)?.[Symbol.iterator] === "function") {
+      this.#iterator = (items as Iterable<ContentDataInit>)[Symbol.iterator]();
+    } else {
+      throw new TypeError(
+        "evaluateBatch: items must be an Iterable or AsyncIterable of content items, such as an array or a generator of textContent(…)",
+      );
+    }
+  }
+
+  /** How many items were read so far (the next item's index). */
+  get read(): number {
+    return this.#read;
+  }
+
+  /** Whether the input is used up (and no item waits for the next chunk). */
+  get exhausted(): boolean {
+    return this.#done && this.#carry === undefined;
+  }
+
+  /**
+   * Reads up to `maxItems` items within `maxBytes`. Rethrows what the caller's iterator throws.
+   */
+  async next(maxItems: number, maxBytes: number): Promise<ReadChunk> {
+    const items: BatchItem[] = [];
+    const invalid: InvalidItem[] = [];
+    let bytes = 0;
+    if (this.#carry !== undefined) {
+      items.push(this.#carry);
+      bytes = this.#carry.bytes;
+      this.#carry = undefined;
+    }
+    while (items.length < maxItems && !this.#done) {
+      const step = await this.#iterator.next();
+      if (step.done === true) {
+        this.#done = true;
+        break;
+      }
+      const index = this.#read++;
+      const content = step.value;
+      try {
+        checkContentItem(content, `items[${String(index)}]`);
+      } catch (error) {
+        if (!(error instanceof ClavataError)) throw error;
+        invalid.push({ index, id: safeIdOf(content), error });
+        continue;
+      }
+      const item: BatchItem = { index, id: idOf(content), content, bytes: approximateSizeOf(content), attempts: 0 };
+      if (items.length > 0 && bytes + item.bytes > maxBytes) {
+        this.#carry = item;
+        break;
+      }
+      items.push(item);
+      bytes += item.bytes;
+    }
+    return { items, invalid, done: this.exhausted };
+  }
+
+  /** Stops the caller's iterator (its `finally` blocks run), once the batch no longer reads. */
+  async close(): Promise<void> {
+    if (this.#done) return;
+    this.#done = true;
+    this.#carry = undefined;
+    await this.#iterator.return?.();
+  }
+}
+
+function safeIdOf(content: unknown): string | undefined {
+  return content !== null && typeof content === "object" ? idOf(content as ContentDataInit) : undefined;
+}

@@ -1,0 +1,350 @@
+// client.evaluateBatch against the emulator over real HTTP/2: one outcome per item whatever the gateway does
+// (refusals, failed and reset streams, rate limits), input order on request, bounded reading, and the errors that
+// end a batch.
+
+import { Code } from "@connectrpc/connect";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { contentHash } from "../../src/content-hash.js";
+import { type Emulator, startEmulator } from "../../src/emulator/index.js";
+import {
+  AbortedError,
+  AuthenticationError,
+  BATCH_KEY_METADATA,
+  type BatchOutcome,
+  type BatchProgress,
+  ClavataClient,
+  ConnectionError,
+  type ContentDataInit,
+  InvalidRequestError,
+  imageContent,
+  NotFoundError,
+  RefusalReason,
+  textContent,
+} from "../../src/index.js";
+
+const GIF = Uint8Array.from(Buffer.from("R0lGODlhAQABAAAAACw=", "base64"));
+const blockedText = (i: number) => `blocked item ${i}`;
+
+let emu: Emulator;
+let client: ClavataClient;
+
+beforeAll(async () => {
+  emu = await startEmulator({ logger: false, recordEvaluations: true, evaluateJitterMs: 2 });
+  client = new ClavataClient({ baseUrl: emu.url, insecure: true, apiKey: "sk-batch-test" });
+});
+afterAll(async () => {
+  await client.close();
+  await emu.close();
+});
+afterEach(() => emu.faults.clear());
+
+/** Item i: a GIF image when i % 37 === 5 (refused, unsupported), a blocked text when i % 41 === 7, else text. */
+function itemOf(i: number): ContentDataInit {
+  if (i % 37 === 5) return imageContent(GIF, { metadata: { id: `item-${i}` } });
+  if (i % 41 === 7) {
+    emu.engine.blockHash(contentHash(blockedText(i)));
+    return textContent(blockedText(i), { metadata: { id: `item-${i}` } });
+  }
+  return textContent(`comment number ${i}: have a nice day`, { metadata: { id: `item-${i}` } });
+}
+
+async function* generate(n: number, read?: { count: number }): AsyncGenerator<ContentDataInit> {
+  for (let i = 0; i < n; i++) {
+    if (read) read.count = i + 1;
+    yield itemOf(i);
+  }
+}
+
+async function collect(iterable: AsyncIterable<BatchOutcome>): Promise<BatchOutcome[]> {
+  const out: BatchOutcome[] = [];
+  for await (const outcome of iterable) out.push(outcome);
+  return out;
+}
+
+function expectEveryIndexOnce(outcomes: BatchOutcome[], n: number): void {
+  const seen = new Set(outcomes.map((o) => o.index));
+  expect(outcomes).toHaveLength(n);
+  expect(seen.size).toBe(n);
+  for (let i = 0; i < n; i++) expect(seen.has(i)).toBe(true);
+}
+
+function expectRefusalsRight(outcomes: BatchOutcome[]): void {
+  for (const o of outcomes) {
+    const gif = o.index % 37 === 5;
+    const blocked = !gif && o.index % 41 === 7;
+    if (gif) {
+      expect(o).toMatchObject({ kind: "refused", refusal: { reason: RefusalReason.UNSUPPORTED_FORMAT } });
+      expect(o.refusal?.contentHash).toBe(contentHash(GIF));
+    } else if (blocked) {
+      expect(o).toMatchObject({ kind: "refused", refusal: { reason: RefusalReason.CSAM } });
+      expect(o.refusal?.contentHash).toBe(contentHash(blockedText(o.index)));
+    } else if (o.kind !== "failed") {
+      expect(o.kind).toBe("result");
+    }
+  }
+}
+
+describe("evaluateBatch", () => {
+  it("yields one outcome per item, pins refusals to their items, and hides its correlation key", async () => {
+    const batch = client.evaluateBatch(generate(300), { policyId: "policy-violence", concurrency: 4, chunkSize: 25 });
+    const outcomes = await collect(batch);
+    expectEveryIndexOnce(outcomes, 300);
+    expectRefusalsRight(outcomes);
+    expect(outcomes.filter((o) => o.kind === "failed")).toEqual([]);
+    for (const o of outcomes) {
+      expect(o.id).toBe(`item-${o.index}`);
+      if (o.kind === "result") {
+        const metadata = o.result.policyEvaluationReport?.contentMetadata ?? {};
+        expect(metadata).toEqual({ id: `item-${o.index}` });
+        expect(metadata[BATCH_KEY_METADATA]).toBeUndefined();
+      }
+    }
+    const refused = outcomes.filter((o) => o.kind === "refused").length;
+    expect(batch.summary).toMatchObject({ total: 300, results: 300 - refused, refused, failed: 0, resends: 0 });
+    expect(batch.summary.refusalsByReason[RefusalReason.CSAM]).toBe(
+      outcomes.filter((o) => o.refusal?.reason === RefusalReason.CSAM).length,
+    );
+    expect(batch.summary.tokens.billed).toBeGreaterThan(0);
+    // Every evaluated item was evaluated exactly once; refused items never.
+    for (const o of outcomes) {
+      const hash = o.kind === "result" ? o.result.contentHash : undefined;
+      if (hash !== undefined && !hash.includes(contentHash(GIF))) expect(emu.evaluations.get(hash)).toBe(1);
+    }
+  });
+
+  it("tells identical items in one stream apart, each with its own metadata", async () => {
+    const items = Array.from({ length: 20 }, (_, i) =>
+      textContent(i % 2 === 0 ? "the same words" : "other same words", { metadata: { id: `dup-${i}` } }),
+    );
+    items.push(imageContent(GIF, { metadata: { id: "gif-a" } }), imageContent(GIF, { metadata: { id: "gif-b" } }));
+    const outcomes = await collect(client.evaluateBatch(items, { policyId: "policy-spam", chunkSize: 50 }));
+    expectEveryIndexOnce(outcomes, 22);
+    for (const o of outcomes) {
+      if (o.index < 20) {
+        expect(o.kind).toBe("result");
+        expect(o.result?.policyEvaluationReport?.contentMetadata.id).toBe(`dup-${o.index}`);
+      } else {
+        expect(o).toMatchObject({ kind: "refused", id: o.index === 20 ? "gif-a" : "gif-b" });
+      }
+    }
+  });
+
+  it("yields in input order with ordered: true", async () => {
+    const outcomes = await collect(
+      client.evaluateBatch(generate(400), {
+        policyId: "policy-violence",
+        ordered: true,
+        concurrency: 8,
+        chunkSize: 10,
+      }),
+    );
+    expect(outcomes.map((o) => o.index)).toEqual(Array.from({ length: 400 }, (_, i) => i));
+    expectRefusalsRight(outcomes);
+  });
+
+  it("reads the input lazily: never more than the window ahead of what was yielded", async () => {
+    const read = { count: 0 };
+    let yielded = 0;
+    let maxAhead = 0;
+    for await (const _ of client.evaluateBatch(generate(500, read), {
+      policyId: "policy-violence",
+      concurrency: 3,
+      chunkSize: 10,
+      windowSize: 40,
+    })) {
+      yielded++;
+      maxAhead = Math.max(maxAhead, read.count - yielded);
+    }
+    expect(yielded).toBe(500);
+    // The generator may have produced one item that waits for the next chunk (it did not fit the byte bound).
+    expect(maxAhead).toBeLessThanOrEqual(40);
+  });
+
+  it("sends again only the unanswered items of failed and reset streams, each send one attempt", async () => {
+    emu.faults.failNext("Evaluate", 3, Code.Unavailable);
+    emu.faults.resetStreamAfter(4, 2);
+    emu.faults.failStreamAfter(2, Code.Internal);
+    const before = new Map(emu.evaluations);
+    const items = Array.from({ length: 120 }, (_, i) =>
+      textContent(`fault test item ${i}`, { metadata: { id: `f${i}` } }),
+    );
+    const batch = client.evaluateBatch(items, { policyId: "policy-violence", concurrency: 2, chunkSize: 20 });
+    const outcomes = await collect(batch);
+    expectEveryIndexOnce(outcomes, 120);
+    expect(outcomes.every((o) => o.kind === "result")).toBe(true);
+    expect(outcomes.filter((o) => o.attempts > 1).length).toBeGreaterThan(0);
+    expect(outcomes.every((o) => o.attempts <= 3)).toBe(true);
+    expect(batch.summary.resends).toBeGreaterThan(0);
+    for (const o of outcomes) {
+      const hash = o.result!.contentHash;
+      const times = (emu.evaluations.get(hash) ?? 0) - (before.get(hash) ?? 0);
+      expect(times).toBeGreaterThanOrEqual(1);
+      expect(times).toBeLessThanOrEqual(o.attempts);
+    }
+  });
+
+  it("gives an item up as failed after maxAttempts, and goes on with the rest", async () => {
+    emu.faults.failNext("Evaluate", 2, Code.Unavailable);
+    const items = Array.from({ length: 15 }, (_, i) => textContent(`attempts item ${i}`));
+    const outcomes = await collect(
+      client.evaluateBatch(items, { policyId: "policy-violence", concurrency: 1, chunkSize: 5, maxAttempts: 2 }),
+    );
+    expectEveryIndexOnce(outcomes, 15);
+    const failed = outcomes.filter((o) => o.kind === "failed");
+    expect(failed.map((o) => o.index).sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4]);
+    for (const o of failed) {
+      expect(o.error).toBeInstanceOf(ConnectionError);
+      expect(o.attempts).toBe(2);
+    }
+    expect(outcomes.filter((o) => o.kind === "result")).toHaveLength(10);
+  });
+
+  it("with resend: false, fails the unanswered items of a stream cut after its first result instead", async () => {
+    emu.faults.resetStreamAfter(3);
+    const items = Array.from({ length: 10 }, (_, i) => textContent(`no resend item ${i}`));
+    const before = new Map(emu.evaluations);
+    const batch = client.evaluateBatch(items, {
+      policyId: "policy-violence",
+      concurrency: 1,
+      chunkSize: 10,
+      resend: false,
+    });
+    const outcomes = await collect(batch);
+    expectEveryIndexOnce(outcomes, 10);
+    expect(outcomes.filter((o) => o.kind === "result")).toHaveLength(3);
+    expect(outcomes.filter((o) => o.kind === "failed")).toHaveLength(7);
+    expect(batch.summary.resends).toBe(0);
+    for (const item of items) {
+      const hash = contentHash((item.content as { value: string }).value);
+      expect((emu.evaluations.get(hash) ?? 0) - (before.get(hash) ?? 0)).toBe(1);
+    }
+  });
+
+  it("fails a bad item at once without sending it", async () => {
+    const items: ContentDataInit[] = [textContent("fine"), { content: { case: "text", value: "" } }, textContent("ok")];
+    const outcomes = await collect(client.evaluateBatch(items, { policyId: "policy-violence", ordered: true }));
+    expect(outcomes.map((o) => o.kind)).toEqual(["result", "failed", "result"]);
+    expect(outcomes[1]!.error).toBeInstanceOf(InvalidRequestError);
+    expect(outcomes[1]!.attempts).toBe(0);
+  });
+
+  it("rides out RESOURCE_EXHAUSTED: pauses as RetryInfo says and finishes every item", async () => {
+    emu.faults.failNext("Evaluate", 3, Code.ResourceExhausted, { retryDelayMs: 20 });
+    const items = Array.from({ length: 60 }, (_, i) => textContent(`rate item ${i}`));
+    const outcomes = await collect(
+      client.evaluateBatch(items, { policyId: "policy-violence", concurrency: 4, chunkSize: 5, maxAttempts: 5 }),
+    );
+    expectEveryIndexOnce(outcomes, 60);
+    expect(outcomes.every((o) => o.kind === "result")).toBe(true);
+  });
+
+  it("reports progress as streams settle, ending with every item done", async () => {
+    const seen: BatchProgress[] = [];
+    const batch = client.evaluateBatch(generate(100), {
+      policyId: "policy-violence",
+      chunkSize: 10,
+      onProgress: (p) => seen.push(p),
+    });
+    await collect(batch);
+    expect(seen.length).toBeGreaterThanOrEqual(1);
+    const last = seen.at(-1)!;
+    expect(last).toMatchObject({ done: 100, inFlight: 0 });
+    expect(last.results + last.refused + last.failed).toBe(100);
+    expect(batch.summary.itemsPerSecond).toBeGreaterThan(0);
+  });
+
+  it("throws the error that dooms every item: an unknown policy", async () => {
+    const read = { count: 0 };
+    await expect(
+      collect(client.evaluateBatch(generate(1000, read), { policyId: "no-such-policy" })),
+    ).rejects.toBeInstanceOf(NotFoundError);
+    expect(read.count).toBeLessThan(1000);
+  });
+
+  it("throws AuthenticationError for a key the gateway does not accept", async () => {
+    await using locked = await startEmulator({ logger: false, apiKeys: ["sk-right"] });
+    await using wrong = new ClavataClient({ baseUrl: locked.url, insecure: true, apiKey: "sk-wrong" });
+    await expect(collect(wrong.evaluateBatch(generate(50), { policyId: "policy-violence" }))).rejects.toBeInstanceOf(
+      AuthenticationError,
+    );
+  });
+
+  it("throws AbortedError when the caller's signal fires, and stops reading the input", async () => {
+    const controller = new AbortController();
+    let finished = false;
+    async function* endless(): AsyncGenerator<ContentDataInit> {
+      try {
+        for (let i = 0; ; i++) yield textContent(`endless ${i}`);
+      } finally {
+        finished = true;
+      }
+    }
+    let count = 0;
+    await expect(
+      (async () => {
+        for await (const _ of client.evaluateBatch(endless(), {
+          policyId: "policy-violence",
+          signal: controller.signal,
+        })) {
+          if (++count === 50) controller.abort();
+        }
+      })(),
+    ).rejects.toBeInstanceOf(AbortedError);
+    expect(finished).toBe(true);
+  });
+
+  it("stops cleanly when the loop is left early", async () => {
+    let finished = false;
+    async function* items(): AsyncGenerator<ContentDataInit> {
+      try {
+        for (let i = 0; i < 10_000; i++) yield textContent(`early ${i}`);
+      } finally {
+        finished = true;
+      }
+    }
+    const batch = client.evaluateBatch(items(), { policyId: "policy-violence" });
+    for await (const _ of batch) break;
+    expect(finished).toBe(true);
+    expect(batch.summary.total).toBeLessThan(10_000);
+    // The client still works afterwards.
+    expect(
+      (await client.evaluateOne({ policyId: "policy-violence", contentData: textContent("hi") })).jobUuid,
+    ).not.toBe("");
+  });
+
+  it("ends at once when the loop is left while the items wait, as an idle queue does", async () => {
+    let release: () => void = () => {};
+    const idle = new Promise<void>((resolve) => (release = resolve));
+    async function* queue(): AsyncGenerator<ContentDataInit> {
+      yield textContent("the only message so far");
+      await idle; // no more messages for now
+      yield textContent("a late message");
+    }
+    const batch = client.evaluateBatch(queue(), { policyId: "policy-violence", chunkSize: 1 });
+    for await (const outcome of batch) {
+      expect(outcome.kind).toBe("result");
+      break;
+    }
+    expect(batch.summary.total).toBe(1);
+    release();
+  });
+
+  it("checks its options at once", () => {
+    expect(() => client.evaluateBatch([], { policyId: "" })).toThrow(InvalidRequestError);
+    expect(() => client.evaluateBatch([], { policyId: "p", concurrency: 0 })).toThrow(/concurrency is 0/);
+    expect(() => client.evaluateBatch([], { policyId: "p", threshold: 2 })).toThrow(/threshold/);
+    expect(() => client.evaluateBatch(42 as never, { policyId: "p" })).toThrow(TypeError);
+  });
+
+  it("yields nothing for no items, and bounds each stream by bytes", async () => {
+    expect(await collect(client.evaluateBatch([], { policyId: "policy-violence" }))).toEqual([]);
+    const items = Array.from({ length: 6 }, (_, i) => textContent(`${String(i)} ${"long text ".repeat(100)}`));
+    const calls = emu.calls.Evaluate;
+    const outcomes = await collect(
+      client.evaluateBatch(items, { policyId: "policy-violence", maxChunkBytes: 2500, concurrency: 1 }),
+    );
+    expectEveryIndexOnce(outcomes, 6);
+    // About 1 kB each: two per stream.
+    expect(emu.calls.Evaluate - calls).toBe(3);
+  });
+});

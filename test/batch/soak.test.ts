@@ -1,0 +1,43 @@
+// The soak (soak/soak.ts, `npm run soak`) at a small size: evaluateBatch against the emulator with seeded random
+// faults (5 % of streams UNAVAILABLE before their first result, 1 % reset after some results) and 1 % of items
+// refused, in completion and in input order. Every check of the full soak must hold, and closing must leave
+// nothing behind that would keep the process alive.
+
+import { describe, expect, it } from "vitest";
+import { runSoak } from "../../soak/soak.js";
+
+/** Handles that would keep a process alive, by kind. */
+function liveHandles(): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const kind of process.getActiveResourcesInfo()) {
+    if (kind === "TCPSocketWrap" || kind === "TCPServerWrap" || kind === "Timeout")
+      counts[kind] = (counts[kind] ?? 0) + 1;
+  }
+  return counts;
+}
+
+describe("soak, small", () => {
+  for (const ordered of [false, true]) {
+    it(`every index exactly once${ordered ? ", in input order" : ""}, under faults`, async () => {
+      const before = liveHandles();
+      const report = await runSoak({
+        items: 3_000,
+        concurrency: 8,
+        ordered,
+        seed: ordered ? 11 : 5,
+        // Higher rates than the full soak, so that a small run still meets every fault.
+        unavailableRate: 0.15,
+        resetRate: 0.1,
+        emulatorInProcess: true,
+      });
+      expect(report.problems).toEqual([]);
+      expect(report.summary.total).toBe(3_000);
+      expect(report.refused).toBe(30);
+      // The faults struck: items were sent again, and some (of reset streams) evaluated twice on the emulator.
+      expect(report.summary.resends).toBeGreaterThan(0);
+      expect(report.evaluatedTwiceOrMore).toBeGreaterThan(0);
+      expect(report.mostEvaluations).toBeLessThanOrEqual(3);
+      await expect.poll(() => liveHandles()).toEqual(before);
+    }, 120_000);
+  }
+});
