@@ -6,14 +6,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { contentHash, type Emulator, startEmulator } from "../../src/emulator/index.js";
-import { ndjson, requireBuild, runCli } from "./run-cli.js";
+import { ndjson, runCli } from "../support/cli.js";
 
 const API_KEY = "cli-checkpoint-key";
 let emulator: Emulator;
 let dir: string;
 
 beforeAll(async () => {
-  requireBuild();
   emulator = await startEmulator({ logger: false, apiKeys: [API_KEY] });
   emulator.engine.blockHash(contentHash("row 7 is blocked"));
   dir = mkdtempSync(join(tmpdir(), "clavata-cli-checkpoint-"));
