@@ -9,7 +9,7 @@ import { fetchImage, formatFromUrlPath, isLoopbackUrl } from "./image-fetch.js";
 
 /**
  * A content item with its bytes resolved, hashed and inspected, ready to be evaluated against any number of
- * policies or labels. Made by {@link prepareContent}; pass it to `evaluate` or `evaluateLabel` instead of
+ * policies or labels. Made by `PolicyEngine.prepare`; pass it to `evaluate` or `evaluateLabel` instead of
  * the item so that an image URL is fetched once per request rather than once per policy or label.
  */
 export type PreparedContent = {
