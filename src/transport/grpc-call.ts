@@ -238,7 +238,9 @@ export class GrpcCall<O> implements AsyncIterator<O> {
     if (this.#outcome !== undefined) return;
     let message: O;
     try {
-      message = this.#spec.decode(bytes);
+      // A plain Uint8Array view (no copy) of Node's Buffer, so that bytes fields and unknown fields decode to what
+      // they are with any other transport: Uint8Array, not Buffer.
+      message = this.#spec.decode(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
     } catch (error) {
       this.#fail(
         transportError(

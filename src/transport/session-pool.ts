@@ -4,7 +4,7 @@
 // 'error' a connection or its socket can emit has a listener: nothing a peer sends can crash the host process.
 
 import * as http2 from "node:http2";
-import type { Socket } from "node:net";
+import * as net from "node:net";
 import * as tls from "node:tls";
 import type { ClavataKeepaliveOptions, ClavataTlsOptions } from "../client-options.js";
 import { TransportFailure, tlsHint } from "../errors.js";
@@ -118,9 +118,14 @@ export class PooledSession {
     this.#pool = pool;
   }
 
-  /** Binds the session: listeners for everything it can emit, keepalive, and the window. */
-  attach(session: http2.ClientHttp2Session): void {
+  /**
+   * Binds the session and the socket it runs on: listeners for everything they can emit, keepalive, and the window.
+   * The socket is ours, and is destroyed with the session: Node's HTTP/2 client can leave a TLS socket open after
+   * the session ended (a TLS 1.3 alert after the handshake, such as "certificate required").
+   */
+  attach(session: http2.ClientHttp2Session, socket: net.Socket): void {
     this.session = session;
+    session.once("close", () => socket.destroy());
     const where = this.#pool.where;
     session.on("error", (error: unknown) => {
       this.usable = false;
@@ -128,9 +133,12 @@ export class PooledSession {
     });
     // Node does not always pass a socket's error on to the session (a TLS alert or a failed certificate check
     // after the handshake): keep it here, as the reason the connection failed.
-    session.socket?.on("error", (error: unknown) => {
+    socket.on("error", (error: unknown) => {
       this.usable = false;
       this.failure ??= failureOf(error, where);
+      // The connection is dead: end the session and the socket now.
+      if (!session.destroyed) session.destroy();
+      socket.destroy();
     });
     session.on("frameError", ignore);
     session.on("goaway", (code: number, lastStreamId: number) => {
@@ -298,7 +306,13 @@ export class SessionPool {
     this.#sessions.push(pooled);
     const { url, proxy } = this.#options;
     if (proxy === undefined) {
-      pooled.attach(http2.connect(url.origin, this.#connectOptions()));
+      const port = Number(url.port || (url.protocol === "https:" ? 443 : 80));
+      const host = url.hostname.replace(/^\[|\]$/g, "");
+      const socket =
+        url.protocol === "https:"
+          ? tls.connect({ ...this.#tlsOptions(), host, port, ALPNProtocols: ["h2"] })
+          : net.connect({ host, port });
+      pooled.attach(http2.connect(url.origin, { ...this.#connectOptions(), createConnection: () => socket }), socket);
       return pooled;
     }
     const authority = `${url.hostname}:${url.port || (url.protocol === "https:" ? "443" : "80")}`;
@@ -311,11 +325,11 @@ export class SessionPool {
             pooled.failure ?? new TransportFailure("connection-lost", "the client was closed", { unprocessed: true })
           );
         }
-        const connection: Socket =
+        const connection: net.Socket =
           url.protocol === "https:" ? tls.connect({ ...this.#tlsOptions(), socket, ALPNProtocols: ["h2"] }) : socket;
         connection.on("error", ignore);
         const session = http2.connect(url.origin, { ...this.#connectOptions(), createConnection: () => connection });
-        pooled.attach(session);
+        pooled.attach(session, connection);
         return session;
       },
       (error: unknown) => {

@@ -33,9 +33,10 @@ describe("soak, small", () => {
       expect(report.problems).toEqual([]);
       expect(report.summary.total).toBe(3_000);
       expect(report.refused).toBe(30);
-      // The faults struck: items were sent again, and some (of reset streams) evaluated twice on the emulator.
+      // The faults struck: items were sent again. Whether a reset stream's unanswered items had already been
+      // evaluated (and so are evaluated twice) depends on scheduling, so only the bound is checked: never more
+      // evaluations of an item than its attempts allow.
       expect(report.summary.resends).toBeGreaterThan(0);
-      expect(report.evaluatedTwiceOrMore).toBeGreaterThan(0);
       expect(report.mostEvaluations).toBeLessThanOrEqual(3);
       await expect.poll(() => liveHandles()).toEqual(before);
     }, 120_000);
