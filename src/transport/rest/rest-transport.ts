@@ -108,7 +108,7 @@ export function createRestTransport(options: RestTransportOptions): Transport {
         headers,
         body: parts.body === undefined ? undefined : JSON.stringify(parts.body),
         signal,
-        // Never follow a redirect with the API key; "error" is not implemented at the edge, so check by hand.
+        // Never follow a redirect with the API key. Edge runtimes lack redirect: "error", so redirects are refused by hand.
         redirect: "manual",
       });
     } catch (error) {
