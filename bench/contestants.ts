@@ -13,6 +13,13 @@ import { BENCH_POLICY_ID } from "./responses.js";
 
 type OurModule = typeof import("../src/index.js");
 type OfficialModule = typeof import("@clavata/sdk");
+type BareHttp2Modules = [
+  typeof import("node:http2"),
+  typeof import("@bufbuild/protobuf"),
+  typeof import("../gen/clavata/gateway/v1/gateway_pb.js"),
+  typeof import("../gen/clavata/binary_codec.js"),
+  typeof import("../gen/clavata/shared/v1/public_pb.js"),
+];
 type BareModules = [
   typeof import("@connectrpc/connect"),
   typeof import("@connectrpc/connect-node"),
@@ -25,14 +32,18 @@ type BareModules = [
  * service used through bare Connect-ES (createClient over createGrpcTransport, only an auth header added), which
  * shows how much of our figures is Connect-ES itself and how much is our client's own layer.
  */
-export type ContestantName = "ours" | "theirs" | "connect";
+export type ContestantName = "ours" | "theirs" | "connect" | "http2";
 
 /** The display name of each client. */
 export const CONTESTANT_LABELS: Readonly<Record<ContestantName, string>> = {
   ours: "clavata-connect",
   theirs: "@clavata/sdk",
   connect: "bare Connect-ES",
+  http2: "bare node:http2",
 };
+
+/** The diagnostic clients, one of which `--with-connect` or `--with-http2` adds as a third column. */
+export type DiagnosticName = "connect" | "http2";
 
 /** One content item as the bench describes it; `id` goes into the item's metadata and comes back in its report. */
 export interface BenchItem {
@@ -195,6 +206,162 @@ function createBareConnect(
   };
 }
 
+/**
+ * Bare node:http2, a diagnostic: the least any JavaScript client on node:http2 must do for a call, and nothing more. It encodes the
+ * request with protobuf-es, sends it on one HTTP/2 connection with the gRPC headers, cuts the answer into messages
+ * and decodes them with the generated decoders; it has no deadlines, retries, validation, pooling, keepalive or
+ * error mapping (a status other than 0 rejects with the raw grpc-message). How close a client comes to it shows
+ * what the client's own layers cost; how far it is above the official client bounds what any client can reach
+ * against this server.
+ */
+function createBareHttp2(
+  port: number,
+  [http2, { create, toBinary }, gateway, { generatedDecoders }, { Outcome }]: BareHttp2Modules,
+): Contestant {
+  const session = http2.connect(`http://127.0.0.1:${String(port)}`);
+  session.on("error", () => {});
+  const decoder = <T>(schema: { typeName: string }) => {
+    const decode = generatedDecoders.get(schema as never);
+    if (decode === undefined) throw new Error(`no generated decoder for ${schema.typeName}`);
+    return decode as unknown as (bytes: Uint8Array) => T;
+  };
+  const decodeEvaluate = decoder<EvaluateResponse>(gateway.EvaluateResponseSchema);
+  const decodeGetJob = decoder<{ job?: unknown }>(gateway.GetJobResponseSchema);
+  const decodeCreateJob = decoder<{ job?: unknown }>(gateway.CreateJobResponseSchema);
+  /** Runs one call; `onMessage` gets each response message's bytes. Resolves at the end of a status-0 stream. */
+  const call = (method: string, request: Uint8Array, onMessage: (bytes: Uint8Array) => void) =>
+    new Promise<void>((resolve, reject) => {
+      const stream = session.request({
+        ":method": "POST",
+        ":path": `/clavata.gateway.v1.GatewayService/${method}`,
+        "content-type": "application/grpc+proto",
+        te: "trailers",
+        authorization: `Bearer ${BENCH_API_KEY}`,
+      });
+      let pending: Buffer = Buffer.alloc(0);
+      let status: string | undefined;
+      let message = "";
+      stream.on("response", (headers) => {
+        if (headers["grpc-status"] !== undefined) status = String(headers["grpc-status"]);
+      });
+      stream.on("data", (chunk: Buffer) => {
+        pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+        while (pending.length >= 5) {
+          const length = pending.readUInt32BE(1);
+          if (pending.length < 5 + length) break;
+          const bytes = pending.subarray(5, 5 + length);
+          onMessage(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+          pending = pending.subarray(5 + length);
+        }
+      });
+      stream.on("trailers", (trailers) => {
+        status = String(trailers["grpc-status"]);
+        message = String(trailers["grpc-message"] ?? "");
+      });
+      stream.on("error", reject);
+      stream.on("close", () => {
+        stream.removeAllListeners();
+        stream.on("error", () => {});
+        if (status === "0") resolve();
+        else reject(new Error(`${method} ended with grpc-status ${String(status)}: ${message}`));
+      });
+      const frame = Buffer.allocUnsafe(5 + request.length);
+      frame[0] = 0;
+      frame.writeUInt32BE(request.length, 1);
+      frame.set(request, 5);
+      stream.end(frame);
+    });
+  const unary = async <T>(method: string, request: Uint8Array, decode: (bytes: Uint8Array) => T): Promise<T> => {
+    let answer: T | undefined;
+    await call(method, request, (bytes) => {
+      answer = decode(bytes);
+    });
+    if (answer === undefined) throw new Error(`${method} answered without a message`);
+    return answer;
+  };
+  const items = (p: PreparedItems) => p.items as ContentDataInit[];
+  return {
+    name: "http2",
+    prepare(list) {
+      const prepared: ContentDataInit[] = list.map((item) => ({
+        content:
+          item.image !== undefined ? { case: "image", value: item.image } : { case: "text", value: item.text ?? "" },
+        metadata: { id: item.id },
+      }));
+      return { items: prepared };
+    },
+    async *evaluate(p, policyId = BENCH_POLICY_ID) {
+      const request = toBinary(
+        gateway.EvaluateRequestSchema,
+        create(gateway.EvaluateRequestSchema, { policyId, contentData: items(p) }),
+      );
+      // A queue between the stream's 'data' events and this generator, as any streaming client needs one.
+      const queue: EvaluateResponse[] = [];
+      let wake: (() => void) | undefined;
+      let ended = false;
+      let failure: unknown;
+      const done = call("Evaluate", request, (bytes) => {
+        queue.push(decodeEvaluate(bytes));
+        wake?.();
+      }).then(
+        () => {
+          ended = true;
+          wake?.();
+        },
+        (error: unknown) => {
+          failure = error;
+          ended = true;
+          wake?.();
+        },
+      );
+      for (;;) {
+        if (queue.length > 0) {
+          yield* queue.splice(0);
+          continue;
+        }
+        if (ended) break;
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+        });
+        wake = undefined;
+      }
+      await done;
+      if (failure !== undefined) throw failure;
+    },
+    createJob: async (p) =>
+      (
+        await unary(
+          "CreateJob",
+          toBinary(
+            gateway.CreateJobRequestSchema,
+            create(gateway.CreateJobRequestSchema, { policyId: BENCH_POLICY_ID, contentData: items(p) }),
+          ),
+          decodeCreateJob,
+        )
+      ).job,
+    getJob: async (uuid) =>
+      (
+        await unary(
+          "GetJob",
+          toBinary(gateway.GetJobRequestSchema, create(gateway.GetJobRequestSchema, { jobUuid: uuid })),
+          decodeGetJob,
+        )
+      ).job,
+    matched: (r) => (r as EvaluateResponse).policyEvaluationReport?.reviewResult?.outcome === Outcome.TRUE,
+    describeResult(r) {
+      const report = (r as EvaluateResponse).policyEvaluationReport;
+      return { id: report?.contentMetadata.id, sections: report?.sectionEvaluationReports.length ?? 0 };
+    },
+    describeJob(j) {
+      const job = j as Awaited<ReturnType<ClavataClient["getJob"]>> | undefined;
+      return { uuid: job?.jobUuid, results: job?.results.length ?? 0 };
+    },
+    close: async () => {
+      session.close();
+    },
+  };
+}
+
 /** Loads and makes the named client for a bench server on `port`. */
 export async function createContestant(name: ContestantName, port: number): Promise<Contestant> {
   switch (name) {
@@ -209,6 +376,17 @@ export async function createContestant(name: ContestantName, port: number): Prom
           import("@connectrpc/connect"),
           import("@connectrpc/connect-node"),
           import("../gen/clavata/gateway/v1/gateway_pb.js"),
+          import("../gen/clavata/shared/v1/public_pb.js"),
+        ]),
+      );
+    case "http2":
+      return createBareHttp2(
+        port,
+        await Promise.all([
+          import("node:http2"),
+          import("@bufbuild/protobuf"),
+          import("../gen/clavata/gateway/v1/gateway_pb.js"),
+          import("../gen/clavata/binary_codec.js"),
           import("../gen/clavata/shared/v1/public_pb.js"),
         ]),
       );

@@ -2,7 +2,7 @@
 // which way is better, how close our client is to the cost of decoding alone,
 // and the two renderings, a table for people and JSON for machines.
 
-import { CONTESTANT_LABELS, type ContestantName } from "./contestants.js";
+import { CONTESTANT_LABELS, type ContestantName, type DiagnosticName } from "./contestants.js";
 import type { Better, ScenarioSpec } from "./scenarios.js";
 
 /** One measurement: one scenario, one client, one round, in its own process. */
@@ -25,8 +25,8 @@ export interface MetricSummary {
   readonly better: Better;
   readonly ours: ContestantFigure;
   readonly theirs: ContestantFigure;
-  /** The diagnostic bare Connect-ES client (`--with-connect`), when it ran. */
-  readonly connect?: ContestantFigure;
+  /** The diagnostic client (`--with-connect` or `--with-http2`), when one ran. */
+  readonly diagnostic?: ContestantFigure;
   /** ours / theirs of the medians; null when either has no figure or one is not positive. */
   readonly ratio: number | null;
   /** "better", "worse" or "same" (within 3 %) for our client; "n/a" without a ratio. */
@@ -74,7 +74,8 @@ export interface BenchReport {
     readonly scale: number;
     readonly jobs: number;
     readonly inProcess: boolean;
-    readonly withConnect: boolean;
+    /** The diagnostic client that ran beside the two, if any. */
+    readonly diagnostic: DiagnosticName | null;
     readonly order: string;
   };
   readonly scenarios: readonly ScenarioSummary[];
@@ -104,13 +105,13 @@ function spreadOf(figure: ContestantFigure): number | null {
 }
 
 /**
- * Summarises the measurements of `scenarios`: medians per client, ratios, verdicts and spreads. `withConnect` adds
- * the diagnostic bare Connect-ES figures.
+ * Summarises the measurements of `scenarios`: medians per client, ratios, verdicts and spreads. `diagnostic` adds
+ * that diagnostic client's figures.
  */
 export function summarise(
   scenarios: readonly ScenarioSpec[],
   records: readonly MeasurementRecord[],
-  withConnect = false,
+  diagnostic?: DiagnosticName,
 ): ScenarioSummary[] {
   return scenarios.map((scenario) => {
     const of = (name: ContestantName) => records.filter((r) => r.scenario === scenario.id && r.contestant === name);
@@ -136,7 +137,7 @@ export function summarise(
         better: metric.better,
         ours,
         theirs,
-        ...(withConnect ? { connect: figure("connect") } : {}),
+        ...(diagnostic === undefined ? {} : { diagnostic: figure(diagnostic) }),
         ratio,
         verdict,
         spread: spreads.length > 0 ? Math.max(...spreads) : null,
@@ -150,7 +151,7 @@ export function summarise(
       ours: share("ours"),
       theirs: share("theirs"),
     };
-    if (withConnect) serverCpuShare.connect = share("connect");
+    if (diagnostic !== undefined) serverCpuShare[diagnostic] = share(diagnostic);
     return { id: scenario.id, title: scenario.title, metrics, serverCpuShare };
   });
 }
@@ -221,7 +222,7 @@ function table(rows: string[][], rightAligned: ReadonlySet<number>): string {
 
 /** Renders the report as the plain-text tables `npm run bench` prints. */
 export function renderReport(report: BenchReport): string {
-  const withConnect = report.scenarios.some((s) => s.metrics.some((m) => m.connect !== undefined));
+  const diagnostic = report.settings.diagnostic;
   const rows: string[][] = [
     [
       "scenario",
@@ -231,7 +232,7 @@ export function renderReport(report: BenchReport): string {
       "ours/theirs",
       "spread",
       "verdict",
-      ...(withConnect ? [`${CONTESTANT_LABELS.connect} (diagnostic)`, "ours/bare"] : []),
+      ...(diagnostic === null ? [] : [`${CONTESTANT_LABELS[diagnostic]} (diagnostic)`, "ours/bare"]),
     ],
   ];
   for (const scenario of report.scenarios) {
@@ -245,8 +246,8 @@ export function renderReport(report: BenchReport): string {
         m.spread === null ? "" : `±${String(Math.round((m.spread * 100) / 2))}%`,
         verdictText(m),
       ];
-      if (withConnect) {
-        const bare = m.connect ?? { unsupported: "not measured" };
+      if (diagnostic !== null) {
+        const bare = m.diagnostic ?? { unsupported: "not measured" };
         row.push(cell(bare), "median" in m.ours && "median" in bare ? (m.ours.median / bare.median).toFixed(2) : "n/a");
       }
       rows.push(row);
@@ -292,7 +293,12 @@ export function renderReport(report: BenchReport): string {
     "Bench server CPU over the timed part (share of one core; near 1.00 means the server, not the client, set the pace):",
   );
   const serverRows = [
-    ["scenario", CONTESTANT_LABELS.ours, CONTESTANT_LABELS.theirs, ...(withConnect ? [CONTESTANT_LABELS.connect] : [])],
+    [
+      "scenario",
+      CONTESTANT_LABELS.ours,
+      CONTESTANT_LABELS.theirs,
+      ...(diagnostic === null ? [] : [CONTESTANT_LABELS[diagnostic]]),
+    ],
   ];
   const f = (v: number | null | undefined) => (v === null || v === undefined ? "n/a" : v.toFixed(2));
   for (const s of shares) {
@@ -300,7 +306,7 @@ export function renderReport(report: BenchReport): string {
       s.id,
       f(s.serverCpuShare.ours),
       f(s.serverCpuShare.theirs),
-      ...(withConnect ? [f(s.serverCpuShare.connect)] : []),
+      ...(diagnostic === null ? [] : [f(s.serverCpuShare[diagnostic])]),
     ]);
   }
   lines.push(table(serverRows, new Set([1, 2, 3])));

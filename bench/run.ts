@@ -4,7 +4,7 @@
 // measurement in a fresh child process, so neither client shares an event loop,
 // a heap or a garbage collector with the server or with the other client.
 //
-//   node dist-bench/bench/run.js [--json] [--rounds N] [--scale X] [--only id,id] [--profile DIR] [--jobs N] [--in-process] [--with-connect]
+//   node dist-bench/bench/run.js [--json] [--rounds N] [--scale X] [--only id,id] [--profile DIR] [--jobs N] [--in-process] [--with-connect | --with-http2]
 
 import { type ChildProcess, fork } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
@@ -12,7 +12,7 @@ import { createRequire } from "node:module";
 import * as os from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { ContestantName } from "./contestants.js";
+import type { ContestantName, DiagnosticName } from "./contestants.js";
 import type { MeasureAck, MeasureReport } from "./measure-process.js";
 import {
   type BenchReport,
@@ -51,11 +51,14 @@ export interface RunSettings {
    * clients share a heap and an event loop with the server, so the figures do not compare: the smoke test uses it.
    */
   inProcess: boolean;
-  /** Also measure the diagnostic bare Connect-ES client (see ContestantName). Default false. */
-  withConnect: boolean;
+  /**
+   * Also measure a diagnostic client in a third column: bare Connect-ES (--with-connect) or bare node:http2
+   * (--with-http2); see ContestantName. Default none.
+   */
+  diagnostic: DiagnosticName | undefined;
 }
 
-const USAGE = `usage: node dist-bench/bench/run.js [--json] [--rounds N] [--scale X] [--only id,id] [--profile DIR] [--jobs N] [--in-process] [--with-connect]
+const USAGE = `usage: node dist-bench/bench/run.js [--json] [--rounds N] [--scale X] [--only id,id] [--profile DIR] [--jobs N] [--in-process] [--with-connect | --with-http2]
 scenarios: ${SCENARIOS.map((s) => s.id).join(", ")}`;
 
 /** Parses the command line. Throws with the usage text for anything it does not know. */
@@ -68,7 +71,7 @@ export function parseSettings(argv: readonly string[]): RunSettings {
     profileDir: undefined,
     jobs: 1,
     inProcess: false,
-    withConnect: false,
+    diagnostic: undefined,
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -87,7 +90,8 @@ export function parseSettings(argv: readonly string[]): RunSettings {
     else if (arg === "--profile") settings.profileDir = resolve(value());
     else if (arg === "--jobs") settings.jobs = Number(value());
     else if (arg === "--in-process") settings.inProcess = true;
-    else if (arg === "--with-connect") settings.withConnect = true;
+    else if (arg === "--with-connect") settings.diagnostic = "connect";
+    else if (arg === "--with-http2") settings.diagnostic = "http2";
     else throw new Error(`unknown argument "${arg}"\n${USAGE}`);
   }
   if (!Number.isInteger(settings.rounds) || settings.rounds < 1)
@@ -262,7 +266,11 @@ export async function runBench(
   const server: ServerProcess = settings.inProcess
     ? { ...(await startBenchServer({ precompute })), cpuMicros: () => Promise.resolve(NaN) }
     : await startServerProcess(precompute);
-  const order: ContestantName[] = settings.withConnect ? ["ours", "theirs", "connect"] : ["ours", "theirs"];
+  const order: ContestantName[] = [
+    "ours",
+    "theirs",
+    ...(settings.diagnostic === undefined ? [] : [settings.diagnostic]),
+  ];
   const plan: MeasureJob[] = [];
   const rounds: number[] = [];
   for (const scenario of scenarios) {
@@ -296,7 +304,7 @@ export async function runBench(
   } finally {
     await server.close();
   }
-  const summaries = summarise(scenarios, records, settings.withConnect);
+  const summaries = summarise(scenarios, records, settings.diagnostic);
   const cpu = os.cpus()[0];
   const extra = process.argv.slice(2).join(" ");
   return {
@@ -323,7 +331,7 @@ export async function runBench(
       scale: settings.scale,
       jobs: settings.jobs,
       inProcess: settings.inProcess,
-      withConnect: settings.withConnect,
+      diagnostic: settings.diagnostic ?? null,
       order:
         "each scenario's rounds alternate ours, theirs, ours, theirs, ...; " +
         (settings.inProcess ? "all in this process" : "one fresh process per measurement, the server in its own"),

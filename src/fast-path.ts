@@ -72,7 +72,7 @@ export class FastPath implements CallRunner {
       call.onAbort = (reason) => attempt.cancel(reason);
       const disarm = armAttempt(this.#deadlines, settings, limitMs, () => attempt.cancel(ATTEMPT_TIMED_OUT));
       try {
-        return await attempt.result!;
+        return await attempt.takeResult();
       } catch (error) {
         if (call.aborted) throw error;
         await this.#wait(retryDelayOrThrow(error, settings, method.name, this.#log), call);

@@ -97,7 +97,7 @@ export function createChannelTransport(channel: GrpcChannel, interceptors: Inter
             plan.encode(messageOf(method.input, req.message)),
           );
           link(req.signal, call as GrpcCall<unknown>);
-          const message = await call.result!;
+          const message = await call.takeResult();
           return {
             stream: false,
             service: method.parent,
