@@ -67,12 +67,14 @@ import type { JobQueryBuilder, JobQueryInit } from "./job-query.js";
 import { createLog, createRedactor, type Log, silentLog } from "./logging.js";
 import { isLoopbackHost } from "./loopback.js";
 import {
+  buildCheckedEvaluateRequest,
   buildCreateJobRequest,
   buildEvaluateLabelsRequest,
   buildEvaluateOneRequest,
   buildEvaluateRequest,
   buildGetJobRequest,
   buildListJobsRequest,
+  type CheckedEvaluateRequest,
   type CreateJobRequestInit,
   checkJobUuid,
   checkPageSize,
@@ -216,6 +218,19 @@ export class ClavataClient implements AsyncDisposable {
     checkCallOptions(options);
     const message = buildEvaluateRequest(request, this.#options.limits);
     return this.#evaluateStream(message, options);
+  }
+
+  /**
+   * evaluate() for items that evaluateBatch checked one by one as it read them: checks only what depends on the
+   * request as a whole (count, size, policy id, threshold). Not for direct use.
+   * @internal
+   */
+  evaluateChecked(
+    request: CheckedEvaluateRequest,
+    options?: CallOptions,
+  ): AsyncGenerator<EvaluateResponse, void, undefined> {
+    checkCallOptions(options);
+    return this.#evaluateStream(buildCheckedEvaluateRequest(request, this.#options.limits), options);
   }
 
   #evaluateStream(

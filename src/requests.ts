@@ -14,6 +14,7 @@ import {
   ListJobsRequestSchema,
 } from "../gen/clavata/gateway/v1/gateway_pb.js";
 import { type EvaluateLabelsRequest, EvaluateLabelsRequestSchema } from "../gen/clavata/gateway/v1/labels_pb.js";
+import type { ContentData } from "../gen/clavata/shared/v1/public_pb.js";
 import { type ContentDataInit, checkContentItem, checkContentRules } from "./content.js";
 import { checkJobQuery, JobQueryBuilder, type JobQueryInit } from "./job-query.js";
 import { describeType, invalidField, isPlainObject } from "./validation/invalid.js";
@@ -121,6 +122,37 @@ export function buildEvaluateRequest(
   checkThreshold(init.threshold, "threshold");
   checkSize(budget, limits, "contentData");
   return create(EvaluateRequestSchema, init);
+}
+
+/** An Evaluate request whose items were each checked already (checkContentItem) and built as messages. @internal */
+export interface CheckedEvaluateRequest {
+  readonly policyId: string;
+  readonly threshold?: number | undefined;
+  readonly expedited?: boolean | undefined;
+  readonly contentData: ContentData[];
+  /** The bytes the items add to the request, as checkContentItem's budget counts them. */
+  readonly contentBytes: number;
+}
+
+/**
+ * Builds an Evaluate request from items checked one by one as they were read (evaluateBatch), checking only what
+ * depends on the request as a whole: the number of items, the size, the policy id and the threshold. Throws
+ * InvalidRequestError as buildEvaluateRequest does. @internal
+ */
+export function buildCheckedEvaluateRequest(
+  request: CheckedEvaluateRequest,
+  limits: ResolvedRequestLimits = DEFAULT_REQUEST_LIMITS,
+): EvaluateRequest {
+  checkContentCount(request.contentData, limits);
+  checkPolicyId(request.policyId);
+  checkThreshold(request.threshold, "threshold");
+  checkSize({ bytes: request.contentBytes + request.policyId.length }, limits, "contentData");
+  return create(EvaluateRequestSchema, {
+    policyId: request.policyId,
+    contentData: request.contentData,
+    ...(request.threshold !== undefined ? { threshold: request.threshold } : {}),
+    ...(request.expedited !== undefined ? { expedited: request.expedited } : {}),
+  });
 }
 
 /** Checks and builds the Evaluate request of `evaluateOne`. Throws InvalidRequestError. @private */

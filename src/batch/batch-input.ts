@@ -2,10 +2,12 @@
 // chunk ends at `maxItems` items or before the item that would take it past `maxBytes` (an item larger than that
 // goes alone). Each item is checked as it is read; a bad one becomes a failed outcome and is never sent.
 
+import { create } from "@bufbuild/protobuf";
+import { ContentDataSchema } from "../../gen/clavata/shared/v1/public_pb.js";
 import type { ContentDataInit } from "../content.js";
 import { checkContentItem } from "../content.js";
 import { ClavataError } from "../errors.js";
-import { approximateSizeOf, type BatchItem, idOf } from "./batch-item.js";
+import { type BatchItem, idOf, SENT_KEY_BYTES } from "./batch-item.js";
 
 /** Items of a batch: an array, a generator, any Iterable or AsyncIterable of content items. */
 export type BatchItems = Iterable<ContentDataInit> | AsyncIterable<ContentDataInit>;
@@ -33,6 +35,8 @@ export interface ReadChunk {
  */
 export class BatchInput {
   readonly #iterator: Iterator<ContentDataInit> | AsyncIterator<ContentDataInit>;
+  /** Whether the iterator is a plain (synchronous) one: its items are read without a wait each. */
+  readonly #sync: boolean;
   #carry: BatchItem | undefined;
   #read = 0;
   #done = false;
@@ -41,8 +45,10 @@ export class BatchInput {
     const asyncIterable = items as AsyncIterable<ContentDataInit>;
     if (typeof asyncIterable?.[Symbol.asyncIterator] === "function") {
       this.#iterator = asyncIterable[Symbol.asyncIterator]();
+      this.#sync = false;
     } else if (typeof (items as Iterable<ContentDataInit>)?.[Symbol.iterator] === "function") {
       this.#iterator = (items as Iterable<ContentDataInit>)[Symbol.iterator]();
+      this.#sync = true;
     } else {
       throw new TypeError(
         "evaluateBatch: items must be an Iterable or AsyncIterable of content items, such as an array or a generator of textContent(…)",
@@ -73,21 +79,31 @@ export class BatchInput {
       this.#carry = undefined;
     }
     while (items.length < maxItems && !this.#done) {
-      const step = await this.#iterator.next();
+      const step = this.#sync
+        ? (this.#iterator as Iterator<ContentDataInit>).next()
+        : await (this.#iterator as AsyncIterator<ContentDataInit>).next();
       if (step.done === true) {
         this.#done = true;
         break;
       }
       const index = this.#read++;
       const content = step.value;
+      const budget = { bytes: 0 };
       try {
-        checkContentItem(content, `items[${String(index)}]`);
+        checkContentItem(content, `items[${String(index)}]`, budget);
       } catch (error) {
         if (!(error instanceof ClavataError)) throw error;
         invalid.push({ index, id: safeIdOf(content), error });
         continue;
       }
-      const item: BatchItem = { index, id: idOf(content), content, bytes: approximateSizeOf(content), attempts: 0 };
+      const item: BatchItem = {
+        index,
+        id: idOf(content),
+        content,
+        message: create(ContentDataSchema, content),
+        bytes: budget.bytes + SENT_KEY_BYTES,
+        attempts: 0,
+      };
       if (items.length > 0 && bytes + item.bytes > maxBytes) {
         this.#carry = item;
         break;

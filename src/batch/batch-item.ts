@@ -2,6 +2,7 @@
 // correlation key in its metadata, so that answers (which arrive in any order) find their item even when the same
 // content appears twice in one stream.
 
+import type { ContentData } from "../../gen/clavata/shared/v1/public_pb.js";
 import type { ContentDataInit } from "../content.js";
 
 /** The metadata key the SDK adds to each item it sends, and removes again from what it returns. */
@@ -15,7 +16,9 @@ export interface BatchItem {
   readonly id: string | undefined;
   /** The item as given. */
   readonly content: ContentDataInit;
-  /** Roughly the bytes it adds to a request. */
+  /** The item as a message, made once when it was read and checked. */
+  readonly message: ContentData;
+  /** The bytes it adds to a request with its correlation key, as the client's request size check counts them. */
   readonly bytes: number;
   /** Sends so far that count (see `maxAttempts`). */
   attempts: number;
@@ -29,13 +32,11 @@ export function idOf(content: ContentDataInit): string | undefined {
 
 /**
  * The item as sent at `position` in its stream: its own fields, and its metadata plus the correlation key, which
- * is its position (unique within the stream, which is all an answer needs, and short). @private
+ * is its position (unique within the stream, which is all an answer needs, and short). A shallow copy of the
+ * item's message, so that the message itself never carries a key. @private
  */
-export function sentContentOf(item: BatchItem, position: number): ContentDataInit {
-  return {
-    ...item.content,
-    metadata: { ...(item.content.metadata ?? {}), [BATCH_KEY_METADATA]: String(position) },
-  } as ContentDataInit;
+export function sentContentOf(item: BatchItem, position: number): ContentData {
+  return { ...item.message, metadata: { ...item.message.metadata, [BATCH_KEY_METADATA]: String(position) } };
 }
 
 const encoder = new TextEncoder();
@@ -47,27 +48,5 @@ export function hashedBytesOf(content: ContentDataInit): Uint8Array {
   return encoder.encode(typeof value === "string" ? value : "");
 }
 
-/** The UTF-8 length of a string, without encoding it. */
-function utf8Length(text: string): number {
-  let n = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x80) n += 1;
-    else if (c < 0x800) n += 2;
-    else if (c >= 0xd800 && c <= 0xdbff) {
-      n += 4;
-      i++;
-    } else n += 3;
-  }
-  return n;
-}
-
-/** Roughly how many bytes an item adds to a request: its content, its metadata and some framing. @private */
-export function approximateSizeOf(content: ContentDataInit): number {
-  const value = (content.content as { value?: unknown } | undefined)?.value;
-  let size = 16 + BATCH_KEY_METADATA.length + 8;
-  if (value instanceof Uint8Array) size += value.byteLength;
-  else if (typeof value === "string") size += utf8Length(value);
-  for (const [k, v] of Object.entries(content.metadata ?? {})) size += utf8Length(k) + utf8Length(String(v)) + 4;
-  return size;
-}
+/** What the correlation key adds to an item on the wire: the key, a position of up to 5 digits, and framing. @private */
+export const SENT_KEY_BYTES = BATCH_KEY_METADATA.length + 5 + 12;

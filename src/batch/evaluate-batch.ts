@@ -31,7 +31,7 @@ import {
   toClavataError,
 } from "../errors.js";
 import type { RefusedContent } from "../refusals.js";
-import type { EvaluateRequestInit } from "../requests.js";
+import type { CheckedEvaluateRequest, EvaluateRequestInit } from "../requests.js";
 import { backoffDelayMs, DEFAULT_RETRY_OPTIONS, sleep } from "../retry.js";
 import { BatchInput, type BatchItems } from "./batch-input.js";
 import { BATCH_KEY_METADATA, type BatchItem, sentContentOf } from "./batch-item.js";
@@ -45,6 +45,11 @@ import { attributeRefusals, HashMatcher } from "./refusal-attribution.js";
 /** What the engine needs of a client: `evaluate()`, and whether the client is closed. @private */
 export interface BatchEvaluator {
   evaluate(request: EvaluateRequestInit, options?: CallOptions): AsyncIterable<EvaluateResponse>;
+  /**
+   * Evaluate for items the engine checked as it read them (ClavataClient has it): skips checking each item again.
+   * Without it, the engine calls `evaluate()`.
+   */
+  evaluateChecked?(request: CheckedEvaluateRequest, options?: CallOptions): AsyncIterable<EvaluateResponse>;
   readonly closed?: boolean;
 }
 
@@ -317,40 +322,50 @@ export class BatchEvaluation implements AsyncIterable<BatchOutcome> {
     } catch {
       return [];
     }
-    const pending = new Map<string, BatchItem>();
-    const keyOf = new Map<BatchItem, string>();
-    chunk.forEach((item, position) => {
+    // The items still unanswered, by position in the stream (the correlation key each carries).
+    const pending: Array<BatchItem | undefined> = chunk.slice();
+    let left = chunk.length;
+    let contentBytes = 0;
+    for (const item of chunk) {
       if (item.attempts > 0) this.#tally.resends++;
       item.attempts++;
-      pending.set(String(position), item);
-      keyOf.set(item, String(position));
-    });
+      contentBytes += item.bytes;
+    }
     this.#tally.streams++;
     this.#tally.inFlight += chunk.length;
     let received = 0;
     let error: ClavataError;
     try {
-      const request: EvaluateRequestInit = {
-        policyId: o.policyId,
-        contentData: chunk.map((item, position) => sentContentOf(item, position)),
-        ...(o.threshold !== undefined ? { threshold: o.threshold } : {}),
-        ...(o.expedited ? { expedited: true } : {}),
-      };
-      const responses = this.#evaluator.evaluate(request, {
+      const contentData = chunk.map((item, position) => sentContentOf(item, position));
+      const callOptions: CallOptions = {
         signal,
         maxRetries: 0,
         ...(o.streamTimeoutMs !== undefined ? { timeoutMs: o.streamTimeoutMs } : {}),
         ...(o.headers !== undefined ? { headers: o.headers } : {}),
-      });
+      };
+      const request = {
+        policyId: o.policyId,
+        contentData,
+        ...(o.threshold !== undefined ? { threshold: o.threshold } : {}),
+        ...(o.expedited ? { expedited: true } : {}),
+      };
+      const evaluator = this.#evaluator;
+      const responses =
+        evaluator.evaluateChecked !== undefined
+          ? evaluator.evaluateChecked({ ...request, contentBytes }, callOptions)
+          : evaluator.evaluate(request, callOptions);
       for await (const response of responses) {
-        const item = this.#itemByKey(response, pending) ?? (await this.#itemByHash(response, pending));
-        if (item === undefined) continue;
-        pending.delete(keyOf.get(item)!);
+        let position = this.#positionByKey(response, pending);
+        if (position === undefined) position = await this.#positionByHash(response, pending);
+        if (position === undefined) continue;
+        const item = pending[position]!;
+        pending[position] = undefined;
+        left--;
         received++;
         this.#tally.inFlight--;
         this.#emit({ index: item.index, id: item.id, kind: "result", result: response, attempts: item.attempts });
       }
-      if (pending.size === 0) {
+      if (left === 0) {
         this.#pacer.succeeded();
         return [];
       }
@@ -360,26 +375,41 @@ export class BatchEvaluation implements AsyncIterable<BatchOutcome> {
     } catch (thrown) {
       error = thrown instanceof ClavataError ? thrown : toClavataError(thrown, { method: "Evaluate" });
     } finally {
-      this.#tally.inFlight -= pending.size;
+      this.#tally.inFlight -= left;
     }
-    const again = await this.#settle([...pending.values()], error, received, signal);
+    const again = await this.#settle(
+      pending.filter((item): item is BatchItem => item !== undefined),
+      error,
+      received,
+      signal,
+    );
     this.#reportProgress();
     return again;
   }
 
-  /** The pending item an answer belongs to by its correlation key, which is removed from the answer. */
-  #itemByKey(response: EvaluateResponse, pending: Map<string, BatchItem>): BatchItem | undefined {
+  /**
+   * The position of the pending item an answer belongs to, by its correlation key, which is removed from the
+   * answer; undefined when the answer carries no key of a pending item.
+   */
+  #positionByKey(response: EvaluateResponse, pending: ReadonlyArray<BatchItem | undefined>): number | undefined {
     const metadata = response.policyEvaluationReport?.contentMetadata;
     const key = metadata?.[BATCH_KEY_METADATA];
     if (key === undefined) return undefined;
     delete metadata![BATCH_KEY_METADATA];
-    return pending.get(key);
+    const position = Number(key);
+    // Only the exact decimal text of a position this stream sent (not "1.0", " 1" or "0x1").
+    return String(position) === key && pending[position] !== undefined ? position : undefined;
   }
 
-  /** The pending item an answer belongs to by its content hash, for a gateway that does not echo metadata. */
-  #itemByHash(response: EvaluateResponse, pending: Map<string, BatchItem>): Promise<BatchItem | undefined> {
+  /** The position of the pending item an answer belongs to by its content hash, for a gateway that does not echo metadata. */
+  async #positionByHash(
+    response: EvaluateResponse,
+    pending: ReadonlyArray<BatchItem | undefined>,
+  ): Promise<number | undefined> {
     const report = response.policyEvaluationReport;
-    return this.#matcher.find(pending.values(), response.contentHash || report?.contentHash || "");
+    const waiting = pending.filter((item): item is BatchItem => item !== undefined);
+    const item = await this.#matcher.find(waiting.values(), response.contentHash || report?.contentHash || "");
+    return item === undefined ? undefined : pending.indexOf(item);
   }
 
   /** Decides what becomes of the items a failed stream left unanswered; returns the pieces to send again. */
