@@ -76,6 +76,8 @@ export interface BenchReport {
     readonly inProcess: boolean;
     /** The diagnostic client that ran beside the two, if any. */
     readonly diagnostic: DiagnosticName | null;
+    /** Whether the bench's lean gRPC responder served instead of Connect-node's server (--lean-server). */
+    readonly leanServer: boolean;
     readonly order: string;
   };
   readonly scenarios: readonly ScenarioSummary[];
@@ -263,6 +265,9 @@ export function renderReport(report: BenchReport): string {
       : []),
     ...(report.settings.inProcess
       ? ["WARNING: server and clients shared one process (--in-process): these figures only show that the bench runs"]
+      : []),
+    ...(report.settings.leanServer
+      ? ["Server: the bench's lean gRPC responder on node:http2 (--lean-server), not Connect-node's server"]
       : []),
     `${report.machine.cpu}, ${String(report.machine.cores)} cores, ${String(report.machine.memoryGiB)} GiB, ${report.machine.os}, Node ${report.machine.node}`,
     "",

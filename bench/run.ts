@@ -4,7 +4,7 @@
 // measurement in a fresh child process, so neither client shares an event loop,
 // a heap or a garbage collector with the server or with the other client.
 //
-//   node dist-bench/bench/run.js [--json] [--rounds N] [--scale X] [--only id,id] [--profile DIR] [--jobs N] [--in-process] [--with-connect | --with-http2]
+//   node dist-bench/bench/run.js [--json] [--rounds N] [--scale X] [--only id,id] [--profile DIR] [--jobs N] [--in-process] [--with-connect | --with-http2] [--lean-server]
 
 import { type ChildProcess, fork } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
@@ -56,9 +56,14 @@ export interface RunSettings {
    * (--with-http2); see ContestantName. Default none.
    */
   diagnostic: DiagnosticName | undefined;
+  /**
+   * Serve with the bench's lean gRPC responder instead of Connect-node's server (see BenchServerOptions.lean), a
+   * diagnostic of how much of a figure the server sets. Default false.
+   */
+  leanServer: boolean;
 }
 
-const USAGE = `usage: node dist-bench/bench/run.js [--json] [--rounds N] [--scale X] [--only id,id] [--profile DIR] [--jobs N] [--in-process] [--with-connect | --with-http2]
+const USAGE = `usage: node dist-bench/bench/run.js [--json] [--rounds N] [--scale X] [--only id,id] [--profile DIR] [--jobs N] [--in-process] [--with-connect | --with-http2] [--lean-server]
 scenarios: ${SCENARIOS.map((s) => s.id).join(", ")}`;
 
 /** Parses the command line. Throws with the usage text for anything it does not know. */
@@ -72,6 +77,7 @@ export function parseSettings(argv: readonly string[]): RunSettings {
     jobs: 1,
     inProcess: false,
     diagnostic: undefined,
+    leanServer: false,
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -92,6 +98,7 @@ export function parseSettings(argv: readonly string[]): RunSettings {
     else if (arg === "--in-process") settings.inProcess = true;
     else if (arg === "--with-connect") settings.diagnostic = "connect";
     else if (arg === "--with-http2") settings.diagnostic = "http2";
+    else if (arg === "--lean-server") settings.leanServer = true;
     else throw new Error(`unknown argument "${arg}"\n${USAGE}`);
   }
   if (!Number.isInteger(settings.rounds) || settings.rounds < 1)
@@ -121,8 +128,8 @@ interface ServerProcess {
   close(): Promise<void>;
 }
 
-async function startServerProcess(precompute: number): Promise<ServerProcess> {
-  const child = fork(join(here, "server.js"), ["--precompute", String(precompute)], {
+async function startServerProcess(precompute: number, lean: boolean): Promise<ServerProcess> {
+  const child = fork(join(here, "server.js"), ["--precompute", String(precompute), ...(lean ? ["--lean"] : [])], {
     stdio: ["ignore", "ignore", "inherit", "ipc"],
   });
   const waiting = new Map<number, (micros: number) => void>();
@@ -264,8 +271,8 @@ export async function runBench(
   const scenarios = SCENARIOS.filter((s) => settings.only === undefined || settings.only.includes(s.id));
   const precompute = Math.ceil(MAX_STREAM_ITEMS * settings.scale);
   const server: ServerProcess = settings.inProcess
-    ? { ...(await startBenchServer({ precompute })), cpuMicros: () => Promise.resolve(NaN) }
-    : await startServerProcess(precompute);
+    ? { ...(await startBenchServer({ precompute, lean: settings.leanServer })), cpuMicros: () => Promise.resolve(NaN) }
+    : await startServerProcess(precompute, settings.leanServer);
   const order: ContestantName[] = [
     "ours",
     "theirs",
@@ -332,6 +339,7 @@ export async function runBench(
       jobs: settings.jobs,
       inProcess: settings.inProcess,
       diagnostic: settings.diagnostic ?? null,
+      leanServer: settings.leanServer,
       order:
         "each scenario's rounds alternate ours, theirs, ours, theirs, ...; " +
         (settings.inProcess ? "all in this process" : "one fresh process per measurement, the server in its own"),

@@ -11,15 +11,18 @@
 import * as http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import { pathToFileURL } from "node:url";
-import { toBinary } from "@bufbuild/protobuf";
+import { fromBinary, type MessageShape, toBinary } from "@bufbuild/protobuf";
 import type { HandlerContext } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import {
+  type CreateJobResponse,
   CreateJobResponseSchema,
   type EvaluateRequest,
+  EvaluateRequestSchema,
   type EvaluateResponse,
   EvaluateResponseSchema,
   GatewayService,
+  type GetJobResponse,
   GetJobResponseSchema,
 } from "../gen/clavata/gateway/v1/gateway_pb.js";
 import {
@@ -40,6 +43,12 @@ export interface BenchServerOptions {
    * for a first encoding. Default 0 (each answer is encoded when first asked for, then cached).
    */
   precompute?: number;
+  /**
+   * Serve with a lean gRPC responder of the bench's own on node:http2 instead of Connect-node's server: it sends the
+   * same pre-encoded answers at a fraction of the server's cost per call, to show what the clients do when the
+   * server is not what sets the pace (a diagnostic: `npm run bench -- --lean-server`). Default false.
+   */
+  lean?: boolean;
 }
 
 /** A running bench server. */
@@ -63,6 +72,75 @@ function whenAborted(signal: AbortSignal): Promise<void> {
     if (signal.aborted) resolve();
     else signal.addEventListener("abort", () => resolve(), { once: true });
   });
+}
+
+/** One gRPC message with its 5-byte prefix. */
+function framed(bytes: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(5 + bytes.length);
+  out[0] = 0;
+  out.writeUInt32BE(bytes.length, 1);
+  out.set(bytes, 5);
+  return out;
+}
+
+/**
+ * The lean responder (`lean: true`): reads the request body, answers GetJob and CreateJob with their framed bytes
+ * and Evaluate with one framed answer per item (with flow control), then the OK status in trailers. The same
+ * answers as the Connect-node server, byte for byte; no deadlines, compression or error handling beyond the bench's
+ * needs.
+ */
+function leanHandler(
+  answerFor: (metadata: Record<string, string>) => EvaluateResponse,
+  getJob: GetJobResponse,
+  createJob: CreateJobResponse,
+): (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => void {
+  const getJobFrame = framed(toBinary(GetJobResponseSchema, getJob));
+  const createJobFrame = framed(toBinary(CreateJobResponseSchema, createJob));
+  const answerFrames = new Map<EvaluateResponse, Buffer>();
+  const frameOf = (answer: EvaluateResponse) => {
+    let frame = answerFrames.get(answer);
+    if (frame === undefined) {
+      frame = framed(toBinary(EvaluateResponseSchema, answer));
+      // Answers too many to cache are made afresh each time: keep their frames only while the answers are cached.
+      if (answerFrames.size < MAX_CACHED_ANSWERS) answerFrames.set(answer, frame);
+    }
+    return frame;
+  };
+  return (stream, headers) => {
+    const path = String(headers[":path"]);
+    const chunks: Buffer[] = [];
+    stream.on("error", () => {});
+    stream.on("data", (chunk: Buffer) => chunks.push(chunk));
+    stream.on("end", () => {
+      if (stream.destroyed) return;
+      stream.respond({ ":status": 200, "content-type": "application/grpc+proto" }, { waitForTrailers: true });
+      stream.on("wantTrailers", () => stream.sendTrailers({ "grpc-status": "0" }));
+      if (path.endsWith("/GetJob")) stream.end(getJobFrame);
+      else if (path.endsWith("/CreateJob")) stream.end(createJobFrame);
+      else if (path.endsWith("/Evaluate")) {
+        const body = Buffer.concat(chunks);
+        const request: MessageShape<typeof EvaluateRequestSchema> = fromBinary(EvaluateRequestSchema, body.subarray(5));
+        if (request.policyId === HOLD_POLICY_ID) {
+          const first = request.contentData[0];
+          if (first !== undefined) stream.write(frameOf(answerFor(first.metadata)));
+          return;
+        }
+        let next = 0;
+        const pump = () => {
+          while (next < request.contentData.length && !stream.destroyed) {
+            if (!stream.write(frameOf(answerFor(request.contentData[next++]!.metadata)))) {
+              stream.once("drain", pump);
+              return;
+            }
+          }
+          if (!stream.destroyed) stream.end();
+        };
+        pump();
+      } else {
+        stream.end();
+      }
+    });
+  };
 }
 
 /**
@@ -115,7 +193,11 @@ export async function startBenchServer(options: BenchServerOptions = {}): Promis
   });
 
   const sessions = new Set<http2.ServerHttp2Session>();
-  const server = http2.createServer({ settings: { initialWindowSize: STREAM_WINDOW_BYTES } }, handler);
+  const settings = { settings: { initialWindowSize: STREAM_WINDOW_BYTES } };
+  const server =
+    options.lean === true
+      ? http2.createServer(settings).on("stream", leanHandler(answerFor, getJob, createJob))
+      : http2.createServer(settings, handler);
   server.on("session", (session) => {
     sessions.add(session);
     session.once("close", () => sessions.delete(session));
@@ -158,7 +240,11 @@ async function main(): Promise<void> {
     const at = process.argv.indexOf(name);
     return at >= 0 ? Number(process.argv[at + 1]) : 0;
   };
-  const server = await startBenchServer({ port: arg("--port"), precompute: arg("--precompute") });
+  const server = await startBenchServer({
+    port: arg("--port"),
+    precompute: arg("--precompute"),
+    lean: process.argv.includes("--lean"),
+  });
   const send = process.send?.bind(process);
   if (send === undefined) {
     process.stdout.write(`bench server listening on ${server.url}\n`);
