@@ -21,6 +21,8 @@ import { InvalidRequestError } from "./errors.js";
 import { isLoopbackHost } from "./loopback.js";
 import { codeForHttpStatus } from "./transport/rest/http-status.js";
 import { ndjsonLines } from "./transport/rest/ndjson.js";
+import { describeType, isPlainObject, isWellFormedText } from "./validation/invalid.js";
+import { checkMessageShape } from "./validation/message-shape.js";
 
 /** What CreateBatchJob takes; every field is optional. */
 export interface CreateBatchJobInit {
@@ -126,16 +128,15 @@ function invalid(message: string, field: string): InvalidRequestError {
   return new InvalidRequestError(message, { code: Code.InvalidArgument, field });
 }
 
-function checkOptionalString(value: unknown, field: string): void {
-  if (value !== undefined && typeof value !== "string") throw invalid(`${field} must be a string`, field);
-}
-
-/** Builds a CreateBatchJobRequest. Throws InvalidRequestError for a webhook URL that is not https:// (or loopback). */
+/**
+ * Builds a CreateBatchJobRequest. Throws InvalidRequestError for a request that is not a plain object with only the
+ * request's fields, of their types, and for a webhook URL that is not https:// (or loopback).
+ */
 export function buildCreateBatchJobRequest(init: CreateBatchJobInit = {}): CreateBatchJobRequest {
-  if (init === null || typeof init !== "object") throw invalid("the request must be an object", "request");
-  checkOptionalString(init.name, "name");
-  checkOptionalString(init.policyId, "policyId");
-  checkOptionalString(init.webhookUrl, "webhookUrl");
+  if (!isPlainObject(init as unknown)) {
+    throw invalid(`the request is ${describeType(init)}; pass a plain object such as { policyId: "…" }`, "request");
+  }
+  checkMessageShape(CreateBatchJobRequestSchema, init, "", { bytes: 0 });
   if (init.webhookUrl !== undefined) checkTransferUrl(init.webhookUrl, "webhookUrl");
   return create(CreateBatchJobRequestSchema, {
     name: init.name,
@@ -144,18 +145,26 @@ export function buildCreateBatchJobRequest(init: CreateBatchJobInit = {}): Creat
   });
 }
 
-/** Builds a GetBatchJobsRequest. Throws InvalidRequestError for an empty id or an unknown state. */
+/**
+ * Builds a GetBatchJobsRequest. Throws InvalidRequestError for a filter that is not a plain object with only
+ * `batchJobIds` (strings, none empty) and `states` (BatchJobState values).
+ */
 export function buildGetBatchJobsRequest(filter: BatchJobFilter = {}): GetBatchJobsRequest {
-  if (filter === null || typeof filter !== "object") throw invalid("the filter must be an object", "filter");
-  const ids = [...(filter.batchJobIds ?? [])];
+  if (!isPlainObject(filter)) {
+    throw invalid(
+      `the filter is ${describeType(filter)}; pass a plain object such as { batchJobIds: ["…"] }`,
+      "filter",
+    );
+  }
+  checkMessageShape(GetBatchJobsRequestSchema, filter, "", { bytes: 0 });
+  const ids: string[] = [...((filter as BatchJobFilter).batchJobIds ?? [])];
   for (const [i, id] of ids.entries()) {
-    if (typeof id !== "string" || id.trim() === "") throw invalid("a batch job id is empty", `batchJobIds[${i}]`);
+    if (id.trim() === "") throw invalid("a batch job id is empty", `batchJobIds[${i}]`);
   }
-  const states = [...(filter.states ?? [])];
-  for (const [i, state] of states.entries()) {
-    if (BatchJobState[state] === undefined) throw invalid(`${String(state)} is not a BatchJobState`, `states[${i}]`);
-  }
-  return create(GetBatchJobsRequestSchema, { batchJobIds: ids, states });
+  return create(GetBatchJobsRequestSchema, {
+    batchJobIds: ids,
+    states: [...((filter as BatchJobFilter).states ?? [])],
+  });
 }
 
 /** Builds a CancelBatchJobRequest. Throws InvalidRequestError for an empty id. */
@@ -207,6 +216,12 @@ export function encodeBatchInput(items: Iterable<BatchInputItem>): { chunks: Uin
       throw invalid(`type "${String(item.type)}" is not "text" or "image_url"`, `${where}.type`);
     }
     if (typeof item.content !== "string" || item.content === "") throw invalid("content is empty", `${where}.content`);
+    if (!isWellFormedText(item.content)) {
+      throw invalid(
+        "content holds a lone surrogate (half of a UTF-16 pair), which UTF-8 cannot carry; fix the text's encoding",
+        `${where}.content`,
+      );
+    }
     text += csvLine([item.refId, item.type, item.content]);
     rows++;
     if (text.length >= CHUNK_BYTES) {
@@ -312,6 +327,15 @@ export async function uploadBatchInput(
     source = iterate(input.stream);
     totalBytes = input.size;
   } else {
+    if (
+      typeof input === "string" ||
+      typeof (input as Partial<Iterable<BatchInputItem>> | null)?.[Symbol.iterator] !== "function"
+    ) {
+      throw invalid(
+        `input is ${describeType(input)}; pass an array (or other Iterable) of { refId, type, content } items, or { stream, size } for a CSV file`,
+        "input",
+      );
+    }
     const encoded = encodeBatchInput(input as Iterable<BatchInputItem>);
     source = (async function* () {
       yield* encoded.chunks;

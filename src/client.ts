@@ -88,6 +88,7 @@ import { sleep } from "./retry.js";
 import { createGrpcRunner } from "./transport/grpc-runner.js";
 import { createRestTransport } from "./transport/rest/rest-transport.js";
 import { withInterceptors } from "./transport/with-interceptors.js";
+import { describeType, isPlainObject } from "./validation/invalid.js";
 
 // Node.js's util.inspect.custom, without importing node:util (edge runtimes have none).
 const inspectCustom = Symbol.for("nodejs.util.inspect.custom");
@@ -484,7 +485,20 @@ export class ClavataClient implements AsyncDisposable {
    */
   readBatchOutput(job: BatchJob | string, options: { signal?: AbortSignal } = {}): AsyncGenerator<BatchOutputRow> {
     this.#requireRest("readBatchOutput");
-    const url = typeof job === "string" ? job : job.outputFileUrl;
+    const url = typeof job === "string" ? job : job !== null && typeof job === "object" ? job.outputFileUrl : undefined;
+    if (typeof url !== "string") {
+      throw new InvalidRequestError(
+        `job is ${describeType(job)}; pass the BatchJob that waitForBatchJob returned, or its outputFileUrl`,
+        { code: Code.InvalidArgument, field: "job" },
+      );
+    }
+    const { signal, ...rest } = isPlainObject(options) ? options : { signal: undefined, bad: true };
+    if (Object.keys(rest).length > 0 || (signal !== undefined && !(signal instanceof AbortSignal))) {
+      throw new InvalidRequestError(`options is ${describeType(options)}; pass { signal?: AbortSignal } or nothing`, {
+        code: Code.InvalidArgument,
+        field: "options",
+      });
+    }
     if (url === "") {
       throw new InvalidRequestError("the batch job has no output file yet: wait until it is COMPLETED", {
         code: Code.FailedPrecondition,

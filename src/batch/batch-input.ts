@@ -3,10 +3,12 @@
 // goes alone). Each item is checked as it is read; a bad one becomes a failed outcome and is never sent.
 
 import { create } from "@bufbuild/protobuf";
+import { Code } from "@connectrpc/connect";
 import { ContentDataSchema } from "../../gen/clavata/shared/v1/public_pb.js";
 import type { ContentDataInit } from "../content.js";
 import { checkContentItem } from "../content.js";
-import { ClavataError } from "../errors.js";
+import { ClavataError, InvalidRequestError } from "../errors.js";
+import { describeType } from "../validation/invalid.js";
 import { type BatchItem, idOf, SENT_KEY_BYTES } from "./batch-item.js";
 
 /** Items of a batch: an array, a generator, any Iterable or AsyncIterable of content items. */
@@ -41,18 +43,19 @@ export class BatchInput {
   #read = 0;
   #done = false;
 
+  /** @throws InvalidRequestError (field "items") when `items` is not an Iterable or AsyncIterable of items. */
   constructor(items: BatchItems) {
     const asyncIterable = items as AsyncIterable<ContentDataInit>;
-    if (typeof asyncIterable?.[Symbol.asyncIterator] === "function") {
+    if (typeof items === "string") {
+      throw notItems(items);
+    } else if (typeof asyncIterable?.[Symbol.asyncIterator] === "function") {
       this.#iterator = asyncIterable[Symbol.asyncIterator]();
       this.#sync = false;
     } else if (typeof (items as Iterable<ContentDataInit>)?.[Symbol.iterator] === "function") {
       this.#iterator = (items as Iterable<ContentDataInit>)[Symbol.iterator]();
       this.#sync = true;
     } else {
-      throw new TypeError(
-        "evaluateBatch: items must be an Iterable or AsyncIterable of content items, such as an array or a generator of textContent(…)",
-      );
+      throw notItems(items);
     }
   }
 
@@ -125,4 +128,11 @@ export class BatchInput {
 
 function safeIdOf(content: unknown): string | undefined {
   return content !== null && typeof content === "object" ? idOf(content as ContentDataInit) : undefined;
+}
+
+function notItems(items: unknown): InvalidRequestError {
+  return new InvalidRequestError(
+    `evaluateBatch: items is ${describeType(items)}; pass an Iterable or AsyncIterable of content items, such as an array or a generator of textContent(…)`,
+    { code: Code.InvalidArgument, field: "items" },
+  );
 }

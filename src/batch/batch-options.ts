@@ -2,7 +2,9 @@
 // fail at once, before any item is read or sent.
 
 import { Code } from "@connectrpc/connect";
+import { checkHeaders } from "../client-options.js";
 import { InvalidRequestError } from "../errors.js";
+import { describeType, isPlainObject, isWellFormedText } from "../validation/invalid.js";
 import type { BatchProgress } from "./batch-summary.js";
 
 /** A pace to keep under the gateway's rate limit: at most this many Evaluate streams, or items, per second. */
@@ -96,6 +98,25 @@ export interface ResolvedBatchOptions {
   readonly headers: Record<string, string> | undefined;
 }
 
+/** Every option of evaluateBatch, for refusing a misspelt one. */
+const BATCH_OPTION_KEYS: ReadonlySet<string> = new Set([
+  "policyId",
+  "threshold",
+  "expedited",
+  "concurrency",
+  "chunkSize",
+  "maxChunkBytes",
+  "ordered",
+  "windowSize",
+  "signal",
+  "onProgress",
+  "rateLimit",
+  "maxAttempts",
+  "resend",
+  "streamTimeoutMs",
+  "headers",
+]);
+
 function invalid(message: string, field: string): InvalidRequestError {
   return new InvalidRequestError(message, { code: Code.InvalidArgument, field: `options.${field}` });
 }
@@ -121,12 +142,33 @@ function positive(value: unknown, field: string): number | undefined {
  * @private
  */
 export function resolveBatchOptions(options: EvaluateBatchOptions): ResolvedBatchOptions {
-  if (options === null || typeof options !== "object") {
-    throw invalid('evaluateBatch needs options such as { policyId: "…" }', "policyId");
+  if (!isPlainObject(options as unknown)) {
+    throw new InvalidRequestError(
+      `evaluateBatch's options are ${describeType(options)}; pass a plain object such as { policyId: "…" }`,
+      { code: Code.InvalidArgument, field: "options" },
+    );
+  }
+  for (const key of Object.keys(options)) {
+    if (!BATCH_OPTION_KEYS.has(key)) {
+      throw invalid(
+        `${key} is not an option of evaluateBatch; its options are ${[...BATCH_OPTION_KEYS].join(", ")}`,
+        key,
+      );
+    }
   }
   if (typeof options.policyId !== "string" || options.policyId.trim() === "") {
     throw invalid("policyId is required: the id of the policy to evaluate against", "policyId");
   }
+  if (!isWellFormedText(options.policyId)) {
+    throw invalid("policyId holds a lone surrogate (half of a UTF-16 pair), which UTF-8 cannot carry", "policyId");
+  }
+  for (const key of ["expedited", "ordered", "resend"] as const) {
+    const value = options[key];
+    if (value !== undefined && typeof value !== "boolean") {
+      throw invalid(`${key} is ${describeType(value)}; pass true or false`, key);
+    }
+  }
+  checkHeaders(options.headers, "headers");
   const t = options.threshold;
   if (t !== undefined && (typeof t !== "number" || !(t >= 0 && t <= 1))) {
     throw invalid(`threshold is ${String(t)}; a threshold is a number from 0 to 1`, "threshold");
@@ -144,8 +186,13 @@ export function resolveBatchOptions(options: EvaluateBatchOptions): ResolvedBatc
   const maxAttempts = whole(options.maxAttempts, "maxAttempts", 1, 100) ?? DEFAULT_BATCH_MAX_ATTEMPTS;
   const rateLimit = options.rateLimit;
   if (rateLimit !== undefined) {
-    if (rateLimit === null || typeof rateLimit !== "object") {
+    if (!isPlainObject(rateLimit as unknown)) {
       throw invalid("rateLimit must be an object such as { itemsPerSecond: 500 }", "rateLimit");
+    }
+    for (const key of Object.keys(rateLimit)) {
+      if (key !== "requestsPerSecond" && key !== "itemsPerSecond") {
+        throw invalid(`${key} is not a rate limit; pass requestsPerSecond or itemsPerSecond`, `rateLimit.${key}`);
+      }
     }
     positive(rateLimit.requestsPerSecond, "rateLimit.requestsPerSecond");
     positive(rateLimit.itemsPerSecond, "rateLimit.itemsPerSecond");

@@ -112,7 +112,7 @@ export class BatchEvaluation implements AsyncIterable<BatchOutcome> {
   readonly #processing = new Set<Promise<void>>();
   #started = false;
 
-  /** @private Use `client.evaluateBatch`. Throws InvalidRequestError for a bad option, TypeError for bad items. */
+  /** @private Use `client.evaluateBatch`. Throws InvalidRequestError for a bad option or items that are not iterable. */
   constructor(
     evaluator: BatchEvaluator,
     items: BatchItems,

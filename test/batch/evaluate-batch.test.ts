@@ -333,7 +333,13 @@ describe("evaluateBatch", () => {
     expect(() => client.evaluateBatch([], { policyId: "" })).toThrow(InvalidRequestError);
     expect(() => client.evaluateBatch([], { policyId: "p", concurrency: 0 })).toThrow(/concurrency is 0/);
     expect(() => client.evaluateBatch([], { policyId: "p", threshold: 2 })).toThrow(/threshold/);
-    expect(() => client.evaluateBatch(42 as never, { policyId: "p" })).toThrow(TypeError);
+    expect(() => client.evaluateBatch(42 as never, { policyId: "p" })).toThrow(InvalidRequestError);
+    // A string is iterable, but its characters are not content items.
+    expect(() => client.evaluateBatch("hello" as never, { policyId: "p" })).toThrow(/items is a string/);
+    expect(() => client.evaluateBatch([], { policyId: "p", concurency: 4 } as never)).toThrow(
+      /concurency is not an option of evaluateBatch/,
+    );
+    expect(() => client.evaluateBatch([], { policyId: "p", ordered: "yes" } as never)).toThrow(/ordered is a string/);
   });
 
   it("yields nothing for no items, and bounds each stream by bytes", async () => {

@@ -32,6 +32,8 @@ let port = 0;
 let connections = 0;
 let requests = 0;
 let client: ClavataClient;
+/** The same client over REST, for the batch-job methods (REST only). */
+let restClient: ClavataClient;
 let cases = 0;
 const casesPerTarget = new Map<string, number>();
 
@@ -44,10 +46,17 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
   port = (server.address() as AddressInfo).port;
   client = new ClavataClient({ apiKey: KEY, baseUrl: `http://127.0.0.1:${String(port)}`, insecure: true });
+  restClient = new ClavataClient({
+    apiKey: KEY,
+    baseUrl: `http://127.0.0.1:${String(port)}`,
+    insecure: true,
+    protocol: "rest",
+  });
 });
 
 afterAll(async () => {
   await client.close();
+  await restClient.close();
   await new Promise<void>((resolve) => server.close(() => resolve()));
 });
 
@@ -574,6 +583,190 @@ const targets: Target[] = [
     call: (v) => jobQuery().policy(v as string),
   },
 ];
+
+// evaluateBatch's options (checked at once, before any item is read) and items.
+const batchOptions = (extra: fc.Arbitrary<Record<string, unknown>>) =>
+  extra.map((o) => ({ policyId: "policy-violent", ...o }));
+targets.push(
+  {
+    name: "evaluateBatch options",
+    field: "options",
+    bad: fc.oneof(
+      notObject,
+      fc.constant([]),
+      badText.map((policyId) => ({ policyId })),
+      batchOptions(badThreshold.map((threshold) => ({ threshold }))),
+      batchOptions(fc.oneof(notNumber, fc.constantFrom(0, 257, 1.5, -1)).map((concurrency) => ({ concurrency }))),
+      batchOptions(fc.oneof(notNumber, fc.constantFrom(0, 10_001, 2.5)).map((chunkSize) => ({ chunkSize }))),
+      batchOptions(notBool.map((ordered) => ({ ordered }))),
+      batchOptions(notBool.map((resend) => ({ resend }))),
+      batchOptions(notSignal.map((signal) => ({ signal }))),
+      batchOptions(notObject.filter((v) => typeof v !== "function").map((onProgress) => ({ onProgress }))),
+      batchOptions(badHeaders.map((headers) => ({ headers }))),
+      batchOptions(
+        fc
+          .oneof(notObject, fc.constant({ bogus: 1 }), fc.constant({ itemsPerSecond: 0 }))
+          .map((rateLimit) => ({ rateLimit })),
+      ),
+      batchOptions(fc.constantFrom({ concurency: 4 }, { policy_id: "x" }, { timeoutMs: 5 })),
+    ),
+    call: (v) => client.evaluateBatch([textContent("hello")], v as never),
+  },
+  {
+    name: "evaluateBatch items",
+    field: "items",
+    // A Map is iterable: its entries are read as items, and each is a failed outcome of its own.
+    bad: fc.oneof(
+      odd.filter((v) => typeof v !== "function" && !(v instanceof Map)),
+      fc.integer(),
+      fc.boolean(),
+      fc.constant({}),
+      fc.string(),
+    ),
+    call: (v) => client.evaluateBatch(v as never, { policyId: "policy-violent" }),
+  },
+);
+
+// Batch jobs (REST only), on the REST client.
+const restCall =
+  (method: string, args: (bad: unknown) => unknown[]) =>
+  (bad: unknown): unknown =>
+    (restClient as unknown as Record<string, (...a: unknown[]) => unknown>)[method]!(...args(bad));
+const badBatchJobId = fc.oneof(notString, fc.constantFrom("", "   "));
+const UPLOAD_URL = "https://storage.example.com/batch/input.csv?signature=abc";
+const batchItem = (refId: string) => ({ refId, type: "text", content: "hello" });
+targets.push(
+  {
+    name: "createBatchJob request",
+    // A cyclic plain object is an object: the error names whatever part of it is wrong.
+    field: "",
+    bad: fc.oneof(notObject, fc.constant([])),
+    call: restCall("createBatchJob", (v) => [v]),
+  },
+  ...["name", "policyId"].map(
+    (key): Target => ({
+      name: `createBatchJob ${key}`,
+      field: key,
+      bad: fc.oneof(notString, loneSurrogate),
+      call: restCall("createBatchJob", (v) => [{ [key]: v }]),
+    }),
+  ),
+  {
+    name: "createBatchJob webhookUrl",
+    field: "webhookUrl",
+    bad: fc.oneof(notString, notUrl, fc.constantFrom("http://example.com/hook", "ftp://localhost/hook")),
+    call: restCall("createBatchJob", (v) => [{ webhookUrl: v }]),
+  },
+  {
+    name: "createBatchJob unknown key",
+    field: "",
+    bad: fc.constantFrom("policy_id", "webhook", "items"),
+    call: restCall("createBatchJob", (k) => [{ [k as string]: "x" }]),
+  },
+  {
+    name: "createBatchJob call options",
+    field: "options",
+    bad: badCallOptions,
+    call: restCall("createBatchJob", (v) => [{}, v]),
+  },
+  {
+    name: "getBatchJobs filter",
+    field: "",
+    bad: fc.oneof(notObject, fc.constant([])),
+    call: restCall("getBatchJobs", (v) => [v]),
+  },
+  {
+    name: "getBatchJobs batchJobIds",
+    field: "batchJobIds",
+    bad: fc.oneof(
+      notArray.filter((v) => v !== undefined),
+      fc.string({ minLength: 1 }),
+      fc.constantFrom([""], ["  "], ["ok", 5], [null]),
+      sparse,
+    ),
+    call: restCall("getBatchJobs", (v) => [{ batchJobIds: v }]),
+  },
+  {
+    name: "getBatchJobs states",
+    field: "states",
+    bad: fc.oneof(
+      notArray.filter((v) => v !== undefined),
+      fc.oneof(notNumber, fc.constantFrom(99, -1, 1.5)).map((state) => [state]),
+    ),
+    call: restCall("getBatchJobs", (v) => [{ states: v }]),
+  },
+  {
+    name: "cancelBatchJob batchJobId",
+    field: "batchJobId",
+    bad: badBatchJobId,
+    call: restCall("cancelBatchJob", (v) => [v]),
+  },
+  {
+    name: "waitForBatchJob batchJobId",
+    field: "batchJobId",
+    bad: badBatchJobId,
+    call: restCall("waitForBatchJob", (v) => [v]),
+  },
+  {
+    name: "waitForBatchJob options",
+    field: "options",
+    bad: fc.oneof(
+      notObject,
+      badDuration.map((pollIntervalMs) => ({ pollIntervalMs })),
+      notObject.filter((v) => typeof v !== "function").map((onStateChange) => ({ onStateChange })),
+      fc.constant({ bogus: 1 }),
+    ),
+    call: restCall("waitForBatchJob", (v) => ["batch-1", v]),
+  },
+  {
+    name: "uploadBatchInput uploadUrl",
+    field: "uploadUrl",
+    bad: fc.oneof(notString, notUrl, fc.constantFrom("http://example.com/upload", "ftp://localhost/x")),
+    call: restCall("uploadBatchInput", (v) => [v, [batchItem("a")]]),
+  },
+  {
+    name: "uploadBatchInput input",
+    field: "input",
+    bad: fc.oneof(odd, fc.integer(), fc.boolean(), fc.constant({}), fc.string(), anyBigInt),
+    call: restCall("uploadBatchInput", (v) => [UPLOAD_URL, v]),
+  },
+  {
+    name: "uploadBatchInput items",
+    field: "items",
+    bad: fc.oneof(
+      fc.constant([]),
+      notObject.map((item) => [item]),
+      fc.oneof(notString, fc.constant("")).map((refId) => [{ ...batchItem("a"), refId }]),
+      fc.constant([batchItem("a"), batchItem("a")]),
+      fc.oneof(notString, fc.constantFrom("image", "video_url", "")).map((type) => [{ ...batchItem("a"), type }]),
+      fc.oneof(notString, fc.constant(""), loneSurrogate).map((content) => [{ ...batchItem("a"), content }]),
+    ),
+    call: restCall("uploadBatchInput", (v) => [UPLOAD_URL, v]),
+  },
+  {
+    name: "readBatchOutput job",
+    field: "job",
+    bad: fc.oneof(
+      odd,
+      fc.integer(),
+      fc.boolean(),
+      anyBigInt,
+      fc.constant({}),
+      notString.filter((v) => v !== undefined).map((outputFileUrl) => ({ outputFileUrl })),
+    ),
+    call: restCall("readBatchOutput", (v) => [v]),
+  },
+  {
+    name: "readBatchOutput options",
+    field: "options",
+    bad: fc.oneof(
+      notObject,
+      notSignal.map((signal) => ({ signal })),
+      fc.constant({ timeoutMs: 5 }),
+    ),
+    call: restCall("readBatchOutput", (v) => ["https://storage.example.com/out.jsonl", v]),
+  },
+);
 
 // Client options: one bad option on otherwise valid options.
 const url = () => `http://127.0.0.1:${String(port)}`;
