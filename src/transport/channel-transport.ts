@@ -15,23 +15,20 @@ import {
 import {
   Code,
   ConnectError,
-  type ContextValues,
-  createContextValues,
   type Interceptor,
+  type StreamRequest,
   type StreamResponse,
   type Transport,
+  type UnaryRequest,
   type UnaryResponse,
 } from "@connectrpc/connect";
-import { runStreamingCall, runUnaryCall } from "@connectrpc/connect/protocol";
 import { grpcTimeout } from "../deadlines.js";
 import { TransportFailure } from "../errors.js";
 import { USER_AGENT } from "../interceptors.js";
 import type { GrpcCall } from "./grpc-call.js";
 import type { GrpcChannel } from "./grpc-channel.js";
 import { toHeaders, transportError } from "./grpc-status.js";
-
-/** What `new Headers()` accepts (the DOM lib type, which this package does not load). */
-type HeadersInit_ = ConstructorParameters<typeof Headers>[0];
+import { type HeadersInit_, interceptedTransport } from "./intercepted.js";
 
 /** Cancels `call` when `signal` aborts (also when it already has). */
 function link(signal: AbortSignal, call: GrpcCall<unknown>): void {
@@ -66,129 +63,85 @@ function messageOf<Desc extends DescMessage>(schema: Desc, init: MessageInitShap
  * UNIMPLEMENTED. @internal
  */
 export function createChannelTransport(channel: GrpcChannel, interceptors: Interceptor[], baseUrl: string): Transport {
-  return {
-    unary<I extends DescMessage, O extends DescMessage>(
-      method: DescMethodUnary<I, O>,
-      signal: AbortSignal | undefined,
-      timeoutMs: number | undefined,
-      header: HeadersInit_ | undefined,
-      input: MessageInitShape<I>,
-      contextValues?: ContextValues,
-    ): Promise<UnaryResponse<I, O>> {
-      const plan = channel.plan(method);
-      return runUnaryCall<I, O>({
-        interceptors,
-        signal,
-        timeoutMs,
-        req: {
-          stream: false,
-          service: method.parent,
-          method,
-          requestMethod: "POST",
-          url: baseUrl + plan.path,
-          header: withTimeout(header, timeoutMs),
-          contextValues: contextValues ?? createContextValues(),
-          message: input,
-        },
-        next: async (req) => {
-          const call = channel.start(
-            plan.unary,
-            outgoing(plan.path, req.header),
-            plan.encode(messageOf(method.input, req.message)),
-          );
-          link(req.signal, call as GrpcCall<unknown>);
-          const message = await call.takeResult();
-          return {
-            stream: false,
-            service: method.parent,
-            method,
-            header: toHeaders(call.header),
-            message,
-            trailer: toHeaders(call.trailer),
-          };
-        },
-      });
+  return interceptedTransport(interceptors, {
+    target: (method) => ({ requestMethod: "POST", url: baseUrl + channel.plan(method as DescMethodUnary).path }),
+    headers: withTimeout,
+    refuse(method) {
+      if (method.methodKind === "server_streaming") return undefined;
+      return transportError(
+        new TransportFailure(
+          "unsupported-method",
+          `${method.parent.typeName}.${method.name} is a ${method.methodKind.replace("_", " ")} method, which ` +
+            "the client's gRPC transport does not support (the gateway has none); use the connect-node transport",
+        ),
+      );
     },
-    stream<I extends DescMessage, O extends DescMessage>(
-      method: DescMethodStreaming<I, O>,
-      signal: AbortSignal | undefined,
-      timeoutMs: number | undefined,
-      header: HeadersInit_ | undefined,
-      input: AsyncIterable<MessageInitShape<I>>,
-      contextValues?: ContextValues,
+    async unary<I extends DescMessage, O extends DescMessage>(req: UnaryRequest<I, O>): Promise<UnaryResponse<I, O>> {
+      const method = req.method;
+      const plan = channel.plan(method);
+      const call = channel.start(
+        plan.unary,
+        outgoing(plan.path, req.header),
+        plan.encode(messageOf(method.input, req.message)),
+      );
+      link(req.signal, call as GrpcCall<unknown>);
+      const message = await call.takeResult();
+      return {
+        stream: false,
+        service: method.parent,
+        method,
+        header: toHeaders(call.header),
+        message,
+        trailer: toHeaders(call.trailer),
+      };
+    },
+    async stream<I extends DescMessage, O extends DescMessage>(
+      req: StreamRequest<I, O>,
     ): Promise<StreamResponse<I, O>> {
-      if (method.methodKind !== "server_streaming") {
-        return Promise.reject(
-          transportError(
-            new TransportFailure(
-              "unsupported-method",
-              `${method.parent.typeName}.${method.name} is a ${method.methodKind.replace("_", " ")} method, which ` +
-                "the client's gRPC transport does not support (the gateway has none); use the connect-node transport",
-            ),
-          ),
+      const method = req.method as DescMethodStreaming<I, O>;
+      const plan = channel.plan(method);
+      const requests: MessageShape<I>[] = [];
+      for await (const m of req.message) requests.push(messageOf(method.input, m));
+      if (requests.length !== 1) {
+        throw new ConnectError(
+          `a server-streaming call takes exactly one request message, not ${String(requests.length)}`,
+          Code.InvalidArgument,
         );
       }
-      const plan = channel.plan(method);
-      return runStreamingCall<I, O>({
-        interceptors,
-        signal,
-        timeoutMs,
-        req: {
-          stream: true,
-          service: method.parent,
-          method,
-          requestMethod: "POST",
-          url: baseUrl + plan.path,
-          header: withTimeout(header, timeoutMs),
-          contextValues: contextValues ?? createContextValues(),
-          message: input,
-        },
-        next: async (req) => {
-          const requests: MessageShape<I>[] = [];
-          for await (const m of req.message) requests.push(messageOf(method.input, m));
-          if (requests.length !== 1) {
-            throw new ConnectError(
-              `a server-streaming call takes exactly one request message, not ${String(requests.length)}`,
-              Code.InvalidArgument,
-            );
+      const call = channel.start(plan.stream, outgoing(plan.path, req.header), plan.encode(requests[0]!));
+      link(req.signal, call as GrpcCall<unknown>);
+      // The headers arrive with the first message or the end; wait for one of them so `header` is set.
+      const first = await call.next();
+      let pending: IteratorResult<MessageShape<O>> | undefined = first;
+      const trailer = new Headers();
+      const iterator: AsyncIterator<MessageShape<O>> = {
+        next() {
+          if (pending !== undefined) {
+            const r = pending;
+            pending = undefined;
+            return Promise.resolve(r);
           }
-          const call = channel.start(plan.stream, outgoing(plan.path, req.header), plan.encode(requests[0]!));
-          link(req.signal, call as GrpcCall<unknown>);
-          // The headers arrive with the first message or the end; wait for one of them so `header` is set.
-          const first = await call.next();
-          let pending: IteratorResult<MessageShape<O>> | undefined = first;
-          const trailer = new Headers();
-          const iterator: AsyncIterator<MessageShape<O>> = {
-            next() {
-              if (pending !== undefined) {
-                const r = pending;
-                pending = undefined;
-                return Promise.resolve(r);
-              }
-              return call.next().then((r) => {
-                if (r.done === true) {
-                  for (const [name, value] of toHeaders(call.trailer)) trailer.append(name, value);
-                }
-                return r;
-              });
-            },
-            return() {
-              return call.return();
-            },
-          };
-          const response: StreamResponse<I, O> = {
-            stream: true,
-            service: method.parent,
-            method,
-            header: toHeaders(call.header),
-            message: { [Symbol.asyncIterator]: () => iterator },
-            trailer,
-          };
-          return response;
+          return call.next().then((r) => {
+            if (r.done === true) {
+              for (const [name, value] of toHeaders(call.trailer)) trailer.append(name, value);
+            }
+            return r;
+          });
         },
-      });
+        return() {
+          return call.return();
+        },
+      };
+      return {
+        stream: true,
+        service: method.parent,
+        method,
+        header: toHeaders(call.header),
+        message: { [Symbol.asyncIterator]: () => iterator },
+        trailer,
+      };
     },
-  };
+  });
 }
 
 function withTimeout(header: HeadersInit_ | undefined, timeoutMs: number | undefined): Headers {

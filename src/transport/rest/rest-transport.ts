@@ -14,20 +14,17 @@ import {
 import {
   Code,
   ConnectError,
-  type ContextValues,
-  createContextValues,
   type Interceptor,
+  type StreamRequest,
   type StreamResponse,
   type Transport,
+  type UnaryRequest,
   type UnaryResponse,
 } from "@connectrpc/connect";
-import { runStreamingCall, runUnaryCall } from "@connectrpc/connect/protocol";
+import { interceptedTransport } from "../intercepted.js";
 import { httpBindingOf, transcodeRequest } from "./http-rule.js";
 import { ndjsonLines } from "./ndjson.js";
 import { connectErrorFromStatusJson } from "./status-body.js";
-
-/** What `new Headers()` accepts (the DOM lib type, which this package does not load). */
-type HeadersInit_ = ConstructorParameters<typeof Headers>[0];
 
 /** How to make a REST transport. */
 export interface RestTransportOptions {
@@ -125,98 +122,55 @@ export function createRestTransport(options: RestTransportOptions): Transport {
     return response;
   }
 
-  return {
-    unary<I extends DescMessage, O extends DescMessage>(
-      method: DescMethodUnary<I, O>,
-      signal: AbortSignal | undefined,
-      timeoutMs: number | undefined,
-      header: HeadersInit_ | undefined,
-      input: MessageInitShape<I>,
-      contextValues?: ContextValues,
-    ): Promise<UnaryResponse<I, O>> {
-      return runUnaryCall<I, O>({
-        interceptors,
-        signal,
-        timeoutMs,
-        req: {
-          stream: false,
-          service: method.parent,
-          method,
-          requestMethod: httpBindingOf(method)?.verb ?? "POST",
-          url: `${baseUrl}${httpBindingOf(method)?.template ?? ""}`,
-          header: new Headers(header),
-          contextValues: contextValues ?? createContextValues(),
-          message: input,
-        },
-        next: async (req) => {
-          const response = await send(method, req.message, req.header, req.signal);
-          let json: JsonValue;
-          try {
-            json = (await response.json()) as JsonValue;
-          } catch (error) {
-            if (req.signal.aborted) throw wireError(error, req.signal);
-            throw new ConnectError("the gateway answered with a body that is not JSON", Code.Internal);
-          }
-          return {
-            stream: false,
-            service: method.parent,
-            method,
-            header: response.headers,
-            trailer: new Headers(),
-            message: fromJson(method.output, json, { ignoreUnknownFields: true }),
-          };
-        },
-      });
+  return interceptedTransport(interceptors, {
+    target: (method) => {
+      const binding = httpBindingOf(method as DescMethodUnary);
+      return { requestMethod: binding?.verb ?? "POST", url: `${baseUrl}${binding?.template ?? ""}` };
     },
-
-    stream<I extends DescMessage, O extends DescMessage>(
-      method: DescMethodStreaming<I, O>,
-      signal: AbortSignal | undefined,
-      timeoutMs: number | undefined,
-      header: HeadersInit_ | undefined,
-      input: AsyncIterable<MessageInitShape<I>>,
-      contextValues?: ContextValues,
-    ): Promise<StreamResponse<I, O>> {
-      if (method.methodKind !== "server_streaming") {
-        return Promise.reject(
-          new ConnectError(`${method.name}: the REST protocol has only server-streaming calls`, Code.Unimplemented),
-        );
+    refuse: (method) =>
+      method.methodKind === "server_streaming"
+        ? undefined
+        : new ConnectError(`${method.name}: the REST protocol has only server-streaming calls`, Code.Unimplemented),
+    async unary<I extends DescMessage, O extends DescMessage>(req: UnaryRequest<I, O>): Promise<UnaryResponse<I, O>> {
+      const method = req.method;
+      const response = await send(method, req.message, req.header, req.signal);
+      let json: JsonValue;
+      try {
+        json = (await response.json()) as JsonValue;
+      } catch (error) {
+        if (req.signal.aborted) throw wireError(error, req.signal);
+        throw new ConnectError("the gateway answered with a body that is not JSON", Code.Internal);
       }
-      return runStreamingCall<I, O>({
-        interceptors,
-        signal,
-        timeoutMs,
-        req: {
-          stream: true,
-          service: method.parent,
-          method,
-          requestMethod: httpBindingOf(method)?.verb ?? "POST",
-          url: `${baseUrl}${httpBindingOf(method)?.template ?? ""}`,
-          header: new Headers(header),
-          contextValues: contextValues ?? createContextValues(),
-          message: input,
-        },
-        next: async (req) => {
-          let request: MessageInitShape<I> | undefined;
-          for await (const m of req.message) {
-            if (request !== undefined)
-              throw new ConnectError("a server-streaming call takes one request", Code.Internal);
-            request = m;
-          }
-          if (request === undefined) throw new ConnectError("a server-streaming call needs a request", Code.Internal);
-          const response = await send(method, request, req.header, req.signal);
-          return {
-            stream: true,
-            service: method.parent,
-            method,
-            header: response.headers,
-            trailer: new Headers(),
-            message: readStream(method, response, req.signal),
-          };
-        },
-      });
+      return {
+        stream: false,
+        service: method.parent,
+        method,
+        header: response.headers,
+        trailer: new Headers(),
+        message: fromJson(method.output, json, { ignoreUnknownFields: true }),
+      };
     },
-  };
+    async stream<I extends DescMessage, O extends DescMessage>(
+      req: StreamRequest<I, O>,
+    ): Promise<StreamResponse<I, O>> {
+      const method = req.method as DescMethodStreaming<I, O>;
+      let request: MessageInitShape<I> | undefined;
+      for await (const m of req.message) {
+        if (request !== undefined) throw new ConnectError("a server-streaming call takes one request", Code.Internal);
+        request = m;
+      }
+      if (request === undefined) throw new ConnectError("a server-streaming call needs a request", Code.Internal);
+      const response = await send(method, request, req.header, req.signal);
+      return {
+        stream: true,
+        service: method.parent,
+        method,
+        header: response.headers,
+        trailer: new Headers(),
+        message: readStream(method, response, req.signal),
+      };
+    },
+  });
 }
 
 /**
