@@ -3,7 +3,8 @@
 // some results, and ≈ 1 % of items refused. It checks, and exits 1 unless:
 //
 // - every input index has exactly one outcome (and, with --ordered, in input order);
-// - every refused item is one the emulator refuses, with its reason and content hash;
+// - every refused item is one the emulator refuses, with its reason and content hash, and every failed item used
+//   all its attempts (only injected faults fail items here);
 // - no item was evaluated more times than its attempts allow, by the emulator's own log of evaluated content;
 // - the resident set of this process (the SDK's side: the emulator runs in a child process) grew by less than
 //   100 MiB over the run, after a warm-up batch under the same faults;
@@ -57,6 +58,11 @@ export interface SoakReport {
   emulatorCalls: number;
   /** Items refused. */
   refused: number;
+  /**
+   * Items the emulator refuses that ended `failed` instead: every send of them met a fault before the gateway could
+   * refuse them. `refused + refusableFailed` is every refusable item.
+   */
+  refusableFailed: number;
   /** Failed items by their error (name and message): what the faults left after every attempt. */
   failures: Record<string, number>;
   /** Items the emulator evaluated more than once (each billed again on a real gateway). */
@@ -137,6 +143,7 @@ export async function runSoak(overrides: Partial<SoakSettings> = {}): Promise<So
     const seen = new Uint8Array(settings.items);
     let next = 0;
     let refused = 0;
+    let refusableFailed = 0;
     const failures: Record<string, number> = {};
     const started = performance.now();
     const batch = client.evaluateBatch(soakItems(settings.items), {
@@ -153,6 +160,7 @@ export async function runSoak(overrides: Partial<SoakSettings> = {}): Promise<So
       next++;
       if (outcome.kind === "refused") refused++;
       if (outcome.kind === "failed") {
+        if (kindOf(outcome.index) !== "text") refusableFailed++;
         const what = `${outcome.error.name}: ${outcome.error.message}`;
         failures[what] = (failures[what] ?? 0) + 1;
       }
@@ -192,6 +200,7 @@ export async function runSoak(overrides: Partial<SoakSettings> = {}): Promise<So
       summary,
       emulatorCalls,
       refused,
+      refusableFailed,
       failures,
       evaluatedTwiceOrMore,
       mostEvaluations,
@@ -230,6 +239,9 @@ function check(outcome: BatchOutcome, settings: SoakSettings, seen: Uint8Array, 
     }
     if (outcome.refusal.reason !== reason) report(`refused for ${outcome.refusal.reason}, not ${reason}`);
     if (outcome.refusal.contentHash !== contentHash(bytesOf(i))) report("refused with another item's hash");
+  } else if (outcome.kind === "failed") {
+    // Only faults end an item as failed here, and only once its sends are used up (resending is on).
+    if (outcome.attempts !== settings.maxAttempts) report(`failed after ${outcome.attempts} attempts`);
   } else if (kind !== "text" && outcome.kind === "result") {
     report("evaluated, but the emulator refuses it");
   } else if (outcome.kind === "result") {
@@ -349,7 +361,7 @@ function describe(report: SoakReport): string {
     `soak ${report.settings.ordered ? "ordered" : "completion order"}: ${s.total} items in ${report.elapsedSeconds.toFixed(1)} s (${s.itemsPerSecond.toFixed(0)} items/s), concurrency ${report.settings.concurrency}`,
     `  outcomes: ${s.results} results, ${s.refused} refused (${Object.entries(s.refusalsByReason)
       .map(([r, n]) => `${r} ${n}`)
-      .join(", ")}), ${s.failed} failed`,
+      .join(", ")}), ${s.failed} failed (${report.refusableFailed} of them refusable items that met only faults)`,
     `  streams: ${s.streams} (emulator: ${report.emulatorCalls}), resends: ${s.resends}; evaluated twice or more: ${report.evaluatedTwiceOrMore} items, at most ${report.mostEvaluations} times`,
     ...Object.entries(report.failures).map(([what, n]) => `  failed: ${n} × ${what}`),
     `  RSS growth: ${report.rssGrowthMiB.toFixed(1)} MiB`,

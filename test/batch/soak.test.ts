@@ -32,7 +32,11 @@ describe("soak, small", () => {
       });
       expect(report.problems).toEqual([]);
       expect(report.summary.total).toBe(3_000);
-      expect(report.refused).toBe(30);
+      // 1 % of the items are refusable. Each is refused with its reason and hash (checked in `problems`), unless every
+      // send of it met an injected fault first, which the high fault rates here make possible: then it is failed
+      // after all its attempts (also checked in `problems`).
+      expect(report.refused + report.refusableFailed).toBe(30);
+      expect(report.refused).toBeGreaterThan(20);
       // The faults struck: items were sent again. Whether a reset stream's unanswered items had already been
       // evaluated (and so are evaluated twice) depends on scheduling, so only the bound is checked: never more
       // evaluations of an item than its attempts allow.
