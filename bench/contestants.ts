@@ -9,7 +9,7 @@
 import type OfficialClient from "@clavata/sdk";
 import type { EvaluateResponse as OfficialEvaluateMessage } from "@clavata/sdk";
 import type { ClavataClient, ContentDataInit, EvaluateResponse } from "../src/index.js";
-import { BENCH_POLICY_ID } from "./responses.js";
+import { BENCH_POLICY_ID, framed } from "./responses.js";
 
 type OurModule = typeof import("../src/index.js");
 type OfficialModule = typeof import("@clavata/sdk");
@@ -161,6 +161,34 @@ function createTheirs(port: number, { default: OfficialClient, StreamError }: Of
   };
 }
 
+/**
+ * What the two diagnostic clients share: they take content as the generated messages' init shape (as our client
+ * does) and read the generated message types.
+ */
+function generatedMessageParts(
+  Outcome: BareModules[3]["Outcome"],
+): Pick<Contestant, "prepare" | "matched" | "describeResult" | "describeJob"> {
+  return {
+    prepare(list) {
+      const prepared: ContentDataInit[] = list.map((item) => ({
+        content:
+          item.image !== undefined ? { case: "image", value: item.image } : { case: "text", value: item.text ?? "" },
+        metadata: { id: item.id },
+      }));
+      return { items: prepared };
+    },
+    matched: (r) => (r as EvaluateResponse).policyEvaluationReport?.reviewResult?.outcome === Outcome.TRUE,
+    describeResult(r) {
+      const report = (r as EvaluateResponse).policyEvaluationReport;
+      return { id: report?.contentMetadata.id, sections: report?.sectionEvaluationReports.length ?? 0 };
+    },
+    describeJob(j) {
+      const job = j as Awaited<ReturnType<ClavataClient["getJob"]>> | undefined;
+      return { uuid: job?.jobUuid, results: job?.results.length ?? 0 };
+    },
+  };
+}
+
 /** The generated GatewayService through bare Connect-ES: no retries, deadlines, logging or error mapping. */
 function createBareConnect(
   port: number,
@@ -182,26 +210,10 @@ function createBareConnect(
   const items = (p: PreparedItems) => p.items as ContentDataInit[];
   return {
     name: "connect",
-    prepare(list) {
-      const prepared: ContentDataInit[] = list.map((item) => ({
-        content:
-          item.image !== undefined ? { case: "image", value: item.image } : { case: "text", value: item.text ?? "" },
-        metadata: { id: item.id },
-      }));
-      return { items: prepared };
-    },
+    ...generatedMessageParts(Outcome),
     evaluate: (p, policyId = BENCH_POLICY_ID) => client.evaluate({ policyId, contentData: items(p) }),
     createJob: async (p) => (await client.createJob({ policyId: BENCH_POLICY_ID, contentData: items(p) })).job,
     getJob: async (uuid) => (await client.getJob({ jobUuid: uuid })).job,
-    matched: (r) => (r as EvaluateResponse).policyEvaluationReport?.reviewResult?.outcome === Outcome.TRUE,
-    describeResult(r) {
-      const report = (r as EvaluateResponse).policyEvaluationReport;
-      return { id: report?.contentMetadata.id, sections: report?.sectionEvaluationReports.length ?? 0 };
-    },
-    describeJob(j) {
-      const job = j as Awaited<ReturnType<ClavataClient["getJob"]>> | undefined;
-      return { uuid: job?.jobUuid, results: job?.results.length ?? 0 };
-    },
     close: async () => sessionManager.abort(),
   };
 }
@@ -265,11 +277,7 @@ function createBareHttp2(
         if (status === "0") resolve();
         else reject(new Error(`${method} ended with grpc-status ${String(status)}: ${message}`));
       });
-      const frame = Buffer.allocUnsafe(5 + request.length);
-      frame[0] = 0;
-      frame.writeUInt32BE(request.length, 1);
-      frame.set(request, 5);
-      stream.end(frame);
+      stream.end(framed(request));
     });
   const unary = async <T>(method: string, request: Uint8Array, decode: (bytes: Uint8Array) => T): Promise<T> => {
     let answer: T | undefined;
@@ -282,14 +290,7 @@ function createBareHttp2(
   const items = (p: PreparedItems) => p.items as ContentDataInit[];
   return {
     name: "http2",
-    prepare(list) {
-      const prepared: ContentDataInit[] = list.map((item) => ({
-        content:
-          item.image !== undefined ? { case: "image", value: item.image } : { case: "text", value: item.text ?? "" },
-        metadata: { id: item.id },
-      }));
-      return { items: prepared };
-    },
+    ...generatedMessageParts(Outcome),
     async *evaluate(p, policyId = BENCH_POLICY_ID) {
       const request = toBinary(
         gateway.EvaluateRequestSchema,
@@ -347,15 +348,6 @@ function createBareHttp2(
           decodeGetJob,
         )
       ).job,
-    matched: (r) => (r as EvaluateResponse).policyEvaluationReport?.reviewResult?.outcome === Outcome.TRUE,
-    describeResult(r) {
-      const report = (r as EvaluateResponse).policyEvaluationReport;
-      return { id: report?.contentMetadata.id, sections: report?.sectionEvaluationReports.length ?? 0 };
-    },
-    describeJob(j) {
-      const job = j as Awaited<ReturnType<ClavataClient["getJob"]>> | undefined;
-      return { uuid: job?.jobUuid, results: job?.results.length ?? 0 };
-    },
     close: async () => {
       session.close();
     },

@@ -229,6 +229,15 @@ export function preEncoded<Desc extends DescMessage>(schema: Desc, encoded: Uint
   return message;
 }
 
+/** One gRPC message with its 5-byte prefix (not compressed). */
+export function framed(bytes: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(5 + bytes.length);
+  out[0] = 0;
+  out.writeUInt32BE(bytes.length, 1);
+  out.set(bytes, 5);
+  return out;
+}
+
 /** The encoded bytes of every answer, for the decode floor. */
 export function encodedResponses(): { evaluate: Uint8Array; getJob: Uint8Array; createJob: Uint8Array } {
   return {

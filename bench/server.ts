@@ -29,6 +29,7 @@ import {
   BENCH_JOB_UUID,
   completedJobResponse,
   evaluateResponse,
+  framed,
   HOLD_POLICY_ID,
   pendingJobResponse,
   preEncoded,
@@ -72,15 +73,6 @@ function whenAborted(signal: AbortSignal): Promise<void> {
     if (signal.aborted) resolve();
     else signal.addEventListener("abort", () => resolve(), { once: true });
   });
-}
-
-/** One gRPC message with its 5-byte prefix. */
-function framed(bytes: Uint8Array): Buffer {
-  const out = Buffer.allocUnsafe(5 + bytes.length);
-  out[0] = 0;
-  out.writeUInt32BE(bytes.length, 1);
-  out.set(bytes, 5);
-  return out;
 }
 
 /**

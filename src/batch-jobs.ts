@@ -150,21 +150,18 @@ export function buildCreateBatchJobRequest(init: CreateBatchJobInit = {}): Creat
  * `batchJobIds` (strings, none empty) and `states` (BatchJobState values).
  */
 export function buildGetBatchJobsRequest(filter: BatchJobFilter = {}): GetBatchJobsRequest {
-  if (!isPlainObject(filter)) {
+  if (!isPlainObject(filter as unknown)) {
     throw invalid(
       `the filter is ${describeType(filter)}; pass a plain object such as { batchJobIds: ["…"] }`,
       "filter",
     );
   }
   checkMessageShape(GetBatchJobsRequestSchema, filter, "", { bytes: 0 });
-  const ids: string[] = [...((filter as BatchJobFilter).batchJobIds ?? [])];
+  const ids = [...(filter.batchJobIds ?? [])];
   for (const [i, id] of ids.entries()) {
     if (id.trim() === "") throw invalid("a batch job id is empty", `batchJobIds[${i}]`);
   }
-  return create(GetBatchJobsRequestSchema, {
-    batchJobIds: ids,
-    states: [...((filter as BatchJobFilter).states ?? [])],
-  });
+  return create(GetBatchJobsRequestSchema, { batchJobIds: ids, states: [...(filter.states ?? [])] });
 }
 
 /** Builds a CancelBatchJobRequest. Throws InvalidRequestError for an empty id. */

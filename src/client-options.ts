@@ -322,6 +322,15 @@ export function checkWaitOptions(options: unknown): void {
 }
 
 /**
+ * Checks options that take only an AbortSignal (`readBatchOutput`): an object (or undefined) with at most `signal`.
+ * @throws InvalidRequestError naming the option.
+ * @internal
+ */
+export function checkSignalOptions(options: unknown): void {
+  checkCallOptionsOf(options, ["signal"]);
+}
+
+/**
  * Checks the options of `waitForBatchJob`: those of `waitForJob`, plus `onStateChange`.
  * @throws InvalidRequestError naming the option.
  * @internal

@@ -39,6 +39,7 @@ import {
   type CallOptions,
   type ClavataClientOptions,
   checkCallOptions,
+  checkSignalOptions,
   checkWaitForBatchJobOptions,
   checkWaitOptions,
   type ResolvedClientOptions,
@@ -88,7 +89,7 @@ import { sleep } from "./retry.js";
 import { createGrpcRunner } from "./transport/grpc-runner.js";
 import { createRestTransport } from "./transport/rest/rest-transport.js";
 import { withInterceptors } from "./transport/with-interceptors.js";
-import { describeType, isPlainObject } from "./validation/invalid.js";
+import { describeType } from "./validation/invalid.js";
 
 // Node.js's util.inspect.custom, without importing node:util (edge runtimes have none).
 const inspectCustom = Symbol.for("nodejs.util.inspect.custom");
@@ -492,13 +493,7 @@ export class ClavataClient implements AsyncDisposable {
         { code: Code.InvalidArgument, field: "job" },
       );
     }
-    const { signal, ...rest } = isPlainObject(options) ? options : { signal: undefined, bad: true };
-    if (Object.keys(rest).length > 0 || (signal !== undefined && !(signal instanceof AbortSignal))) {
-      throw new InvalidRequestError(`options is ${describeType(options)}; pass { signal?: AbortSignal } or nothing`, {
-        code: Code.InvalidArgument,
-        field: "options",
-      });
-    }
+    checkSignalOptions(options);
     if (url === "") {
       throw new InvalidRequestError("the batch job has no output file yet: wait until it is COMPLETED", {
         code: Code.FailedPrecondition,
