@@ -21,6 +21,18 @@ export const RECURSION_LIMIT = 100;
 // Up to this many bytes, an ASCII string is built char by char; above, TextDecoder is faster (measured on Node 20).
 const SHORT_STRING = 24;
 
+// A message of at least this many bytes keeps the strings it has decoded, so that the same bytes met again in it
+// become the same string instead of a new one. Large messages repeat themselves: a job's results each carry their
+// policy's section names and assertion messages. Sharing the string saves decoding it and, more, the garbage
+// collector's work of copying every copy while the message is alive. Smaller messages skip this: they seldom
+// repeat a string, and the table would cost more than it saves. Only this reader sees the table: nothing outlives
+// the decoding of one message.
+const REPEATS_MIN_MESSAGE_BYTES = 4096;
+// Strings shorter than this are cheap to make afresh.
+const REPEATS_MIN_STRING_BYTES = 8;
+// Slots in the table (a power of two); a slot holds the last string whose bytes hash to it.
+const REPEATS_SLOTS = 256;
+
 /** A cursor over one buffer being decoded. @internal */
 export class WireReader {
   readonly buf: Uint8Array;
@@ -29,6 +41,9 @@ export class WireReader {
   /** How many messages deep the decoder is, as protobuf-es's `ctx.depth`. */
   depth = 0;
   private view: DataView | undefined;
+  /** For large messages: per slot, where the bytes of `repeatValues[slot]` start in `buf` and how many there are. */
+  private repeatSpans: Int32Array | undefined;
+  private repeatValues: string[] | undefined;
   private readonly decodeUtf8: (bytes: Uint8Array, strict?: boolean) => string;
 
   constructor(buf: Uint8Array) {
@@ -236,8 +251,47 @@ export class WireReader {
     const end = start + len;
     this.pos = end;
     this.assertBounds();
+    if (len >= REPEATS_MIN_STRING_BYTES && this.len >= REPEATS_MIN_MESSAGE_BYTES)
+      return this.repeated(start, len, strict);
+    return this.decode(start, end, strict);
+  }
+
+  /** The string of the `len` bytes at `start`: the one made before from the same bytes of this buffer, if any. */
+  private repeated(start: number, len: number, strict: boolean): string {
     const buf = this.buf;
-    if (len <= SHORT_STRING) {
+    const end = start + len;
+    // Hash the length and three of the bytes; a slot is only ever trusted after comparing every byte.
+    const slot =
+      (Math.imul(len, 0x9e3779b1) ^
+        Math.imul(buf[start]!, 0x85ebca6b) ^
+        (buf[start + (len >>> 1)]! << 8) ^
+        buf[end - 1]!) &
+      (REPEATS_SLOTS - 1);
+    let spans = this.repeatSpans;
+    let values = this.repeatValues;
+    if (spans === undefined || values === undefined) {
+      spans = this.repeatSpans = new Int32Array(REPEATS_SLOTS * 2);
+      values = this.repeatValues = new Array<string>(REPEATS_SLOTS);
+    } else if (spans[slot * 2 + 1] === len) {
+      const at = spans[slot * 2]!;
+      let i = 0;
+      while (i < len && buf[at + i] === buf[start + i]) i++;
+      // Same bytes: the same string. A string made non-strictly (invalid UTF-8 replaced) is never stored, so a
+      // strict read of those bytes still throws as it should.
+      if (i === len) return values[slot]!;
+    }
+    const value = this.decode(start, end, strict);
+    if (strict) {
+      spans[slot * 2] = start;
+      spans[slot * 2 + 1] = len;
+      values[slot] = value;
+    }
+    return value;
+  }
+
+  private decode(start: number, end: number, strict: boolean): string {
+    const buf = this.buf;
+    if (end - start <= SHORT_STRING) {
       let s = "";
       for (let i = start; i < end; i++) {
         const c = buf[i]!;

@@ -4,10 +4,11 @@
 
 import { readFileSync } from "node:fs";
 import { isDeepStrictEqual } from "node:util";
-import { type DescMessage, equals, fromBinary, type Message, toBinary } from "@bufbuild/protobuf";
+import { create, type DescMessage, equals, fromBinary, type Message, toBinary } from "@bufbuild/protobuf";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { generatedDecoders } from "../../gen/clavata/binary_codec.js";
+import { GetBatchJobsRequestSchema } from "../../gen/clavata/gateway/v1/batch_pb.js";
 import { PrecheckFailureSchema } from "../../gen/clavata/gateway/v1/errs_pb.js";
 import {
   EvaluateResponseSchema,
@@ -208,3 +209,60 @@ function varint(n: number): number[] {
   out.push(n);
   return out;
 }
+
+// A message of 4 KiB or more makes each string once per distinct run of bytes and hands out that string again when
+// the same bytes come back (wire_reader.ts, `repeated`). These are the cases where reusing a string would be wrong.
+describe("generated decoders on large messages that repeat their strings", () => {
+  const decode = generatedDecoders.get(GetBatchJobsRequestSchema)!;
+  /** GetBatchJobsRequest.batch_job_ids (field 1, a repeated string) holding these byte strings in order. */
+  function idsMessage(ids: Uint8Array[]): Uint8Array {
+    const parts = ids.map((id) => Buffer.concat([Buffer.from([0x0a]), Buffer.from(varint(id.length)), id]));
+    return new Uint8Array(Buffer.concat(parts));
+  }
+  /** Two different strings of the same length that agree on the bytes the table hashes (first, middle, last). */
+  const first = Buffer.from(`a${"m".repeat(19)}M${"m".repeat(19)}z`);
+  const twin = Buffer.from(first);
+  twin[5] = "q".charCodeAt(0);
+
+  it("decodes random runs of a few repeated strings as fromBinary() does", () => {
+    const pool = fc.array(fc.string({ unit: "grapheme", minLength: 0, maxLength: 60 }), { minLength: 1, maxLength: 6 });
+    fc.assert(
+      fc.property(
+        pool.chain((strings) => fc.array(fc.constantFrom(...strings), { minLength: 150, maxLength: 400 })),
+        (ids) => {
+          // Padding with one long id takes every case over the size at which strings are shared.
+          const bytes = toBinary(
+            GetBatchJobsRequestSchema,
+            create(GetBatchJobsRequestSchema, { batchJobIds: [...ids, "p".repeat(4096)] }),
+          );
+          expectSameDecode(GetBatchJobsRequestSchema, bytes);
+        },
+      ),
+      { seed: seedOf("repeated strings"), numRuns: Math.min(runs, 2_000) },
+    );
+  });
+
+  it("tells apart strings whose hashed bytes agree", () => {
+    const ids = Array.from({ length: 200 }, (_, i) => (i % 3 === 2 ? twin : first));
+    const bytes = idsMessage(ids);
+    expect(bytes.length).toBeGreaterThan(4096);
+    expectSameDecode(GetBatchJobsRequestSchema, bytes);
+    const decoded = decode(bytes) as unknown as { batchJobIds: string[] };
+    expect(decoded.batchJobIds.filter((id) => id === twin.toString()).length).toBe(66);
+  });
+
+  it("rejects invalid UTF-8 that shares its length and hashed bytes with a string seen before", () => {
+    const broken = Buffer.from(first);
+    broken[7] = 0xff;
+    const bytes = idsMessage([...Array.from({ length: 150 }, () => first), broken]);
+    expect(attempt(() => fromBinary(GetBatchJobsRequestSchema, bytes)).ok).toBe(false);
+    expectSameDecode(GetBatchJobsRequestSchema, bytes);
+  });
+
+  it("decodes the same multi-byte text many times over", () => {
+    const text = Buffer.from("Moderation: été, 日本語, emoji 🚫 and more");
+    const bytes = idsMessage(Array.from({ length: 120 }, (_, i) => (i % 2 === 0 ? text : first)));
+    expect(bytes.length).toBeGreaterThan(4096);
+    expectSameDecode(GetBatchJobsRequestSchema, bytes);
+  });
+});
