@@ -326,10 +326,11 @@ export async function uploadBatchInput(
   } else {
     if (
       typeof input === "string" ||
+      input instanceof Map ||
       typeof (input as Partial<Iterable<BatchInputItem>> | null)?.[Symbol.iterator] !== "function"
     ) {
       throw invalid(
-        `input is ${describeType(input)}; pass an array (or other Iterable) of { refId, type, content } items, or { stream, size } for a CSV file`,
+        `input is ${describeType(input)}; pass an array (or other Iterable) of { refId, type, content } items${input instanceof Map ? " (for a Map, map.values())" : ""}, or { stream, size } for a CSV file`,
         "input",
       );
     }

@@ -331,6 +331,22 @@ export function checkSignalOptions(options: unknown): void {
 }
 
 /**
+ * Checks the options of `uploadBatchInput`: `signal`, and `onProgress`, a function.
+ * @throws InvalidRequestError naming the option.
+ * @internal
+ */
+export function checkUploadOptions(options: unknown): void {
+  checkCallOptionsOf(options, ["signal", "onProgress"]);
+  const onProgress = (options as { onProgress?: unknown } | undefined)?.onProgress;
+  if (onProgress !== undefined && typeof onProgress !== "function") {
+    throw invalidOption(
+      `onProgress is ${describeType(onProgress)}; pass a function that takes { sentBytes, totalBytes }`,
+      "onProgress",
+    );
+  }
+}
+
+/**
  * Checks the options of `waitForBatchJob`: those of `waitForJob`, plus `onStateChange`.
  * @throws InvalidRequestError naming the option.
  * @internal

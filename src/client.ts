@@ -40,6 +40,7 @@ import {
   type ClavataClientOptions,
   checkCallOptions,
   checkSignalOptions,
+  checkUploadOptions,
   checkWaitForBatchJobOptions,
   checkWaitOptions,
   type ResolvedClientOptions,
@@ -423,6 +424,7 @@ export class ClavataClient implements AsyncDisposable {
     options: UploadBatchInputOptions = {},
   ): Promise<UploadResult> {
     this.#requireRest("uploadBatchInput");
+    checkUploadOptions(options);
     const call = this.#begin("uploadBatchInput", { signal: options.signal, timeoutMs: Infinity }, true);
     try {
       return await uploadBatchInput(uploadUrl, input, { onProgress: options.onProgress, signal: call.call.signal });

@@ -46,7 +46,8 @@ export class BatchInput {
   /** @throws InvalidRequestError (field "items") when `items` is not an Iterable or AsyncIterable of items. */
   constructor(items: BatchItems) {
     const asyncIterable = items as AsyncIterable<ContentDataInit>;
-    if (typeof items === "string") {
+    // A string iterates its characters and a Map its [key, value] pairs: neither is a list of items.
+    if (typeof items === "string" || items instanceof Map) {
       throw notItems(items);
     } else if (typeof asyncIterable?.[Symbol.asyncIterator] === "function") {
       this.#iterator = asyncIterable[Symbol.asyncIterator]();
@@ -131,8 +132,9 @@ function safeIdOf(content: unknown): string | undefined {
 }
 
 function notItems(items: unknown): InvalidRequestError {
+  const hint = items instanceof Map ? " (for a Map of items, pass map.values())" : "";
   return new InvalidRequestError(
-    `evaluateBatch: items is ${describeType(items)}; pass an Iterable or AsyncIterable of content items, such as an array or a generator of textContent(…)`,
+    `evaluateBatch: items is ${describeType(items)}; pass an Iterable or AsyncIterable of content items, such as an array or a generator of textContent(…)${hint}`,
     { code: Code.InvalidArgument, field: "items" },
   );
 }

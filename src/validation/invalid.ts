@@ -20,6 +20,7 @@ export function describeType(value: unknown): string {
   if (Array.isArray(value)) return "an array";
   if (value instanceof Uint8Array) return "a Uint8Array";
   if (value instanceof Date) return "a Date";
+  if (value instanceof Map) return "a Map";
   const type = typeof value;
   if (type === "number") {
     const n = value as number;

@@ -615,9 +615,9 @@ targets.push(
   {
     name: "evaluateBatch items",
     field: "items",
-    // A Map is iterable: its entries are read as items, and each is a failed outcome of its own.
+    // A Map is iterable, but its [key, value] entries are not items: refused as a whole, with a hint.
     bad: fc.oneof(
-      odd.filter((v) => typeof v !== "function" && !(v instanceof Map)),
+      odd.filter((v) => typeof v !== "function"),
       fc.integer(),
       fc.boolean(),
       fc.constant({}),
@@ -727,8 +727,28 @@ targets.push(
   {
     name: "uploadBatchInput input",
     field: "input",
-    bad: fc.oneof(odd, fc.integer(), fc.boolean(), fc.constant({}), fc.string(), anyBigInt),
+    bad: fc.oneof(
+      odd,
+      fc.integer(),
+      fc.boolean(),
+      fc.constant({}),
+      fc.string(),
+      anyBigInt,
+      fc.constant(new Map([["a", batchItem("a")]])),
+    ),
     call: restCall("uploadBatchInput", (v) => [UPLOAD_URL, v]),
+  },
+  {
+    name: "uploadBatchInput options",
+    field: "options",
+    bad: fc.oneof(
+      notObject,
+      notSignal.map((signal) => ({ signal })),
+      notObject.filter((v) => typeof v !== "function").map((onProgress) => ({ onProgress })),
+      fc.constant({ timeoutMs: 5 }),
+      fc.constant({ onprogress: () => {} }),
+    ),
+    call: restCall("uploadBatchInput", (v) => [UPLOAD_URL, [batchItem("a")], v]),
   },
   {
     name: "uploadBatchInput items",
