@@ -13,6 +13,18 @@ export interface MeasurementRecord {
   readonly metrics: Record<string, number>;
   /** The bench server's CPU time over the timed part, as a share of one core (1 = one core busy); null in-process. */
   readonly serverCpuShare: number | null;
+  /** The bench server's garbage collection over the timed part; null in-process. */
+  readonly serverGc: ServerGc | null;
+}
+
+/** The bench server's garbage-collection pauses over one timed part. */
+export interface ServerGc {
+  /** Milliseconds paused. */
+  readonly ms: number;
+  /** Pauses of 4 ms or more (server.ts, LONG_GC_PAUSE_MS). */
+  readonly longPauses: number;
+  /** The longest pause. */
+  readonly longestMs: number;
 }
 
 /** One client's figure for a metric: the median of its rounds, or why it has none. */
@@ -42,6 +54,8 @@ export interface ScenarioSummary {
   readonly metrics: readonly MetricSummary[];
   /** The median server CPU share over each client's timed parts (null: not measured, as with --in-process). */
   readonly serverCpuShare: Readonly<Partial<Record<ContestantName, number | null>>>;
+  /** Per client, the medians of the server's GC figures over its timed parts (null: not measured). */
+  readonly serverGc: Readonly<Partial<Record<ContestantName, ServerGc | null>>>;
 }
 
 /** How our client's CPU per result or call compares with decoding that message alone. */
@@ -154,7 +168,18 @@ export function summarise(
       theirs: share("theirs"),
     };
     if (diagnostic !== undefined) serverCpuShare[diagnostic] = share(diagnostic);
-    return { id: scenario.id, title: scenario.title, metrics, serverCpuShare };
+    const gcOf = (name: ContestantName): ServerGc | null => {
+      const values = of(name).flatMap((r) => (r.serverGc === null ? [] : [r.serverGc]));
+      if (values.length === 0) return null;
+      return {
+        ms: median(values.map((v) => v.ms)),
+        longPauses: median(values.map((v) => v.longPauses)),
+        longestMs: median(values.map((v) => v.longestMs)),
+      };
+    };
+    const serverGc: Partial<Record<ContestantName, ServerGc | null>> = { ours: gcOf("ours"), theirs: gcOf("theirs") };
+    if (diagnostic !== undefined) serverGc[diagnostic] = gcOf(diagnostic);
+    return { id: scenario.id, title: scenario.title, metrics, serverCpuShare, serverGc };
   });
 }
 
@@ -315,6 +340,24 @@ export function renderReport(report: BenchReport): string {
     ]);
   }
   lines.push(table(serverRows, new Set([1, 2, 3])));
+  lines.push(
+    "",
+    "Bench server garbage collection over the timed part (ms paused / pauses of 4 ms or more / longest pause ms; a long pause delays whichever calls are in flight):",
+  );
+  const gcRows = [serverRows[0]!];
+  const g = (v: ServerGc | null | undefined) =>
+    v === null || v === undefined
+      ? "n/a"
+      : `${v.ms.toFixed(0)} / ${v.longPauses.toFixed(0)} / ${v.longestMs.toFixed(1)}`;
+  for (const s of shares) {
+    gcRows.push([
+      s.id,
+      g(s.serverGc.ours),
+      g(s.serverGc.theirs),
+      ...(diagnostic === null ? [] : [g(s.serverGc[diagnostic])]),
+    ]);
+  }
+  lines.push(table(gcRows, new Set([1, 2, 3])));
   lines.push("", `took ${report.durationSec.toFixed(0)} s`);
   return lines.join("\n");
 }

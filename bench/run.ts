@@ -20,11 +20,12 @@ import {
   formatNumber,
   type MeasurementRecord,
   renderReport,
+  type ServerGc,
   summarise,
 } from "./report.js";
 import { renderRestReport, runRestBench } from "./rest.js";
 import { MAX_STREAM_ITEMS, type MeasureJob, runMeasurement, SCENARIOS, type ScenarioSpec } from "./scenarios.js";
-import { type ServerCommand, type ServerReport, startBenchServer } from "./server.js";
+import { type GcTally, type ServerCommand, type ServerReport, startBenchServer } from "./server.js";
 
 /** The command-line settings of a bench run. */
 export interface RunSettings {
@@ -124,7 +125,8 @@ const MEASUREMENT_TIMEOUT_MS = 600_000;
 /** The bench server, and a way to read its CPU time when it runs in its own process. */
 interface ServerProcess {
   readonly port: number;
-  cpuMicros(): Promise<number>;
+  /** The server's CPU time so far, in µs, and its garbage collection (null in-process). */
+  sample(): Promise<{ cpuMicros: number; gc: GcTally | null }>;
   close(): Promise<void>;
 }
 
@@ -132,7 +134,7 @@ async function startServerProcess(precompute: number, lean: boolean): Promise<Se
   const child = fork(join(here, "server.js"), ["--precompute", String(precompute), ...(lean ? ["--lean"] : [])], {
     stdio: ["ignore", "ignore", "inherit", "ipc"],
   });
-  const waiting = new Map<number, (micros: number) => void>();
+  const waiting = new Map<number, (report: Extract<ServerReport, { type: "cpu" }>) => void>();
   let nextId = 0;
   const port = await new Promise<number>((resolveReady, reject) => {
     child.once("error", reject);
@@ -141,18 +143,18 @@ async function startServerProcess(precompute: number, lean: boolean): Promise<Se
     );
     child.on("message", (report: ServerReport) => {
       if (report.type === "ready") resolveReady(report.port);
-      else waiting.get(report.id)?.(report.user + report.system);
+      else waiting.get(report.id)?.(report);
     });
   });
   child.removeAllListeners("exit");
   return {
     port,
-    cpuMicros() {
+    sample() {
       const id = nextId++;
-      return new Promise((resolveCpu) => {
-        waiting.set(id, (micros) => {
+      return new Promise((resolveSample) => {
+        waiting.set(id, (report) => {
           waiting.delete(id);
-          resolveCpu(micros);
+          resolveSample({ cpuMicros: report.user + report.system, gc: report.gc });
         });
         child.send({ type: "cpu", id } satisfies ServerCommand);
       });
@@ -173,7 +175,7 @@ async function startServerProcess(precompute: number, lean: boolean): Promise<Se
 /** Runs one measurement in this process (--in-process): no server CPU figure. */
 async function measureHere(job: MeasureJob, round: number): Promise<MeasurementRecord> {
   const metrics = await runMeasurement(job, async () => {});
-  return { scenario: job.scenario, contestant: job.contestant, round, metrics, serverCpuShare: null };
+  return { scenario: job.scenario, contestant: job.contestant, round, metrics, serverCpuShare: null, serverGc: null };
 }
 
 /** Runs one measurement in a fresh process; rejects with the child's error, or when it hangs. */
@@ -195,23 +197,40 @@ function measure(
   return new Promise((resolveRecord, reject) => {
     let cpuAtStart = 0;
     let wallAtStart = 0;
+    let gcAtStart: GcTally | null = null;
     let serverCpuShare: number | null = null;
+    let serverGc: ServerGc | null = null;
     let record: MeasurementRecord | undefined;
     let failure: string | undefined;
     child.on("message", (report: MeasureReport) => {
       if (report.type === "mark") {
-        void server.cpuMicros().then((micros) => {
+        void server.sample().then(({ cpuMicros, gc }) => {
           const now = performance.now();
           if (report.phase === "start") {
-            cpuAtStart = micros;
+            cpuAtStart = cpuMicros;
             wallAtStart = now;
+            gcAtStart = gc;
           } else {
-            serverCpuShare = (micros - cpuAtStart) / 1000 / (now - wallAtStart);
+            serverCpuShare = (cpuMicros - cpuAtStart) / 1000 / (now - wallAtStart);
+            if (gc !== null && gcAtStart !== null) {
+              serverGc = {
+                ms: gc.ms - gcAtStart.ms,
+                longPauses: gc.longPauses - gcAtStart.longPauses,
+                longestMs: gc.longestMs,
+              };
+            }
           }
           child.send({ type: "go" } satisfies MeasureAck);
         });
       } else if (report.type === "result") {
-        record = { scenario: job.scenario, contestant: job.contestant, round, metrics: report.metrics, serverCpuShare };
+        record = {
+          scenario: job.scenario,
+          contestant: job.contestant,
+          round,
+          metrics: report.metrics,
+          serverCpuShare,
+          serverGc,
+        };
       } else {
         failure = report.message;
       }
@@ -271,7 +290,10 @@ export async function runBench(
   const scenarios = SCENARIOS.filter((s) => settings.only === undefined || settings.only.includes(s.id));
   const precompute = Math.ceil(MAX_STREAM_ITEMS * settings.scale);
   const server: ServerProcess = settings.inProcess
-    ? { ...(await startBenchServer({ precompute, lean: settings.leanServer })), cpuMicros: () => Promise.resolve(NaN) }
+    ? {
+        ...(await startBenchServer({ precompute, lean: settings.leanServer })),
+        sample: () => Promise.resolve({ cpuMicros: Number.NaN, gc: null }),
+      }
     : await startServerProcess(precompute, settings.leanServer);
   const order: ContestantName[] = [
     "ours",

@@ -10,6 +10,7 @@
 
 import * as http2 from "node:http2";
 import type { AddressInfo } from "node:net";
+import { type PerformanceEntry, PerformanceObserver } from "node:perf_hooks";
 import { pathToFileURL } from "node:url";
 import { fromBinary, type MessageShape, toBinary } from "@bufbuild/protobuf";
 import type { HandlerContext } from "@connectrpc/connect";
@@ -219,13 +220,49 @@ export async function startBenchServer(options: BenchServerOptions = {}): Promis
   };
 }
 
+/** A garbage-collection pause at least this long counts as long: one such pause alone can be a scenario's p99. */
+export const LONG_GC_PAUSE_MS = 4;
+
+/** The bench server's garbage collection as it reports it (PerformanceObserver "gc" entries). */
+export interface GcTally {
+  /** Milliseconds of garbage-collection pauses since the server started. */
+  ms: number;
+  /** Pauses of LONG_GC_PAUSE_MS or more since the server started. */
+  longPauses: number;
+  /** The longest pause since the previous report. */
+  longestMs: number;
+}
+
 /** A message from run.ts to a forked bench server. @private */
 export type ServerCommand = { type: "cpu"; id: number } | { type: "close" };
 
 /** A message from a forked bench server to run.ts. @private */
 export type ServerReport =
   | { type: "ready"; url: string; port: number }
-  | { type: "cpu"; id: number; user: number; system: number };
+  | { type: "cpu"; id: number; user: number; system: number; gc: GcTally };
+
+/** Tallies this process's garbage-collection pauses; `take()` reports them and starts a new longest pause. */
+function watchGarbageCollection(): { take(): GcTally } {
+  const tally: GcTally = { ms: 0, longPauses: 0, longestMs: 0 };
+  const add = (entries: readonly PerformanceEntry[]) => {
+    for (const entry of entries) {
+      tally.ms += entry.duration;
+      if (entry.duration >= LONG_GC_PAUSE_MS) tally.longPauses++;
+      tally.longestMs = Math.max(tally.longestMs, entry.duration);
+    }
+  };
+  const observer = new PerformanceObserver((list) => add(list.getEntries()));
+  observer.observe({ type: "gc" });
+  return {
+    take() {
+      // Entries not yet delivered to the callback belong to the interval that is ending.
+      add(observer.takeRecords());
+      const taken = { ...tally };
+      tally.longestMs = 0;
+      return taken;
+    },
+  };
+}
 
 async function main(): Promise<void> {
   const arg = (name: string) => {
@@ -243,10 +280,11 @@ async function main(): Promise<void> {
     process.once("SIGINT", () => void server.close().then(() => process.exit(0)));
     return;
   }
+  const gc = watchGarbageCollection();
   process.on("message", (command: ServerCommand) => {
     if (command.type === "cpu") {
       const { user, system } = process.cpuUsage();
-      send({ type: "cpu", id: command.id, user, system } satisfies ServerReport);
+      send({ type: "cpu", id: command.id, user, system, gc: gc.take() } satisfies ServerReport);
     } else {
       void server.close().then(() => process.exit(0));
     }

@@ -99,7 +99,12 @@ describe("bench smoke run", () => {
       checkFigures(report, ["getjob-c1", "decode-floor"]);
       expect(report.settings.inProcess).toBe(false);
       // The forked server reports its CPU time around each timed part.
-      for (const record of report.measurements) expect(record.serverCpuShare).toBeGreaterThanOrEqual(0);
+      for (const record of report.measurements) {
+        expect(record.serverCpuShare).toBeGreaterThanOrEqual(0);
+        // And its garbage collection over the same part.
+        expect(record.serverGc?.longPauses).toBeGreaterThanOrEqual(0);
+        expect(record.serverGc?.ms).toBeGreaterThanOrEqual(0);
+      }
     } finally {
       rmSync(out, { recursive: true, force: true });
     }
