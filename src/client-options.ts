@@ -141,7 +141,8 @@ export interface ClavataClientOptions {
    */
   limits?: RequestLimits;
   /**
-   * Decode the gateway's messages with the generated decoders, which give exactly what protobuf-es gives, faster.
+   * Decode and encode the gateway's messages with the generated codecs, which give exactly what protobuf-es gives,
+   * faster.
    * Default true, unless the CLAVATA_GENERATED_CODECS environment variable is "0" (or "false", "off", "no");
    * false falls back to protobuf-es (please report the difference that made you need it). Used by the client's own
    * gRPC transport; a custom `transport` serialises as it likes.

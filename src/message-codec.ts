@@ -1,11 +1,11 @@
 // How the client's own transports turn the gateway's messages into bytes and back. Every call's request and
-// response pass through `messageCodec`, so that the generated binary decoders (gen/clavata/binary_codec.ts, written
-// by tools/protoc-gen-clavata-codec) stand in for protobuf-es's `fromBinary` for the gateway's messages without the
-// transports knowing which runs. They decode exactly as `fromBinary` does, only faster; the switch exists so that a
-// user who meets a difference can fall back to protobuf-es and report it.
+// response pass through `messageCodec`, so that the generated binary codecs (gen/clavata/binary_codec.ts, written
+// by tools/protoc-gen-clavata-codec) stand in for protobuf-es's `fromBinary` and `toBinary` for the gateway's
+// messages without the transports knowing which runs. They decode and encode exactly as protobuf-es does, only
+// faster; the switch exists so that a user who meets a difference can fall back to protobuf-es and report it.
 
 import { type DescMessage, fromBinary, type MessageShape, toBinary } from "@bufbuild/protobuf";
-import { generatedDecoders } from "../gen/clavata/binary_codec.js";
+import { generatedDecoders, generatedEncoders } from "../gen/clavata/binary_codec.js";
 
 /** Encodes and decodes one message type on the binary wire. @internal */
 export interface MessageCodec<Desc extends DescMessage> {
@@ -16,8 +16,8 @@ export interface MessageCodec<Desc extends DescMessage> {
 /** Which codecs `messageCodec` returns. @internal */
 export interface MessageCodecOptions {
   /**
-   * Use the generated decoders for the gateway's messages. Default: on, unless the CLAVATA_GENERATED_CODECS
-   * environment variable turns them off.
+   * Use the generated decoders and encoders for the gateway's messages. Default: on, unless the
+   * CLAVATA_GENERATED_CODECS environment variable turns them off.
    */
   generated?: boolean;
 }
@@ -55,9 +55,9 @@ function protobufEsCodec<Desc extends DescMessage>(schema: Desc): MessageCodec<D
 }
 
 /**
- * The codec for `schema`: the generated decoder for a gateway message (everything under proto/clavata) unless
- * `options.generated` is false (default: on unless CLAVATA_GENERATED_CODECS turns it off), protobuf-es otherwise.
- * Encoding is always protobuf-es's `toBinary`. `decode` throws as `fromBinary` throws on malformed input.
+ * The codec for `schema`: the generated decoder and encoder for a gateway message (everything under proto/clavata)
+ * unless `options.generated` is false (default: on unless CLAVATA_GENERATED_CODECS turns it off), protobuf-es
+ * otherwise. `decode` throws as `fromBinary` throws on malformed input, `encode` as `toBinary` throws.
  * @internal
  */
 export function messageCodec<Desc extends DescMessage>(
@@ -70,8 +70,9 @@ export function messageCodec<Desc extends DescMessage>(
   let codec = generatedCache.get(schema) as MessageCodec<Desc> | undefined;
   if (codec === undefined) {
     // The map holds each schema's own decoder, so its messages are of this schema's shape.
+    const encode = generatedEncoders.get(schema);
     codec = {
-      encode: (message) => toBinary(schema, message),
+      encode: (encode ?? ((message) => toBinary(schema, message))) as (message: MessageShape<Desc>) => Uint8Array,
       decode: decode as (bytes: Uint8Array) => MessageShape<Desc>,
     };
     generatedCache.set(schema, codec as unknown as MessageCodec<DescMessage>);

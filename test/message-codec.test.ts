@@ -1,9 +1,9 @@
-// messageCodec: the generated decoders for the gateway's messages, protobuf-es for the rest, and the switch (the
-// client option generatedCodecs and the CLAVATA_GENERATED_CODECS environment variable) that turns them off.
+// messageCodec: the generated decoders and encoders for the gateway's messages, protobuf-es for the rest, and the
+// switch (the client option generatedCodecs and the CLAVATA_GENERATED_CODECS environment variable) that turns them off.
 
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { generatedDecoders } from "../gen/clavata/binary_codec.js";
+import { generatedDecoders, generatedEncoders } from "../gen/clavata/binary_codec.js";
 import { EvaluateResponseSchema, GetJobResponseSchema } from "../gen/clavata/gateway/v1/gateway_pb.js";
 import { StatusSchema } from "../gen/google/rpc/status_pb.js";
 import { resolveClientOptions } from "../src/client-options.js";
@@ -31,13 +31,17 @@ describe("messageCodec", () => {
     expect(messageCodec(GetJobResponseSchema).decode).toBe(generatedDecoders.get(GetJobResponseSchema));
   });
 
-  it("encodes with protobuf-es", () => {
-    expect(messageCodec(EvaluateResponseSchema).encode(response)).toStrictEqual(bytes);
+  it("encodes the gateway's messages with the generated encoder by default, to toBinary()'s bytes", () => {
+    vi.stubEnv(GENERATED_CODECS_ENV, undefined);
+    const codec = messageCodec(EvaluateResponseSchema);
+    expect(codec.encode).toBe(generatedEncoders.get(EvaluateResponseSchema));
+    expect(codec.encode(response)).toStrictEqual(bytes);
   });
 
   it("falls back to protobuf-es with generated: false", () => {
     const codec = messageCodec(EvaluateResponseSchema, { generated: false });
     expect(codec.decode).not.toBe(generatedEvaluate);
+    expect(codec.encode).not.toBe(generatedEncoders.get(EvaluateResponseSchema));
     expect(codec.decode(bytes)).toStrictEqual(fromBinary(EvaluateResponseSchema, bytes));
     expect(codec.encode(response)).toStrictEqual(bytes);
   });

@@ -1,7 +1,7 @@
 // protoc-gen-clavata-codec on protos of the test's own: every field kind that proto/clavata does not use yet
 // (packed and unpacked repeated scalars, every integer encoding, int64 as string, maps with integer and bool keys and
-// message values, optional bytes, a recursive oneof), decoded differentially like the gateway's messages; and
-// generation that stops on what the decoders cannot reproduce exactly.
+// message values, optional bytes, a recursive oneof), decoded and encoded differentially like the gateway's messages;
+// and generation that stops on what the codecs cannot reproduce exactly.
 
 import { execFile } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -88,9 +88,10 @@ afterAll(() => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
-describe("decoders generated for every field kind", () => {
+describe("codecs generated for every field kind", () => {
   let schema: DescMessage;
   let decode: (bytes: Uint8Array) => Message;
+  let encode: (message: Message) => Uint8Array;
 
   beforeAll(async () => {
     const { dir, code, stderr } = await generate({ "t/v1/all.proto": allKinds });
@@ -102,10 +103,13 @@ describe("decoders generated for every field kind", () => {
     };
     const codecs = (await import(pathToFileURL(join(dir, "gen", "t", "binary_codec.ts")).href)) as {
       generatedDecoders: ReadonlyMap<DescMessage, (bytes: Uint8Array) => Message>;
+      generatedEncoders: ReadonlyMap<DescMessage, (message: Message) => Uint8Array>;
     };
     schema = pb.AllSchema;
     decode = codecs.generatedDecoders.get(schema)!;
+    encode = codecs.generatedEncoders.get(schema)!;
     expect(decode).toBeTypeOf("function");
+    expect(encode).toBeTypeOf("function");
   }, 60_000);
 
   it("decode random messages as create() made them and as fromBinary() decodes them", () => {
@@ -143,6 +147,43 @@ describe("decoders generated for every field kind", () => {
       { seed: seedOf("t.v1.All") ^ 1, numRuns: 1_000 },
     );
   }, 180_000);
+
+  it("encode random messages to toBinary()'s bytes", () => {
+    fc.assert(
+      fc.property(arbitraryMessage(schema), (message) => {
+        const ours = encode(message);
+        const theirs = toBinary(schema, message);
+        if (Buffer.compare(ours, theirs) !== 0) {
+          expect(Buffer.from(ours).toString("hex")).toBe(Buffer.from(theirs).toString("hex"));
+        }
+      }),
+      { seed: seedOf("t.v1.All") ^ 2, numRuns: 1_000 },
+    );
+  }, 180_000);
+
+  it("encode map keys that do not convert to their type as toBinary() does", () => {
+    for (const key of ["x", "", "1.5", "99999999999999999999", "-1", "true", "TRUE", " 7"]) {
+      for (const field of ["byInt", "byBool", "byU64"]) {
+        const message = {
+          ...fromBinary(schema, new Uint8Array(0)),
+          [field]: { [key]: field === "byBool" ? undefined : 1 },
+        };
+        let ours: string;
+        let theirs: string;
+        try {
+          ours = Buffer.from(encode(message as Message)).toString("hex");
+        } catch (e) {
+          ours = String(e);
+        }
+        try {
+          theirs = Buffer.from(toBinary(schema, message as Message)).toString("hex");
+        } catch (e) {
+          theirs = String(e);
+        }
+        expect(ours).toBe(theirs);
+      }
+    }
+  });
 
   it("read a packed field sent unpacked and an unpacked one sent packed", () => {
     // i32 (packed) as two single varints, i32_unpacked as one packed run of 1, 2.

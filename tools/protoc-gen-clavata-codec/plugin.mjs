@@ -1,16 +1,19 @@
 #!/usr/bin/env node
-// protoc-gen-clavata-codec: a protoc plugin that writes a specialised binary decoder for every message of the files
-// it is asked for (option `files=clavata/`, a path prefix), and for every message those reach (Timestamp, Value,
-// ...), into one TypeScript file, `<prefix>binary_codec.ts`, plus the shared reader `<prefix>wire_reader.ts`.
+// protoc-gen-clavata-codec: a protoc plugin that writes a specialised binary decoder and encoder for every message of
+// the files it is asked for (option `files=clavata/`, a path prefix), and for every message those reach (Timestamp,
+// Value, ...), into one TypeScript file, `<prefix>binary_codec.ts`, plus the shared `<prefix>wire_reader.ts` and
+// `<prefix>wire_writer.ts`.
 //
 // The decoders produce exactly what protobuf-es 2.17.0's fromBinary() produces: the same plain objects (`$typeName`,
-// zero values, `{ case }` oneofs, `$unknown`), the same merging, the same errors for the same inputs. They are plain
-// functions with a `switch` on the field number, one per message, so V8 sees monomorphic stores and calls instead of
-// protobuf-es's per-field closures behind one shared dispatch loop. No eval or new Function, at generation or run time.
+// zero values, `{ case }` oneofs, `$unknown`), the same merging, the same errors for the same inputs. The encoders
+// produce exactly toBinary()'s bytes, through protobuf-es's own BinaryWriter, and hand anything unusual to toBinary()
+// itself. Both are plain functions, one per message (a `switch` on the field number to read, the fields in number
+// order to write), so V8 sees monomorphic stores and calls instead of protobuf-es's per-field closures behind one
+// shared loop. No eval or new Function, at generation or run time.
 //
 // Anything this generator does not reproduce exactly (proto2 and editions defaults, closed enums, groups, wrapper
 // and Struct fields that protobuf-es unwraps, extensions) stops generation with an error instead of producing a
-// decoder that would differ. Plain JavaScript, so that `buf generate` runs it with node after nothing but `npm ci`.
+// codec that would differ. Plain JavaScript, so that `buf generate` runs it with node after nothing but `npm ci`.
 
 import { readFileSync } from "node:fs";
 import { ScalarType } from "@bufbuild/protobuf";
@@ -28,6 +31,7 @@ const version = JSON.parse(
   readFileSync(new URL("../../node_modules/@bufbuild/protobuf/package.json", import.meta.url)),
 ).version;
 const readerSource = readFileSync(new URL("./wire-reader.ts", import.meta.url), "utf8");
+const writerSource = readFileSync(new URL("./wire-writer.ts", import.meta.url), "utf8");
 
 /** @param {{key: string, value: string}[]} raw */
 function parseOptions(raw) {
@@ -105,6 +109,182 @@ function scalarZero(scalar, longAsString) {
     default:
       return "0";
   }
+}
+
+/** A function name for a message's writer: write_ and its full name with _ for dots. */
+function writerName(desc) {
+  return `write_${desc.typeName.replace(/\./g, "_")}`;
+}
+
+/** The wire type a scalar is written with, as writeTypeOfScalar() of to-binary.js. */
+function scalarWireType(scalar) {
+  switch (scalar) {
+    case ScalarType.BYTES:
+    case ScalarType.STRING:
+      return 2;
+    case ScalarType.DOUBLE:
+    case ScalarType.FIXED64:
+    case ScalarType.SFIXED64:
+      return 1;
+    case ScalarType.FIXED32:
+    case ScalarType.SFIXED32:
+    case ScalarType.FLOAT:
+      return 5;
+    default:
+      return 0;
+  }
+}
+
+/** The BinaryWriter method that writes a scalar, as compileScalarWrite() of to-binary.js. */
+function scalarMethod(scalar) {
+  const name = ScalarType[scalar];
+  if (name === undefined) throw new Error(`unknown scalar type ${String(scalar)}`);
+  return name.toLowerCase();
+}
+
+/** Whether implicit-presence field value `v` is written, as compileSingularField() of to-binary.js decides. */
+function isSetExpression(field, v) {
+  if (field.fieldKind === "enum") return `${v} !== ${String(field.enum.values[0].number)}`;
+  switch (field.scalar) {
+    case ScalarType.BOOL:
+      return `${v} !== false`;
+    case ScalarType.STRING:
+      return `${v} !== ""`;
+    case ScalarType.BYTES:
+      return `!(${v} instanceof Uint8Array) || ${v}.byteLength > 0`;
+    case ScalarType.DOUBLE:
+    case ScalarType.FLOAT:
+      // Object.is tells -0 from 0: -0 is written.
+      return `!Object.is(${v}, 0)`;
+    default:
+      // Loose, as protobuf-es: 0, 0n and "0" are all the zero value.
+      return `(${v} as unknown) != 0`;
+  }
+}
+
+/**
+ * The statements (one string per line) that write field `field` of `m` with writer `w`, exactly as the compiled
+ * writers of protobuf-es's to-binary.js do: the same presence checks, the same order of tags and values, the same
+ * BinaryWriter calls. A value those would turn into something else first (an undefined list item or map value
+ * becomes an empty message there) makes these throw instead, and the caller falls back to toBinary().
+ */
+function fieldWrite(field) {
+  const name = field.localName;
+  const no = String(field.number);
+  switch (field.fieldKind) {
+    case "scalar":
+    case "enum": {
+      const scalar = field.fieldKind === "enum" ? ScalarType.INT32 : field.scalar;
+      const put = (v) => `w.tag(${no}, ${String(scalarWireType(scalar))}).${scalarMethod(scalar)}(${v});`;
+      if (field.oneof) {
+        const o = field.oneof.localName;
+        return [`if (m.${o}.case === "${name}") ${put(`m.${o}.value`)}`];
+      }
+      if (field.presence !== IMPLICIT)
+        return [`if (m.${name} !== undefined && hasOwn(m, "${name}")) ${put(`m.${name}`)}`];
+      return [`{`, `  const v = m.${name};`, `  if (${isSetExpression(field, "v")}) ${put("v")}`, `}`];
+    }
+    case "message": {
+      const child = (v) => [`w.tag(${no}, 2).fork();`, `${writerName(field.message)}(w, ${v});`, `w.join();`];
+      if (field.oneof) {
+        const o = field.oneof.localName;
+        return [`if (m.${o}.case === "${name}") {`, ...child(`m.${o}.value`).map((l) => `  ${l}`), `}`];
+      }
+      return [
+        `{`,
+        `  const v = m.${name};`,
+        `  if (v !== undefined && hasOwn(m, "${name}")) {`,
+        ...child("v").map((l) => `    ${l}`),
+        `  }`,
+        `}`,
+      ];
+    }
+    case "list": {
+      const items = [`const a = m.${name};`];
+      if (field.listKind === "message") {
+        return [
+          `{`,
+          `  ${items[0]}`,
+          `  for (let i = 0; i < a.length; i++) {`,
+          `    w.tag(${no}, 2).fork();`,
+          `    ${writerName(field.message)}(w, a[i]!);`,
+          `    w.join();`,
+          `  }`,
+          `}`,
+        ];
+      }
+      const scalar = field.listKind === "enum" ? ScalarType.INT32 : field.scalar;
+      const method = scalarMethod(scalar);
+      if (field.packed) {
+        return [
+          `{`,
+          `  ${items[0]}`,
+          `  if (a.length != 0) {`,
+          `    w.tag(${no}, 2).fork();`,
+          `    for (let i = 0; i < a.length; i++) w.${method}(a[i]!);`,
+          `    w.join();`,
+          `  }`,
+          `}`,
+        ];
+      }
+      return [
+        `{`,
+        `  ${items[0]}`,
+        `  for (let i = 0; i < a.length; i++) w.tag(${no}, ${String(scalarWireType(scalar))}).${method}(a[i]!);`,
+        `}`,
+      ];
+    }
+    case "map": {
+      // Map keys are strings locally: converted to the key type first, as compileMapKeyConverter() of to-binary.js.
+      let key;
+      switch (field.mapKey) {
+        case ScalarType.STRING:
+          key = "k";
+          break;
+        case ScalarType.BOOL:
+          key = "mapKeyBool(k)";
+          break;
+        case ScalarType.UINT64:
+        case ScalarType.FIXED64:
+          key = "mapKeyUint64(k)";
+          break;
+        case ScalarType.INT64:
+        case ScalarType.SFIXED64:
+        case ScalarType.SINT64:
+          key = "mapKeyInt64(k)";
+          break;
+        default:
+          key = "mapKeyInt32(k)";
+      }
+      const writeKey = `w.tag(1, ${String(scalarWireType(field.mapKey))}).${scalarMethod(field.mapKey)}(${key} as never);`;
+      let value;
+      switch (field.mapKind) {
+        case "scalar":
+        case "enum": {
+          const scalar = field.mapKind === "enum" ? ScalarType.INT32 : field.scalar;
+          value = [`w.tag(2, ${String(scalarWireType(scalar))}).${scalarMethod(scalar)}(r[k]!);`];
+          break;
+        }
+        case "message":
+          value = [`w.tag(2, 2).fork();`, `${writerName(field.message)}(w, r[k]!);`, `w.join();`];
+          break;
+      }
+      return [
+        `{`,
+        `  const r = m.${name};`,
+        `  const keys = Object.keys(r);`,
+        `  for (let i = 0; i < keys.length; i++) {`,
+        `    const k = keys[i]!;`,
+        `    w.tag(${no}, 2).fork();`,
+        `    ${writeKey}`,
+        ...value.map((l) => `    ${l}`),
+        `    w.join();`,
+        `  }`,
+        `}`,
+      ];
+    }
+  }
+  throw new Error(`unknown field kind of ${field.toString()}`);
 }
 
 /** Checks what the generated reader relies on, so that an unsupported proto fails generation. */
@@ -265,16 +445,24 @@ function generateTs(schema) {
   rf.print(`/* eslint-disable */`);
   rf.print(readerSource.replace(/\n$/, ""));
 
+  const wf = schema.generateFile(`${prefix}wire_writer.ts`);
+  wf.print(`// @generated by protoc-gen-clavata-codec, copied from tools/protoc-gen-clavata-codec/wire-writer.ts`);
+  wf.print(`/* eslint-disable */`);
+  wf.print(writerSource.replace(/\n$/, ""));
+
   const f = schema.generateFile(`${prefix}binary_codec.ts`);
   f.print(
-    `// Specialised binary decoders for the messages of ${prefix}**, as protobuf-es ${version}'s fromBinary() decodes.`,
+    `// Specialised binary decoders and encoders for the messages of ${prefix}**, as protobuf-es ${version}'s fromBinary()`,
   );
+  f.print(`// decodes and toBinary() encodes.`);
   f.print(`// @generated by protoc-gen-clavata-codec with parameter "files=${prefix}"`);
   f.print(`/* eslint-disable */`);
   f.print();
   // The reader's helpers are used inside plain strings, so they are imported by hand rather than by symbol.
   f.print`import { protoInt64 } from "@bufbuild/protobuf";`;
   f.print`import { RECURSION_LIMIT, setOwn, WireReader } from "./wire_reader.js";`;
+  f.print`import { encodeMessage, hasOwn, mapKeyBool, mapKeyInt32, mapKeyInt64, mapKeyUint64 } from "./wire_writer.js";`;
+  f.print`import type { BinaryWriter } from "@bufbuild/protobuf/wire";`;
   const DescMessage = f.import("DescMessage", "@bufbuild/protobuf", true);
   const Message = f.import("Message", "@bufbuild/protobuf", true);
   f.print();
@@ -307,6 +495,26 @@ function generateTs(schema) {
     f.print();
   }
 
+  for (const desc of messages) {
+    const Shape = f.importShape(desc);
+    const fields = [...desc.fields].sort((a, b) => a.number - b.number);
+    f.print`/** Writes ${desc.typeName} as toBinary() does; throws where toBinary() would do more than write (the caller falls back to it). */`;
+    f.print`function ${writerName(desc)}(w: BinaryWriter, m: ${Shape}): void {`;
+    // toBinary() refuses a message of another type, where the type has a field to name in its error.
+    if (fields.length > 0)
+      f.print`  if (m.$typeName !== ${f.string(desc.typeName)}) throw new TypeError("not a " + ${f.string(desc.typeName)});`;
+    for (const field of fields) for (const line of fieldWrite(field)) f.print(`  ${line}`);
+    f.print`  const u = m.$unknown;`;
+    f.print`  if (u !== undefined) {`;
+    f.print`    for (let i = 0; i < u.length; i++) {`;
+    f.print`      const { no, wireType, data } = u[i]!;`;
+    f.print`      w.tag(no, wireType).raw(data);`;
+    f.print`    }`;
+    f.print`  }`;
+    f.print`}`;
+    f.print();
+  }
+
   f.print`/** A generated decoder: fromBinary(schema, bytes) for one schema, with protobuf-es's default options. */`;
   f.print`export type GeneratedDecoder = (bytes: Uint8Array) => ${Message};`;
   f.print();
@@ -316,6 +524,19 @@ function generateTs(schema) {
     if (!desc.file.name.startsWith(prefix)) continue;
     const Schema = f.importSchema(desc);
     f.print`  [${Schema}, (bytes) => ${readerName(desc)}(new WireReader(bytes), bytes.length, undefined)],`;
+  }
+  f.print`]);`;
+  f.print();
+  f.print`/** A generated encoder: toBinary(schema, message) for one schema, with protobuf-es's default options. */`;
+  f.print`export type GeneratedEncoder = (message: ${Message}) => Uint8Array;`;
+  f.print();
+  f.print`/** The generated encoder of every message of ${prefix}**, by its schema. */`;
+  f.print`export const generatedEncoders: ReadonlyMap<${DescMessage}, GeneratedEncoder> = /*@__PURE__*/ new Map<${DescMessage}, GeneratedEncoder>([`;
+  for (const desc of messages) {
+    if (!desc.file.name.startsWith(prefix)) continue;
+    const Schema = f.importSchema(desc);
+    const Shape = f.importShape(desc);
+    f.print`  [${Schema}, (message) => encodeMessage(${Schema}, message as ${Shape}, ${writerName(desc)})],`;
   }
   f.print`]);`;
 }
