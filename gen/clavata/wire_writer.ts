@@ -39,6 +39,7 @@ export function mapKeyBool(key: string): unknown {
 
 /** An int32, uint32, sint32, fixed32 or sfixed32 map key. @internal */
 export function mapKeyInt32(key: string): unknown {
+  // biome-ignore lint/correctness/useParseIntRadix: as protobuf-es, which reads "0x10" as 16.
   const n = Number.parseInt(key);
   return Number.isFinite(n) ? n : key;
 }

@@ -162,7 +162,7 @@ describe("codecs generated for every field kind", () => {
   }, 180_000);
 
   it("encode map keys that do not convert to their type as toBinary() does", () => {
-    for (const key of ["x", "", "1.5", "99999999999999999999", "-1", "true", "TRUE", " 7"]) {
+    for (const key of ["x", "", "1.5", "0x10", "99999999999999999999", "-1", "true", "TRUE", " 7"]) {
       for (const field of ["byInt", "byBool", "byU64"]) {
         const message = {
           ...fromBinary(schema, new Uint8Array(0)),
