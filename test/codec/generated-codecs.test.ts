@@ -64,6 +64,13 @@ function expectSameDecode(schema: DescMessage, bytes: Uint8Array): void {
 
 const schemas = [...generatedDecoders.keys()];
 
+// `npm run fuzz` (tools/fuzz.mjs) runs this file in two processes at once, CODEC_FUZZ_SHARD=1/2 and 2/2, each with
+// every other message type for the random properties; everything else runs in both.
+const [shardIndex, shardCount] = (/^(\d+)\/(\d+)$/.exec(process.env.CODEC_FUZZ_SHARD ?? "") ?? ["", "1", "1"])
+  .slice(1)
+  .map(Number) as [number, number];
+const fuzzed = schemas.filter((_, i) => i % shardCount === shardIndex - 1);
+
 describe("generated decoders", () => {
   it("cover every message of proto/clavata", () => {
     expect(schemas.length).toBeGreaterThanOrEqual(29);
@@ -71,7 +78,7 @@ describe("generated decoders", () => {
     expect(generatedDecoders.has(GetJobResponseSchema)).toBe(true);
   });
 
-  describe.each(schemas.map((s) => [s.typeName, s] as const))("%s", (typeName, schema) => {
+  describe.each(fuzzed.map((s) => [s.typeName, s] as const))("%s", (typeName, schema) => {
     const decode = generatedDecoders.get(schema)!;
     const seed = seedOf(typeName);
 
@@ -332,7 +339,7 @@ describe("generated encoders", () => {
     expect([...generatedEncoders.keys()]).toEqual(schemas);
   });
 
-  describe.each(schemas.map((s) => [s.typeName, s] as const))("%s", (typeName, schema) => {
+  describe.each(fuzzed.map((s) => [s.typeName, s] as const))("%s", (typeName, schema) => {
     const seed = seedOf(`encode ${typeName}`);
 
     it(
