@@ -322,42 +322,41 @@ export function renderReport(report: BenchReport): string {
     "",
     "Bench server CPU over the timed part (share of one core; near 1.00 means the server, not the client, set the pace):",
   );
-  const serverRows = [
-    [
-      "scenario",
-      CONTESTANT_LABELS.ours,
-      CONTESTANT_LABELS.theirs,
-      ...(diagnostic === null ? [] : [CONTESTANT_LABELS[diagnostic]]),
-    ],
-  ];
-  const f = (v: number | null | undefined) => (v === null || v === undefined ? "n/a" : v.toFixed(2));
-  for (const s of shares) {
-    serverRows.push([
-      s.id,
-      f(s.serverCpuShare.ours),
-      f(s.serverCpuShare.theirs),
-      ...(diagnostic === null ? [] : [f(s.serverCpuShare[diagnostic])]),
-    ]);
-  }
-  lines.push(table(serverRows, new Set([1, 2, 3])));
+  const contestants: ContestantName[] = ["ours", "theirs", ...(diagnostic === null ? [] : [diagnostic])];
+  /** One row per scenario, one column per client, of a server figure; "n/a" where it was not measured. */
+  const serverTable = <T>(
+    of: (s: ScenarioSummary) => Readonly<Partial<Record<ContestantName, T | null>>>,
+    format: (v: T) => string,
+  ) =>
+    table(
+      [
+        ["scenario", ...contestants.map((c) => CONTESTANT_LABELS[c])],
+        ...shares.map((s) => [
+          s.id,
+          ...contestants.map((c) => {
+            const v = of(s)[c];
+            return v === null || v === undefined ? "n/a" : format(v);
+          }),
+        ]),
+      ],
+      new Set([1, 2, 3]),
+    );
+  lines.push(
+    serverTable(
+      (s) => s.serverCpuShare,
+      (v) => v.toFixed(2),
+    ),
+  );
   lines.push(
     "",
     "Bench server garbage collection over the timed part (ms paused / pauses of 4 ms or more / longest pause ms; a long pause delays whichever calls are in flight):",
   );
-  const gcRows = [serverRows[0]!];
-  const g = (v: ServerGc | null | undefined) =>
-    v === null || v === undefined
-      ? "n/a"
-      : `${v.ms.toFixed(0)} / ${v.longPauses.toFixed(0)} / ${v.longestMs.toFixed(1)}`;
-  for (const s of shares) {
-    gcRows.push([
-      s.id,
-      g(s.serverGc.ours),
-      g(s.serverGc.theirs),
-      ...(diagnostic === null ? [] : [g(s.serverGc[diagnostic])]),
-    ]);
-  }
-  lines.push(table(gcRows, new Set([1, 2, 3])));
+  lines.push(
+    serverTable(
+      (s) => s.serverGc,
+      (v) => `${v.ms.toFixed(0)} / ${v.longPauses.toFixed(0)} / ${v.longestMs.toFixed(1)}`,
+    ),
+  );
   lines.push("", `took ${report.durationSec.toFixed(0)} s`);
   return lines.join("\n");
 }

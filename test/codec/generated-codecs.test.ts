@@ -38,11 +38,11 @@ function encodingPool(schema: DescMessage, seed: number): fc.Arbitrary<Uint8Arra
   return fc.constantFrom(...pool);
 }
 
-type Outcome = { ok: true; value: Message } | { ok: false; error: unknown };
+type Outcome<T> = { ok: true; value: T } | { ok: false; error: unknown };
 
-function attempt(decode: () => Message): Outcome {
+function attempt<T>(run: () => T): Outcome<T> {
   try {
-    return { ok: true, value: decode() };
+    return { ok: true, value: run() };
   } catch (error) {
     return { ok: false, error };
   }
@@ -284,19 +284,12 @@ describe("generated decoders on large messages that repeat their strings", () =>
 
 /** Encodes `message` both ways and expects the same bytes, or the same error, from both. */
 function expectSameEncode(schema: DescMessage, message: Message): void {
-  const attemptEncode = (encode: () => Uint8Array) => {
-    try {
-      return { ok: true as const, bytes: encode() };
-    } catch (error) {
-      return { ok: false as const, error };
-    }
-  };
-  const ours = attemptEncode(() => generatedEncoders.get(schema)!(message));
-  const theirs = attemptEncode(() => toBinary(schema, message));
+  const ours = attempt(() => generatedEncoders.get(schema)!(message));
+  const theirs = attempt(() => toBinary(schema, message));
   if (theirs.ok) {
     if (!ours.ok) throw new Error(`toBinary encodes, the generated encoder throws: ${String(ours.error)}`);
-    if (Buffer.compare(ours.bytes, theirs.bytes) !== 0) {
-      expect(Buffer.from(ours.bytes).toString("hex")).toBe(Buffer.from(theirs.bytes).toString("hex"));
+    if (Buffer.compare(ours.value, theirs.value) !== 0) {
+      expect(Buffer.from(ours.value).toString("hex")).toBe(Buffer.from(theirs.value).toString("hex"));
     }
   } else {
     if (ours.ok) throw new Error(`toBinary throws (${String(theirs.error)}), the generated encoder encodes`);

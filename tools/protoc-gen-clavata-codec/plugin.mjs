@@ -200,11 +200,11 @@ function fieldWrite(field) {
       ];
     }
     case "list": {
-      const items = [`const a = m.${name};`];
+      const list = `const a = m.${name};`;
       if (field.listKind === "message") {
         return [
           `{`,
-          `  ${items[0]}`,
+          `  ${list}`,
           `  for (let i = 0; i < a.length; i++) {`,
           `    w.tag(${no}, 2).fork();`,
           `    ${writerName(field.message)}(w, a[i]!);`,
@@ -218,7 +218,7 @@ function fieldWrite(field) {
       if (field.packed) {
         return [
           `{`,
-          `  ${items[0]}`,
+          `  ${list}`,
           `  if (a.length != 0) {`,
           `    w.tag(${no}, 2).fork();`,
           `    for (let i = 0; i < a.length; i++) w.${method}(a[i]!);`,
@@ -229,7 +229,7 @@ function fieldWrite(field) {
       }
       return [
         `{`,
-        `  ${items[0]}`,
+        `  ${list}`,
         `  for (let i = 0; i < a.length; i++) w.tag(${no}, ${String(scalarWireType(scalar))}).${method}(a[i]!);`,
         `}`,
       ];
