@@ -33,13 +33,21 @@ export interface EvaluateBatchOptions {
    */
   maxChunkBytes?: number;
   /**
+   * How long a chunk that is not full waits for more items from an AsyncIterable, in ms from its first item, before
+   * it is sent as it is: so that the messages of a queue that goes quiet are evaluated within this time, while a
+   * fast source still fills its chunks. 0 sends what the source has ready at once; Infinity waits for a full chunk
+   * (or the end of the items). A plain Iterable (an array) is never waited for. Default 20.
+   */
+  maxChunkWaitMs?: number;
+  /**
    * Yield outcomes in input order (`true`) or as they complete (`false`, the default). In order, an outcome waits
    * for those before it, within the window (see `windowSize`).
    */
   ordered?: boolean;
   /**
-   * The most items read from the input and not yet yielded to you: the bound on memory and, with `ordered`, the
-   * reorder window. Reading pauses while it is full. Default 2 × concurrency × chunkSize; at least chunkSize.
+   * The most items read from the input and not yet yielded to you, bad ones included: the bound on memory and,
+   * with `ordered`, the reorder window. Reading pauses while it is full. Default 2 × concurrency × chunkSize; at
+   * least chunkSize.
    */
   windowSize?: number;
   /** Stops the batch: streams in flight are cancelled and the iteration throws AbortedError. */
@@ -76,6 +84,8 @@ export const DEFAULT_BATCH_CONCURRENCY = 4;
 export const DEFAULT_BATCH_CHUNK_SIZE = 100;
 /** Default most content bytes per stream: under the 4 MiB that gRPC servers accept by default. */
 export const DEFAULT_BATCH_MAX_CHUNK_BYTES = 3 * 1024 * 1024;
+/** Default longest wait of a part-filled chunk for more items, in ms. */
+export const DEFAULT_BATCH_MAX_CHUNK_WAIT_MS = 20;
 /** Default most sends of one item. */
 export const DEFAULT_BATCH_MAX_ATTEMPTS = 3;
 
@@ -87,6 +97,7 @@ export interface ResolvedBatchOptions {
   readonly concurrency: number;
   readonly chunkSize: number;
   readonly maxChunkBytes: number;
+  readonly maxChunkWaitMs: number;
   readonly ordered: boolean;
   readonly windowSize: number;
   readonly signal: AbortSignal | undefined;
@@ -106,6 +117,7 @@ const BATCH_OPTION_KEYS: ReadonlySet<string> = new Set([
   "concurrency",
   "chunkSize",
   "maxChunkBytes",
+  "maxChunkWaitMs",
   "ordered",
   "windowSize",
   "signal",
@@ -133,6 +145,22 @@ function positive(value: unknown, field: string): number | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== "number" || !(value > 0) || value === Number.POSITIVE_INFINITY) {
     throw invalid(`${field} is ${String(value)}; pass a number above 0`, field);
+  }
+  return value;
+}
+
+/** The longest delay a timer takes (2^31 − 1 ms, about 24.8 days): Node.js fires a longer one after 1 ms. */
+const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
+
+/** A timer's delay in ms: from 0 to MAX_TIMER_DELAY_MS, or Infinity for no timer at all. */
+function timerDelay(value: unknown, field: string): number | undefined {
+  if (value === undefined || value === Number.POSITIVE_INFINITY) return value;
+  if (typeof value !== "number" || !(value >= 0 && value <= MAX_TIMER_DELAY_MS)) {
+    const given = typeof value === "number" ? String(value) : describeType(value);
+    throw invalid(
+      `${field} is ${given}; pass a number of milliseconds from 0 to ${String(MAX_TIMER_DELAY_MS)}, or Infinity for no limit`,
+      field,
+    );
   }
   return value;
 }
@@ -182,6 +210,7 @@ export function resolveBatchOptions(options: EvaluateBatchOptions): ResolvedBatc
   const concurrency = whole(options.concurrency, "concurrency", 1, 256) ?? DEFAULT_BATCH_CONCURRENCY;
   const chunkSize = whole(options.chunkSize, "chunkSize", 1, 10_000) ?? DEFAULT_BATCH_CHUNK_SIZE;
   const maxChunkBytes = positive(options.maxChunkBytes, "maxChunkBytes") ?? DEFAULT_BATCH_MAX_CHUNK_BYTES;
+  const maxChunkWaitMs = timerDelay(options.maxChunkWaitMs, "maxChunkWaitMs") ?? DEFAULT_BATCH_MAX_CHUNK_WAIT_MS;
   const windowSize = whole(options.windowSize, "windowSize", chunkSize, Number.MAX_SAFE_INTEGER);
   const maxAttempts = whole(options.maxAttempts, "maxAttempts", 1, 100) ?? DEFAULT_BATCH_MAX_ATTEMPTS;
   const rateLimit = options.rateLimit;
@@ -204,6 +233,7 @@ export function resolveBatchOptions(options: EvaluateBatchOptions): ResolvedBatc
     concurrency,
     chunkSize,
     maxChunkBytes,
+    maxChunkWaitMs,
     ordered: options.ordered === true,
     windowSize: windowSize ?? Math.max(chunkSize, 2 * concurrency * chunkSize),
     signal: options.signal,

@@ -9,7 +9,9 @@
 // - after any other failure only the items still unanswered are sent again, after a backoff, each send counting one
 //   attempt, up to `maxAttempts`; then the item is `failed` with the error, and the batch goes on;
 // - only the caller's abort, or an error that dooms every item (authentication, permission, unknown policy), ends
-//   the iteration, by throwing.
+//   the iteration at once, by throwing;
+// - when the caller's items throw, reading stops there: every item already read is still sent and gets its
+//   outcome, and only then does the iteration throw what the items threw.
 //
 // The engine calls the client's public `evaluate()` with retries off (it retries itself, so that it can count
 // attempts and see RESOURCE_EXHAUSTED), so it works over whichever transport the client uses.
@@ -33,7 +35,7 @@ import {
 import type { RefusedContent } from "../refusals.js";
 import type { CheckedEvaluateRequest, EvaluateRequestInit } from "../requests.js";
 import { backoffDelayMs, DEFAULT_RETRY_OPTIONS, sleep } from "../retry.js";
-import { BatchInput, type BatchItems } from "./batch-input.js";
+import { BatchInput, type BatchItems, type InvalidItem } from "./batch-input.js";
 import { BATCH_KEY_METADATA, type BatchItem, sentContentOf } from "./batch-item.js";
 import type { EvaluateBatchOptions, ResolvedBatchOptions } from "./batch-options.js";
 import { resolveBatchOptions } from "./batch-options.js";
@@ -105,6 +107,8 @@ export class BatchEvaluation implements AsyncIterable<BatchOutcome> {
   #yielded = 0;
   #workersLeft = 0;
   #failure: { error: unknown } | undefined;
+  /** What the caller's items threw: thrown once every item read before it has its outcome. */
+  #sourceFailure: { error: unknown } | undefined;
   #pulling: Promise<unknown> = Promise.resolve();
   /** Whether a read of the caller's items is under way. */
   #reading = false;
@@ -135,7 +139,8 @@ export class BatchEvaluation implements AsyncIterable<BatchOutcome> {
    * Starts the batch and yields one outcome per input item. Can be iterated once. Leaving the loop early cancels the
    * streams in flight and stops reading the input. Throws AbortedError when your signal fires, the error when one
    * dooms every item (AuthenticationError, PermissionDeniedError, NotFoundError for an unknown policy), and what
-   * your items iterator throws. Returns the summary.
+   * your items iterator throws (InvalidRequestError for an iterator that breaks the iteration protocol), once every
+   * item read before it has been sent and its outcome yielded. Returns the summary.
    */
   [Symbol.asyncIterator](): AsyncGenerator<BatchOutcome, BatchSummary, undefined> {
     if (this.#started) throw new TypeError("evaluateBatch: a batch can be iterated once; call evaluateBatch again");
@@ -170,6 +175,8 @@ export class BatchEvaluation implements AsyncIterable<BatchOutcome> {
         if (this.#workersLeft === 0) break;
         await this.#outcomeReady.wait();
       }
+      // Every item read before your items threw has its outcome now: their error ends the iteration.
+      if (this.#sourceFailure !== undefined) throw this.#sourceFailure.error;
     } finally {
       callerSignal?.removeEventListener("abort", onAbort);
       this.#stop(new ConnectionError("the batch is over", { code: Code.Canceled }));
@@ -268,10 +275,11 @@ export class BatchEvaluation implements AsyncIterable<BatchOutcome> {
   }
 
   async #pullNow(): Promise<BatchItem[] | undefined> {
-    const { chunkSize, maxChunkBytes, windowSize } = this.#options;
+    const { chunkSize, maxChunkBytes, windowSize, maxChunkWaitMs } = this.#options;
     for (;;) {
       if (this.#run.signal.aborted || this.#input.exhausted) return undefined;
-      // Items read and not yet yielded stay within the window: the bound on memory and on reordering.
+      // Items read and not yet yielded, bad ones included, stay within the window: the bound on memory and on
+      // reordering.
       const room = windowSize - (this.#input.read - this.#yielded);
       if (room <= 0) {
         await this.#spaceFreed.wait();
@@ -280,18 +288,27 @@ export class BatchEvaluation implements AsyncIterable<BatchOutcome> {
       this.#reading = true;
       let read: Awaited<ReturnType<BatchInput["next"]>>;
       try {
-        read = await this.#input.next(Math.min(chunkSize, room), maxChunkBytes);
+        read = await this.#input.next(
+          { maxItems: chunkSize, maxBytes: maxChunkBytes, maxReads: room, maxWaitMs: maxChunkWaitMs },
+          this.#onInvalid,
+        );
       } finally {
         this.#reading = false;
       }
-      const { items, invalid, done } = read;
-      for (const bad of invalid) {
-        this.#emit({ index: bad.index, id: bad.id, kind: "failed", error: bad.error, attempts: 0 });
-      }
+      const { items, done, failure } = read;
+      // The items read before your items threw are sent all the same; the error waits for their outcomes.
+      if (failure !== undefined) this.#sourceFailure ??= failure;
       if (items.length > 0) return items;
       if (done) return undefined;
+      // Only bad items so far: let timers and I/O run before reading on, as a stream's send would.
+      await nextTurn();
     }
   }
+
+  /** A bad item is failed as soon as it is read, never sent. */
+  readonly #onInvalid = (bad: InvalidItem): void => {
+    this.#emit({ index: bad.index, id: bad.id, kind: "failed", error: bad.error, attempts: 0 });
+  };
 
   /** Sends a chunk, then whatever it leaves to send again, until every item of it has its outcome. */
   async #process(chunk: BatchItem[]): Promise<void> {
@@ -469,6 +486,11 @@ export class BatchEvaluation implements AsyncIterable<BatchOutcome> {
     // No hash names an item: halve until each refusal has its item.
     return halves(rest);
   }
+}
+
+/** Resolves after timers and I/O that are due have had their turn. */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
 function halves(items: BatchItem[]): BatchItem[][] {

@@ -329,6 +329,141 @@ describe("evaluateBatch", () => {
     release();
   });
 
+  for (const ordered of [false, true]) {
+    it(`when the items throw, finishes every item already read, then throws their error${ordered ? " (in order)" : ""}`, async () => {
+      const lost = new Error("queue connection lost");
+      // Sync: the read that throws holds two items not yet sent. Async: streams are in flight when it throws.
+      function* syncQueue(): Generator<ContentDataInit> {
+        for (let i = 0; i < 5; i++) yield textContent(`sync queue message ${i}`, { metadata: { id: `s${i}` } });
+        throw lost;
+      }
+      async function* asyncQueue(): AsyncGenerator<ContentDataInit> {
+        for (let i = 0; i < 47; i++) yield textContent(`async queue message ${i}`, { metadata: { id: `a${i}` } });
+        throw lost;
+      }
+      for (const [source, n] of [
+        [syncQueue(), 5],
+        [asyncQueue(), 47],
+      ] as const) {
+        const calls = emu.calls.Evaluate;
+        const batch = client.evaluateBatch(source, { policyId: "policy-violence", chunkSize: 3, ordered });
+        const outcomes: BatchOutcome[] = [];
+        let thrown: unknown;
+        try {
+          for await (const outcome of batch) outcomes.push(outcome);
+        } catch (error) {
+          thrown = error;
+        }
+        expect(thrown).toBe(lost);
+        expectEveryIndexOnce(outcomes, n);
+        expect(outcomes.every((o) => o.kind === "result")).toBe(true);
+        if (ordered) expect(outcomes.map((o) => o.index)).toEqual(Array.from({ length: n }, (_, i) => i));
+        expect(batch.summary).toMatchObject({ total: n, results: n, failed: 0 });
+        expect(emu.calls.Evaluate - calls).toBe(Math.ceil(n / 3));
+      }
+    });
+  }
+
+  it("throws InvalidRequestError for an iterator that breaks the protocol, after the items before it", async () => {
+    let calls = 0;
+    const broken = {
+      [Symbol.iterator]: () => ({
+        next: () => {
+          calls++;
+          if (calls <= 3) return { value: textContent(`before the break ${calls}`), done: false };
+          // Without the check, 5 reads as { value: undefined, done: undefined }, an endless run of undefined items.
+          if (calls > 1000) throw new Error("read on past a broken iterator result");
+          return 5;
+        },
+      }),
+    } as unknown as Iterable<ContentDataInit>;
+    const batch = client.evaluateBatch(broken, { policyId: "policy-violence" });
+    const outcomes: BatchOutcome[] = [];
+    const thrown = await (async () => {
+      try {
+        for await (const outcome of batch) outcomes.push(outcome);
+      } catch (error) {
+        return error;
+      }
+    })();
+    expect(thrown).toBeInstanceOf(InvalidRequestError);
+    expect(thrown).toMatchObject({
+      field: "items",
+      message: expect.stringMatching(/broken iterator.*next\(\) returned a whole number/),
+    });
+    expect(calls).toBe(4);
+    expectEveryIndexOnce(outcomes, 3);
+    expect(outcomes.every((o) => o.kind === "result")).toBe(true);
+    expect(batch.summary.total).toBe(3);
+    // An iterable whose [Symbol.iterator]() returns no iterator is refused at once.
+    expect(() => client.evaluateBatch({ [Symbol.iterator]: () => 5 } as never, { policyId: "p" })).toThrow(
+      /items is a broken iterator: its \[Symbol\.iterator\]\(\) returned a whole number/,
+    );
+  });
+
+  it("reads bad items within the window, yields them as it reads them, and lets timers run", async () => {
+    let read = 0;
+    function* garbage(): Generator<ContentDataInit> {
+      for (;;) {
+        // Without a bound on bad items, the first read never ends: stop it here rather than run out of memory.
+        if (++read > 20_000) throw new Error("read without bound");
+        yield undefined as never;
+      }
+    }
+    let ticked = false;
+    const tick = setTimeout(() => (ticked = true), 0);
+    let yielded = 0;
+    let maxAhead = 0;
+    let tickedAt: number | undefined;
+    for await (const outcome of client.evaluateBatch(garbage(), { policyId: "policy-violence", windowSize: 100 })) {
+      expect(outcome).toMatchObject({ kind: "failed", index: yielded, attempts: 0 });
+      expect(outcome.error).toBeInstanceOf(InvalidRequestError);
+      yielded++;
+      maxAhead = Math.max(maxAhead, read - yielded);
+      if (ticked) tickedAt ??= yielded;
+      if (yielded === 5000) break;
+    }
+    clearTimeout(tick);
+    expect(maxAhead).toBeLessThanOrEqual(100);
+    // The timer, due at once, ran while the batch was still yielding bad items: the reading never held the event loop.
+    expect(tickedAt).toBeDefined();
+    expect(tickedAt!).toBeLessThan(5000);
+  });
+
+  it("sends a part-filled chunk once the source has been quiet for a moment, and fills it when the source is fast", async () => {
+    const outcomes: BatchOutcome[] = [];
+    const calls = emu.calls.Evaluate;
+    async function* queue(): AsyncGenerator<ContentDataInit> {
+      for (let i = 0; i < 150; i++) yield textContent(`queue message ${i}`, { metadata: { id: `q${i}` } });
+      // The queue goes quiet until its messages so far are evaluated: held until the chunk fills, they never would be.
+      await expect.poll(() => outcomes.length, { timeout: 5000 }).toBe(150);
+      yield textContent("a late message", { metadata: { id: "late" } });
+    }
+    for await (const outcome of client.evaluateBatch(queue(), { policyId: "policy-violence" })) outcomes.push(outcome);
+    expectEveryIndexOnce(outcomes, 151);
+    expect(outcomes.every((o) => o.kind === "result")).toBe(true);
+    // 100 items read without a wait fill their chunk; the 50 after them go once the queue is quiet; then the late one.
+    expect(emu.calls.Evaluate - calls).toBe(3);
+  });
+
+  it("ends at once when the loop is left after a part-filled chunk went while the queue is quiet", async () => {
+    let release: () => void = () => {};
+    const idle = new Promise<void>((resolve) => (release = resolve));
+    async function* queue(): AsyncGenerator<ContentDataInit> {
+      yield textContent("the only message for now");
+      await idle; // the chunk goes without waiting for this
+      yield textContent("a late message");
+    }
+    // One stream: when the loop is left, no read is under way, but the queue still owes an answer to the last one.
+    const batch = client.evaluateBatch(queue(), { policyId: "policy-violence", concurrency: 1 });
+    for await (const outcome of batch) {
+      expect(outcome.kind).toBe("result");
+      break;
+    }
+    expect(batch.summary.total).toBe(1);
+    release();
+  });
+
   it("checks its options at once", () => {
     expect(() => client.evaluateBatch([], { policyId: "" })).toThrow(InvalidRequestError);
     expect(() => client.evaluateBatch([], { policyId: "p", concurrency: 0 })).toThrow(/concurrency is 0/);
@@ -340,6 +475,14 @@ describe("evaluateBatch", () => {
       /concurency is not an option of evaluateBatch/,
     );
     expect(() => client.evaluateBatch([], { policyId: "p", ordered: "yes" } as never)).toThrow(/ordered is a string/);
+    for (const bad of [-1, Number.NaN, 2 ** 31, "20"]) {
+      expect(() => client.evaluateBatch([], { policyId: "p", maxChunkWaitMs: bad as number })).toThrow(
+        /maxChunkWaitMs is .*; pass a number of milliseconds from 0 to 2147483647, or Infinity for no limit/,
+      );
+    }
+    for (const good of [0, 5, Number.POSITIVE_INFINITY]) {
+      expect(() => client.evaluateBatch([], { policyId: "p", maxChunkWaitMs: good })).not.toThrow();
+    }
   });
 
   it("yields nothing for no items, and bounds each stream by bytes", async () => {
