@@ -120,11 +120,30 @@ export function parseCommandArgs(
   command: string,
   { positionals = true }: { positionals?: boolean } = {},
 ): { values: ParsedValues; positionals: string[] } {
+  let parsed: ReturnType<typeof parseArgs>;
   try {
-    const parsed = parseArgs({ args: [...argv], options, strict: true, allowPositionals: positionals });
-    return { values: parsed.values as ParsedValues, positionals: parsed.positionals };
+    parsed = parseArgs({ args: [...argv], options, strict: true, allowPositionals: positionals });
   } catch (error) {
     throw new UsageError(describeParseError(error, command, options), command);
+  }
+  const values = parsed.values as ParsedValues;
+  checkNoEmptyValues(values, options, command);
+  return { values, positionals: parsed.positionals };
+}
+
+/**
+ * Refuses an option given an empty (or blank) value, such as `--host ""` or `--policy=`: no option of the tool means
+ * anything by it, and quietly taking it as "not given" would use a default (the public gateway for `--host`) that
+ * the user did not ask for. The value itself is never repeated: it may be a secret (`--api-key`).
+ */
+function checkNoEmptyValues(values: ParsedValues, options: OptionSpecs, command: string): void {
+  for (const [name, spec] of Object.entries(options)) {
+    if (spec.type !== "string") continue;
+    const value = values[name];
+    const given = value === undefined ? [] : Array.isArray(value) ? value : [value];
+    if (given.some((v) => typeof v === "string" && v.trim() === "")) {
+      throw new UsageError(`--${name} needs a non-empty value`, command);
+    }
   }
 }
 

@@ -1,6 +1,7 @@
 // The options and the argument the jobs commands share: --json, --poll-interval and --wait-timeout, and the job
 // UUID that get and wait take.
 
+import { JOB_UUID_PATTERN } from "../validation/limits.js";
 import { type OptionSpecs, type ParsedValues, parseDuration, stringValue, UsageError } from "./args.js";
 
 /** `--json`. */
@@ -26,7 +27,10 @@ export function waitOptions(values: ParsedValues, command: string, signal: Abort
   };
 }
 
-/** The one job UUID a command takes. Throws UsageError for none or more than one. */
+/**
+ * The one job UUID a command takes. Throws UsageError for none, more than one, or one that is not a UUID (the
+ * gateway's job ids are UUIDs, and the tool, unlike the SDK's `limits` option, has no way to relax that).
+ */
 export function jobUuidArgument(positionals: string[], command: string): string {
   if (positionals.length !== 1) {
     throw new UsageError(
@@ -36,5 +40,13 @@ export function jobUuidArgument(positionals: string[], command: string): string 
       command,
     );
   }
-  return positionals[0]!;
+  const jobUuid = positionals[0]!;
+  if (!JOB_UUID_PATTERN.test(jobUuid)) {
+    const shown = jobUuid.length > 60 ? `${jobUuid.slice(0, 60)}…` : jobUuid;
+    throw new UsageError(
+      `${JSON.stringify(shown)} is not a job UUID (such as 3fa85f64-5717-4562-b3fc-2c963f66afa6); give the UUID that jobs create or jobs list printed`,
+      command,
+    );
+  }
+  return jobUuid;
 }

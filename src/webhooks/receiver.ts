@@ -9,8 +9,14 @@ import { WebhookVerificationError } from "./verification-error.js";
 // TextEncoder, not Buffer: apart from the secret check (node:crypto), receiving needs no Node globals.
 const utf8 = new TextEncoder();
 
-/** Request headers as `Headers` or as a plain object such as Node's `req.headers` (names in any letter case). */
-export type WebhookHeaders = Headers | { readonly [name: string]: string | readonly string[] | number | undefined };
+/** One header's value in a Map or a plain object: text, a list of values (a repeated header), or a number. */
+type HeaderValue = string | readonly string[] | number | undefined;
+
+/**
+ * Request headers as `Headers`, a `Map`, or a plain object such as Node's `req.headers`. Names are matched in any
+ * letter case, as HTTP does; a name given several times in different cases counts as a repeated header.
+ */
+export type WebhookHeaders = Headers | ReadonlyMap<string, HeaderValue> | { readonly [name: string]: HeaderValue };
 
 /** How a webhook request is checked. */
 export interface WebhookVerifyOptions {
@@ -57,10 +63,12 @@ export interface WebhookHandlerOptions<Req> extends WebhookVerifyOptions {
  *
  * @returns the job.
  * @throws WebhookVerificationError with a `reason` and the HTTP `status` to answer with.
- * @throws TypeError when the options are invalid (no secret, a secret that cannot travel in a header, a bad limit).
+ * @throws TypeError when the options are invalid (no secret, a secret that cannot travel in a header, a bad limit), or
+ *   the request is not `{ method?, headers, body }` with headers as Headers, a Map or an object.
  */
 export function verifyWebhook(request: WebhookRequestParts, options: WebhookVerifyOptions): Job {
   const receiver = new WebhookReceiver(options);
+  checkRequestParts(request);
   receiver.checkRequest(request.method, request.headers);
   return receiver.parse(receiver.rawBody(request.body));
 }
@@ -69,14 +77,50 @@ export function verifyWebhook(request: WebhookRequestParts, options: WebhookVeri
  * Checks only the secret header of a webhook request, in constant time, accepting any of several secrets.
  *
  * @throws WebhookVerificationError "missing_secret" or "wrong_secret" (status 401).
- * @throws TypeError when no secret is given, or a secret or the header name cannot travel in a header.
+ * @throws TypeError when no secret is given, or a secret or the header name cannot travel in a header, or `headers`
+ *   is not Headers, a Map or an object.
  */
 export function verifyWebhookSecret(
   headers: WebhookHeaders,
   options: Pick<WebhookVerifyOptions, "secret" | "header">,
 ): void {
   const check = new SecretCheck(options.secret, options.header);
+  checkHeaders(headers, "verifyWebhookSecret: headers");
   check.verify(headerOf(headers, check.headerName));
+}
+
+/** What the value is, for a message: "null", "undefined", "an array", "a string". */
+function kindOf(value: unknown): string {
+  if (value === null || value === undefined) return String(value);
+  if (Array.isArray(value)) return "an array";
+  const type = typeof value;
+  return `${/^[aeiou]/.test(type) ? "an" : "a"} ${type}`;
+}
+
+const HEADERS_FIX =
+  "pass the request's headers as a Headers object, a Map, or an object of header names to values such as Node's req.headers";
+
+/** @throws TypeError naming `what` when the headers are not Headers, a Map or an object. */
+function checkHeaders(headers: unknown, what: string): void {
+  if (headers === null || typeof headers !== "object" || Array.isArray(headers)) {
+    throw new TypeError(`${what} is ${kindOf(headers)}; ${HEADERS_FIX}`);
+  }
+}
+
+/** @throws TypeError when the request is not `{ method?, headers, body }`. */
+function checkRequestParts(request: unknown): void {
+  if (request === null || typeof request !== "object") {
+    throw new TypeError(
+      `verifyWebhook: the request is ${kindOf(request)}; pass { method, headers, body } with the raw body`,
+    );
+  }
+  const { method, headers } = request as { method?: unknown; headers?: unknown };
+  if (method !== undefined && typeof method !== "string") {
+    throw new TypeError(
+      `verifyWebhook: request.method is ${kindOf(method)}; pass the HTTP method as a string such as "POST", or leave it out`,
+    );
+  }
+  checkHeaders(headers, "verifyWebhook: request.headers");
 }
 
 /**
@@ -187,21 +231,35 @@ export function parsedBodyError(body: unknown, fix: string): WebhookVerification
 }
 
 /**
- * One header's value from Headers or a plain object, by case-insensitive name; repeated values joined with ", " as
- * HTTP does.
+ * One header's value from Headers, a Map or a plain object, by case-insensitive name; repeated values (a list, or the
+ * same name in several letter cases) joined with ", " as HTTP does.
+ * @throws TypeError when the headers are not one of those, or a value is not text, a number or a list.
  * @internal
  */
 export function headerOf(headers: WebhookHeaders, name: string): string | undefined {
-  if (typeof (headers as Headers).get === "function") return (headers as Headers).get(name) ?? undefined;
-  const record = headers as { readonly [name: string]: string | readonly string[] | number | undefined };
+  checkHeaders(headers, "webhook receiver: the request headers");
+  // A Map has get() too, but its keys are case-sensitive: it is read like a plain object.
+  const entries: Iterable<[string, unknown]> | undefined =
+    headers instanceof Map
+      ? headers.entries()
+      : typeof (headers as Headers).get === "function"
+        ? undefined
+        : Object.entries(headers);
+  if (entries === undefined) return (headers as Headers).get(name) ?? undefined;
   const lower = name.toLowerCase();
-  let value = record[lower];
-  if (value === undefined) {
-    const key = Object.keys(record).find((k) => k.toLowerCase() === lower);
-    if (key !== undefined) value = record[key];
+  const values: string[] = [];
+  for (const [key, value] of entries) {
+    if (typeof key !== "string" || key.toLowerCase() !== lower || value === undefined || value === null) continue;
+    if (typeof value === "string") values.push(value);
+    else if (typeof value === "number") values.push(String(value));
+    else if (Array.isArray(value)) values.push(...value.map(String));
+    else {
+      throw new TypeError(
+        `webhook receiver: the ${JSON.stringify(key)} header is ${kindOf(value)}; header values must be text, or a list of text for a repeated header`,
+      );
+    }
   }
-  if (value === undefined) return undefined;
-  return typeof value === "string" ? value : typeof value === "number" ? String(value) : value.join(", ");
+  return values.length === 0 ? undefined : values.join(", ");
 }
 
 /**

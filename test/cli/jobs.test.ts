@@ -191,6 +191,24 @@ describe("clavata jobs", () => {
     expect(run.stderr).toContain("not found");
   });
 
+  it("refuses a job id that is not a UUID as bad usage (exit 2), before connecting, with advice for the tool", async () => {
+    for (const [command, id] of [
+      ["get", "not-a-uuid"],
+      ["wait", "not-a-uuid"],
+      ["get", "3fa85f64-5717-4562-b3fc-2c963f66afa"],
+      ["get", ""],
+    ] as const) {
+      // No gateway listens on port 9: a check that waited for the SDK would fail to connect instead.
+      const run = await jobs([command, id], { env: { CLAVATA_PORT: "9" } });
+      expect({ command, id, code: run.code }).toEqual({ command, id, code: 2 });
+      expect(run.stderr).toBe(
+        `clavata jobs ${command}: ${JSON.stringify(id)} is not a job UUID (such as 3fa85f64-5717-4562-b3fc-2c963f66afa6); ` +
+          `give the UUID that jobs create or jobs list printed\nRun "clavata jobs ${command} --help" for usage.\n`,
+      );
+      expect(run.stderr).not.toContain("limits.");
+    }
+  });
+
   it("rejects bad usage with exit code 2", async () => {
     const cases: Array<[string[], RegExp]> = [
       [["get"], /give the job's UUID/],

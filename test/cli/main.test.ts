@@ -137,6 +137,55 @@ describe("clavata", () => {
   });
 });
 
+describe("empty option values", () => {
+  it("an option given an empty or blank value is a usage error (exit 2), not a fallback to its default", async () => {
+    const env = { CLAVATA_API_KEY: "cli-main-test-key" };
+    const cases: Array<[string[], string]> = [
+      [["--host", "", "--insecure", "jobs", "list"], "--host"],
+      [["jobs", "list", "--insecure", "--host="], "--host"],
+      [["--host", "  ", "--insecure", "evaluate", "--policy", "p", "hi"], "--host"],
+      [["evaluate", "--emulator", "--policy=", "hi"], "--policy"],
+      [["evaluate", "--emulator", "-p", "", "hi"], "--policy"],
+      [["evaluate", "--emulator", "--policy", "p", "--input="], "--input"],
+      [["evaluate", "--emulator", "--policy", "p", "--file", "a.txt", "--file", ""], "--file"],
+      [["jobs", "list", "--emulator", "--page-token="], "--page-token"],
+      [
+        [
+          "jobs",
+          "create",
+          "--emulator",
+          "--policy",
+          "p",
+          "--webhook",
+          "http://127.0.0.1:9/x",
+          "--webhook-secret=",
+          "hi",
+        ],
+        "--webhook-secret",
+      ],
+      [["batch", "list", "--emulator", "--id="], "--id"],
+      [["emulator", "--host=", "--port", "70000"], "--host"],
+    ];
+    // Every case stays local even without the check: --insecure makes a fallback to the default host fail the
+    // plaintext check before any connection, and the emulator's bad --port stops it before it listens.
+    for (const [args, option] of cases) {
+      const run = await runCli(args, { env });
+      expect({ args, code: run.code }).toEqual({ args, code: 2 });
+      expect(run.stderr).toMatch(
+        new RegExp(`: ${option} needs a non-empty value\\nRun "clavata [a-z ]+ --help" for usage\\.\\n$`),
+      );
+    }
+  });
+
+  it("never repeats a blank --api-key", async () => {
+    const run = await runCli(["--api-key", " \t ", "jobs", "list"]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toBe(
+      'clavata jobs list: --api-key needs a non-empty value\nRun "clavata jobs list --help" for usage.\n',
+    );
+  });
+});
+
 describe("clavata emulator", () => {
   it("runs until its signal fires, serves the sample policies, and returns 0", async () => {
     const controller = new AbortController();
@@ -218,7 +267,7 @@ describe("clavata emulator", () => {
       [["emulator", "--policies", bad], /--policies: .*bad-policies\.json/],
       [["emulator", "--tls-cert", "a.pem"], /--tls-cert and --tls-key go together/],
       [["emulator", "--tls-cert", "no-such.pem", "--tls-key", "no-such.pem"], /--tls-cert: cannot read no-such\.pem/],
-      [["emulator", "--api-key", " "], /--api-key needs a non-empty key/],
+      [["emulator", "--api-key", " "], /--api-key needs a non-empty value/],
       [["emulator", "--job-delay", "soon"], /--job-delay must be a whole number/],
       [["emulator", "--emulator"], /unknown option --emulator/],
       [["emulator", "extra"], /takes no arguments/],

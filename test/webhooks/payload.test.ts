@@ -176,6 +176,73 @@ describe("verifyWebhook", () => {
     );
   });
 
+  it("reads a Map's and a plain object's header names in any letter case, as HTTP does", () => {
+    const headers = { "X-Webhook-Secret": SECRET, "Content-Type": "application/json", "CONTENT-LENGTH": "5000" };
+    for (const given of [headers, new Map(Object.entries(headers))]) {
+      expect(
+        equals(JobSchema, verifyWebhook({ method: "POST", headers: given, body: good.body }, { secret: SECRET }), job),
+      ).toBe(true);
+      // Content-Length is read too, in any case: over the limit before the body is read.
+      expect(
+        rejection(() => verifyWebhook({ headers: given, body: good.body }, { secret: SECRET, maxBodyBytes: 4000 }))
+          .reason,
+      ).toBe("too_large");
+    }
+    // A list is a repeated header, and so is one name in two letter cases: both values are read, joined as HTTP does,
+    // so an extra value next to the right secret does not pass.
+    for (const given of [
+      new Map<string, string | string[]>([
+        ["x-webhook-secret", ["nope-nope-nope", SECRET]],
+        ["content-type", "application/json"],
+      ]),
+      new Map([
+        ["X-Webhook-Secret", "nope-nope-nope"],
+        ["x-webhook-secret", SECRET],
+        ["content-type", "application/json"],
+      ]),
+      { "X-Webhook-Secret": "nope-nope-nope", "x-webhook-secret": SECRET, "content-type": "application/json" },
+    ]) {
+      expect(rejection(() => verifyWebhook({ headers: given, body: good.body }, { secret: SECRET })).reason).toBe(
+        "wrong_secret",
+      );
+    }
+  });
+
+  it("says what to pass, in a TypeError, when the request or its headers or method are not what it reads", () => {
+    const cases: Array<[unknown, RegExp]> = [
+      [
+        { headers: null, body: good.body },
+        /^verifyWebhook: request\.headers is null; pass the request's headers as a Headers object, a Map, or an object/,
+      ],
+      [{ body: good.body }, /^verifyWebhook: request\.headers is undefined; pass the request's headers/],
+      [{ headers: "x-webhook-secret: s", body: good.body }, /^verifyWebhook: request\.headers is a string; pass/],
+      [
+        { headers: [["x-webhook-secret", SECRET]], body: good.body },
+        /^verifyWebhook: request\.headers is an array; pass/,
+      ],
+      [
+        { method: 5, headers: good.headers, body: good.body },
+        /^verifyWebhook: request\.method is a number; pass the HTTP method as a string/,
+      ],
+      [null, /^verifyWebhook: the request is null; pass \{ method, headers, body \}/],
+      [
+        { headers: { "x-webhook-secret": { value: SECRET } }, body: good.body },
+        /the "x-webhook-secret" header is an object; header values must be text/,
+      ],
+    ];
+    for (const [request, message] of cases) {
+      let error: unknown;
+      try {
+        verifyWebhook(request as Parameters<typeof verifyWebhook>[0], { secret: SECRET });
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(TypeError);
+      expect((error as TypeError).message).toMatch(message);
+      expect((error as TypeError).message).not.toContain(SECRET);
+    }
+  });
+
   it("refuses a limit that is not a whole positive number of bytes", () => {
     for (const maxBodyBytes of [0, -1, 1.5, Number.NaN]) {
       expect(() => verifyWebhook({ headers: good.headers, body: good.body }, { secret: SECRET, maxBodyBytes })).toThrow(

@@ -30,6 +30,17 @@ describe("verifyWebhookSecret", () => {
     expect(() => verifyWebhookSecret(new Headers({ "X-WEBHOOK-SECRET": SECRET }), { secret: SECRET })).not.toThrow();
   });
 
+  it("reads a Map's header names in any letter case, and says what to pass for headers that are not headers", () => {
+    expect(() => verifyWebhookSecret(new Map([["X-Webhook-Secret", SECRET]]), { secret: SECRET })).not.toThrow();
+    for (const headers of [null, undefined, "x-webhook-secret"]) {
+      const error = thrown(() => verifyWebhookSecret(headers as unknown as Headers, { secret: SECRET }));
+      expect(error).toBeInstanceOf(TypeError);
+      expect(error.message).toMatch(
+        /^verifyWebhookSecret: headers is (null|undefined|a string); pass the request's headers/,
+      );
+    }
+  });
+
   it("says the header is missing (401) when it is absent or empty, naming the header and the fix", () => {
     for (const headers of [{}, { "x-webhook-secret": "" }, new Headers()]) {
       const error = rejection(() => verifyWebhookSecret(headers, { secret: SECRET }));

@@ -28,8 +28,8 @@ export async function jobsWaitCommand(context: CommandContext): Promise<number> 
     { ...GLOBAL_OPTIONS, ...SHOW_JOB_OPTIONS, ...WAIT_OPTIONS },
     command,
   );
-  const jobUuid = jobUuidArgument(positionals, command);
   const waiting = waitOptions(values, command, context.signal);
+  const jobUuid = jobUuidArgument(positionals, command);
   return withGateway(values, command, context, async (client) => {
     const job = await client.waitForJob(jobUuid, waiting);
     return showJob(job, values, context, { failOnFinalError: true });

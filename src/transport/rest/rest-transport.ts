@@ -24,6 +24,7 @@ import {
 import { interceptedTransport } from "../intercepted.js";
 import { httpBindingOf, transcodeRequest } from "./http-rule.js";
 import { ndjsonLines } from "./ndjson.js";
+import { restFailure, tooLargeFailure } from "./rest-failure.js";
 import { connectErrorFromStatusJson } from "./status-body.js";
 
 /** How to make a REST transport. */
@@ -34,7 +35,16 @@ export interface RestTransportOptions {
   interceptors?: Interceptor[];
   /** The fetch to use. Default: the global fetch. */
   fetch?: typeof globalThis.fetch;
+  /**
+   * The largest answer the transport reads, in bytes: a unary body, or one line of a streamed answer. A longer one
+   * fails the call (a ServerError, never retried) before more than this much of it is buffered, and an error body
+   * longer than this is classified by its HTTP status alone. Default 4 MiB (4 194 304), as `maxReceiveMessageBytes`.
+   */
+  maxReceiveMessageBytes?: number;
 }
+
+/** The default of `maxReceiveMessageBytes`: 4 MiB, as the gRPC transport's. */
+const DEFAULT_MAX_RECEIVE_BYTES = 4 * 1024 * 1024;
 
 // Headers that belong to gRPC and mean nothing to a REST gateway; grpc-timeout is kept (grpc-gateway reads it).
 const droppedHeaders = ["te", "grpc-accept-encoding", "grpc-encoding", "content-type", "connect-protocol-version"];
@@ -49,21 +59,74 @@ function wireError(error: unknown, signal: AbortSignal): ConnectError {
   return new ConnectError(message, Code.Unavailable, undefined, undefined, error);
 }
 
-async function errorFromResponse(response: Response): Promise<ConnectError> {
+/**
+ * The whole body, or undefined when it is longer than `maxBytes`: then reading stops there and the rest of the body
+ * is cancelled, so that no more than `maxBytes` of it is ever buffered.
+ */
+async function bodyWithin(response: Response, maxBytes: number): Promise<Uint8Array | undefined> {
+  if (response.body === null) return new Uint8Array(0);
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  let done = false;
+  try {
+    for (;;) {
+      const chunk = await reader.read();
+      if (chunk.done) {
+        done = true;
+        break;
+      }
+      size += chunk.value.length;
+      if (size > maxBytes) return undefined;
+      chunks.push(chunk.value);
+    }
+  } finally {
+    if (!done) await reader.cancel().catch(() => {});
+    reader.releaseLock();
+  }
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return bytes;
+}
+
+async function errorFromResponse(response: Response, maxBytes: number): Promise<ConnectError> {
   let body: unknown;
   try {
-    body = JSON.parse(await response.text());
+    // An error body over the read limit is not read further: the HTTP status alone classifies the error.
+    const bytes = await bodyWithin(response, maxBytes);
+    body = bytes === undefined ? undefined : JSON.parse(new TextDecoder().decode(bytes));
   } catch {
     body = undefined;
   }
   return connectErrorFromStatusJson(body, { status: response.status, headers: response.headers });
 }
 
-function lineError(line: string, expected: string): ConnectError {
-  return new ConnectError(
+/** A stream line that is not what the REST surface sends: a malformed answer (a ServerError, never retried). */
+function lineError(line: string, expected: string, headers: Headers): ConnectError {
+  return restFailure(
+    "malformed-response",
     `the gateway sent a stream line that is not ${expected}: ${line.slice(0, 80)}`,
-    Code.Internal,
+    headers,
   );
+}
+
+/** Decodes the proto3 JSON of an answer; JSON that is not the method's message is a malformed answer. */
+function decodeAnswer<O extends DescMessage>(
+  schema: O,
+  json: JsonValue,
+  what: string,
+  headers: Headers,
+): ReturnType<typeof fromJson<O>> {
+  try {
+    return fromJson(schema, json, { ignoreUnknownFields: true });
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw restFailure("malformed-response", `the gateway sent ${what} that cannot be decoded (${reason})`, headers);
+  }
 }
 
 /**
@@ -77,6 +140,7 @@ export function createRestTransport(options: RestTransportOptions): Transport {
   const baseUrl = options.baseUrl.replace(/\/+$/, "");
   const interceptors = options.interceptors ?? [];
   const fetchFn = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+  const maxReceiveBytes = options.maxReceiveMessageBytes ?? DEFAULT_MAX_RECEIVE_BYTES;
 
   async function send(
     method: DescMethodUnary | DescMethodStreaming,
@@ -118,7 +182,7 @@ export function createRestTransport(options: RestTransportOptions): Transport {
         Code.FailedPrecondition,
       );
     }
-    if (!response.ok) throw await errorFromResponse(response);
+    if (!response.ok) throw await errorFromResponse(response, maxReceiveBytes);
     return response;
   }
 
@@ -134,12 +198,18 @@ export function createRestTransport(options: RestTransportOptions): Transport {
     async unary<I extends DescMessage, O extends DescMessage>(req: UnaryRequest<I, O>): Promise<UnaryResponse<I, O>> {
       const method = req.method;
       const response = await send(method, req.message, req.header, req.signal);
+      let bytes: Uint8Array | undefined;
+      try {
+        bytes = await bodyWithin(response, maxReceiveBytes);
+      } catch (error) {
+        throw wireError(error, req.signal);
+      }
+      if (bytes === undefined) throw tooLargeFailure("an answer", maxReceiveBytes, response.headers);
       let json: JsonValue;
       try {
-        json = (await response.json()) as JsonValue;
-      } catch (error) {
-        if (req.signal.aborted) throw wireError(error, req.signal);
-        throw new ConnectError("the gateway answered with a body that is not JSON", Code.Internal);
+        json = JSON.parse(new TextDecoder().decode(bytes)) as JsonValue;
+      } catch {
+        throw restFailure("malformed-response", "the gateway answered with a body that is not JSON", response.headers);
       }
       return {
         stream: false,
@@ -147,7 +217,7 @@ export function createRestTransport(options: RestTransportOptions): Transport {
         method,
         header: response.headers,
         trailer: new Headers(),
-        message: fromJson(method.output, json, { ignoreUnknownFields: true }),
+        message: decodeAnswer(method.output, json, "an answer", response.headers),
       };
     },
     async stream<I extends DescMessage, O extends DescMessage>(
@@ -167,7 +237,7 @@ export function createRestTransport(options: RestTransportOptions): Transport {
         method,
         header: response.headers,
         trailer: new Headers(),
-        message: readStream(method, response, req.signal),
+        message: readStream(method, response, req.signal, maxReceiveBytes),
       };
     },
   });
@@ -175,29 +245,33 @@ export function createRestTransport(options: RestTransportOptions): Transport {
 
 /**
  * The results of an NDJSON answer, one per line as it arrives. An `{"error": …}` line ends the stream with that
- * error; a body that ends while the signal is aborted ends with the abort's reason.
+ * error; a line that is not a result (not JSON, not the method's message) or longer than `maxLineBytes` ends it with
+ * a malformed-answer failure, never retried; a body that ends while the signal is aborted ends with the abort's
+ * reason.
  */
 async function* readStream<O extends DescMessage>(
   method: DescMethodStreaming<DescMessage, O>,
   response: Response,
   signal: AbortSignal,
+  maxLineBytes: number,
 ): AsyncGenerator<ReturnType<typeof fromJson<O>>, void, undefined> {
   if (response.body === null) return;
+  const headers = response.headers;
   try {
-    for await (const line of ndjsonLines(response.body)) {
+    for await (const line of ndjsonLines(response.body, maxLineBytes)) {
       let parsed: unknown;
       try {
         parsed = JSON.parse(line);
       } catch {
-        throw lineError(line, "JSON");
+        throw lineError(line, "JSON", headers);
       }
-      if (typeof parsed !== "object" || parsed === null) throw lineError(line, "a JSON object");
+      if (typeof parsed !== "object" || parsed === null) throw lineError(line, "a JSON object", headers);
       const { result, error } = parsed as { result?: JsonValue; error?: unknown };
       if (error !== undefined && error !== null) {
-        throw connectErrorFromStatusJson(error, { status: 200, headers: response.headers });
+        throw connectErrorFromStatusJson(error, { status: 200, headers });
       }
-      if (result === undefined) throw lineError(line, '{"result": …} or {"error": …}');
-      yield fromJson(method.output, result, { ignoreUnknownFields: true });
+      if (result === undefined) throw lineError(line, '{"result": …} or {"error": …}', headers);
+      yield decodeAnswer(method.output, result, "a stream result", headers);
     }
   } catch (error) {
     if (error instanceof ConnectError && !signal.aborted) throw error;

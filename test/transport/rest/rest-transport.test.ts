@@ -3,7 +3,7 @@
 // and HTTP-level errors (Retry-After, bodies that are not JSON).
 import { once } from "node:events";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { Code } from "@connectrpc/connect";
+import { Code, createClient } from "@connectrpc/connect";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   EvaluateResponseSchema,
@@ -20,6 +20,7 @@ import {
   RateLimitError,
   ServerError,
   textContent,
+  transportFailureOf,
 } from "../../../src/index.js";
 import {
   createRouteTable,
@@ -28,6 +29,7 @@ import {
   transcodeRequest,
 } from "../../../src/transport/rest/http-rule.js";
 import { ndjsonLines } from "../../../src/transport/rest/ndjson.js";
+import { createRestTransport } from "../../../src/transport/rest/rest-transport.js";
 import { drain, thrown } from "../../support/calls.js";
 import { json, type ScriptedServer, startScriptedServer } from "./http-server.js";
 
@@ -144,6 +146,188 @@ describe("NDJSON framing", () => {
     );
     expect(seen).toHaveLength(1);
     expect(error).toBeInstanceOf(ServerError);
+  });
+});
+
+describe("answers the client cannot use", () => {
+  const MiB4 = 4 * 1024 * 1024;
+
+  /** A stream line of exactly `bytes` bytes (its newline not counted) that decodes to a result. */
+  const lineOfSize = (bytes: number) => {
+    const shell = JSON.stringify({ result: { jobUuid: "" } });
+    return `${JSON.stringify({ result: { jobUuid: "a".repeat(bytes - shell.length) } })}\n`;
+  };
+
+  /** Answers with a body that never ends: chunks of `chunk` for as long as the client reads. */
+  function endless(res: import("node:http").ServerResponse, status: number, first: string, chunk: string) {
+    res.writeHead(status, { "content-type": status === 200 ? "application/x-ndjson" : "application/json" });
+    res.write(first);
+    const more = () => {
+      while (!res.destroyed && res.write(chunk)) {}
+      if (!res.destroyed) res.once("drain", more);
+    };
+    more();
+    return once(res, "close");
+  }
+
+  it.each([
+    ["null", '{"result":null}'],
+    ["a field of the wrong type", '{"result":{"jobUuid":5}}'],
+  ])(
+    "a stream result that is not the method's message (%s) is a malformed answer: a ServerError, never sent again",
+    async (_name, text) => {
+      const { server, client } = await serve(
+        (_req, res) => {
+          res.writeHead(200, { "content-type": "application/x-ndjson" });
+          res.end(`${text}\n`);
+        },
+        { maxRetries: 2 },
+      );
+      const error = await thrown(drain(client.evaluate({ policyId: "p", contentData: [textContent("a")] })));
+      expect(error).toBeInstanceOf(ServerError);
+      expect(transportFailureOf(error)?.kind).toBe("malformed-response");
+      expect(error.message).toMatch(/cannot be decoded/);
+      // Each attempt is evaluated (and billed) again by the gateway: a malformed answer is never retried.
+      expect(server.requests).toHaveLength(1);
+    },
+  );
+
+  it("a unary answer that is not the method's message is the same malformed answer, and CreateJob is sent once", async () => {
+    const { server, client } = await serve(
+      (_req, res) =>
+        json(res, 200, { job: { jobUuid: "3f1c0c6e-0000-4000-8000-000000000001", created: "not a time" } }),
+      { maxRetries: 2 },
+    );
+    const error = await thrown(client.createJob({ policyId: "p", contentData: [textContent("a")] }));
+    expect(error).toBeInstanceOf(ServerError);
+    expect(transportFailureOf(error)?.kind).toBe("malformed-response");
+    expect(server.requests).toHaveLength(1);
+  });
+
+  it("a unary body cut off by the network is a ConnectionError, not a malformed answer", async () => {
+    const { client } = await serve(
+      async (_req, res) => {
+        res.writeHead(200, { "content-type": "application/json", "content-length": "1000" });
+        await writeAndFlush(res, '{"jobs":[');
+        res.socket?.destroy();
+      },
+      { maxRetries: 0 },
+    );
+    const error = await thrown(client.listJobs());
+    expect(error).toBeInstanceOf(ConnectionError);
+    expect(error.code).toBe(Code.Unavailable);
+  });
+
+  it("a stream line is read up to maxReceiveMessageBytes (4 MiB by default); one byte more fails, never retried", async () => {
+    let size = MiB4;
+    const { server, client } = await serve(
+      (_req, res) => {
+        res.writeHead(200, { "content-type": "application/x-ndjson" });
+        res.end(lineOfSize(size));
+      },
+      { maxRetries: 2 },
+    );
+    const [result] = await drain(client.evaluate({ policyId: "p", contentData: [textContent("a")] }));
+    expect(result!.jobUuid).toHaveLength(MiB4 - JSON.stringify({ result: { jobUuid: "" } }).length);
+    size = MiB4 + 1;
+    const error = await thrown(drain(client.evaluate({ policyId: "p", contentData: [textContent("a")] })));
+    expect(error).toBeInstanceOf(ServerError);
+    expect(transportFailureOf(error)?.kind).toBe("message-too-large");
+    expect(error.message).toMatch(/maxReceiveMessageBytes \(4194304 bytes\)/);
+    expect(server.requests).toHaveLength(2);
+  });
+
+  it("a stream line that never ends fails once it passes the limit, and the response is cancelled", async () => {
+    let closed!: Promise<unknown>;
+    const { client } = await serve(
+      (_req, res) => {
+        closed = endless(res, 200, '{"result":{"jobUuid":"', "a".repeat(64 * 1024));
+      },
+      { maxRetries: 0, timeoutMs: 10_000 },
+    );
+    const error = await thrown(drain(client.evaluate({ policyId: "p", contentData: [textContent("a")] })));
+    expect(error).toBeInstanceOf(ServerError);
+    expect(transportFailureOf(error)?.kind).toBe("message-too-large");
+    await closed;
+  });
+
+  it("ndjsonLines buffers no more than the limit of a line: it fails at the chunk that passes it", async () => {
+    let pulls = 0;
+    const body = new ReadableStream<Uint8Array>(
+      {
+        pull(controller) {
+          pulls++;
+          // 5000 bytes at most, so that a reader without a limit ends (with one long line) instead of reading forever.
+          if (pulls > 50) controller.close();
+          else controller.enqueue(new Uint8Array(100).fill(0x61));
+        },
+      },
+      { highWaterMark: 0 },
+    );
+    const lines = ndjsonLines(body, 1000);
+    const error = await lines.next().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(transportFailureOf(error)?.kind).toBe("message-too-large");
+    // 1000 bytes are ten chunks; the eleventh passes the limit and is not kept.
+    expect(pulls).toBe(11);
+    // The body was cancelled.
+    await expect(body.getReader().read()).resolves.toEqual({ done: true, value: undefined });
+    // Lines of exactly the limit, split anywhere, pass.
+    const fits = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode(`${"b".repeat(600)}`));
+        controller.enqueue(new TextEncoder().encode(`${"b".repeat(400)}\n${"c".repeat(1000)}`));
+        controller.close();
+      },
+    });
+    expect((await drain(ndjsonLines(fits, 1000))).map((l) => l.length)).toEqual([1000, 1000]);
+  });
+
+  it("a unary body over the limit fails as message-too-large, and ListJobs is not retried", async () => {
+    const { server, client } = await serve(
+      (_req, res) => json(res, 200, { jobs: [], nextPageToken: "t".repeat(MiB4) }),
+      { maxRetries: 2 },
+    );
+    const error = await thrown(client.listJobs());
+    expect(error).toBeInstanceOf(ServerError);
+    expect(transportFailureOf(error)?.kind).toBe("message-too-large");
+    expect(server.requests).toHaveLength(1);
+  });
+
+  it("an error body that never ends is read only up to the limit, and classified by its HTTP status", async () => {
+    let closed!: Promise<unknown>;
+    const { client } = await serve(
+      (_req, res) => {
+        closed = endless(res, 503, '{"code":14,"message":"', "x".repeat(64 * 1024));
+      },
+      { maxRetries: 0, timeoutMs: 10_000 },
+    );
+    const error = await thrown(client.listJobs());
+    expect(error).toBeInstanceOf(ConnectionError);
+    expect(error.code).toBe(Code.Unavailable);
+    await closed;
+  });
+
+  it("createRestTransport takes maxReceiveMessageBytes", async () => {
+    const server = await startScriptedServer((_req, res) => {
+      res.writeHead(200, { "content-type": "application/x-ndjson" });
+      res.end(lineOfSize(100));
+    });
+    cleanup.push(() => server.close());
+    const call = (maxReceiveMessageBytes: number) =>
+      drain(
+        createClient(GatewayService, createRestTransport({ baseUrl: server.url, maxReceiveMessageBytes })).evaluate({
+          policyId: "p",
+        }),
+      );
+    expect(await call(100)).toHaveLength(1);
+    const error = await call(99).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(transportFailureOf(error)?.kind).toBe("message-too-large");
   });
 });
 
