@@ -94,7 +94,7 @@ export interface BatchOutputRow {
 
 /** Options of `waitForBatchJob`. */
 export interface WaitForBatchJobOptions {
-  /** How long to wait between polls, in ms. Default 5000. */
+  /** How long to wait between polls, in ms. Default 5000; at most 2 147 483 647 (about 24.8 days). */
   pollIntervalMs?: number;
   /** How long to wait in all, in ms, before throwing TimeoutError. Default 3 600 000 (1 hour). */
   timeoutMs?: number;

@@ -3,6 +3,7 @@
 
 import type { Interceptor, Transport } from "@connectrpc/connect";
 import { Code } from "@connectrpc/connect";
+import { MAX_TIMER_MS } from "./deadlines.js";
 import { AuthenticationError, type InvalidRequestError } from "./errors.js";
 import { isHeaderValue, MAX_HEADER_VALUE_LENGTH, reservedHeaderProblem } from "./http-headers.js";
 import { type ClavataLogger, type LogLevel, MIN_REDACTED_KEY_LENGTH } from "./logging.js";
@@ -43,22 +44,35 @@ export interface ClavataTlsOptions {
 export interface ClavataKeepaliveOptions {
   /**
    * How often to PING a connection with open calls and no incoming data, in ms. Default 300 000 (5 minutes), the
-   * shortest interval that common gRPC servers accept without answering "too many pings".
+   * shortest interval that common gRPC servers accept without answering "too many pings". At most 2 147 483 647
+   * (about 24.8 days, the longest timer); `Infinity` never PINGs.
    */
   pingIntervalMs?: number;
-  /** How long to wait for a PING answer before the connection counts as dead, in ms. Default 20 000. */
+  /**
+   * How long to wait for a PING answer before the connection counts as dead, in ms. Default 20 000; at most
+   * 2 147 483 647.
+   */
   pingTimeoutMs?: number;
   /** Whether to PING an idle connection too. Default false. */
   pingIdleConnection?: boolean;
-  /** Close the connection after this long without calls, in ms; the next call reconnects. Default 900 000. */
+  /**
+   * Close the connection after this long without calls, in ms; the next call reconnects. Default 900 000; at most
+   * 2 147 483 647, or `Infinity` to keep it open.
+   */
   idleConnectionTimeoutMs?: number;
 }
 
 /** Backoff between retries. */
 export interface ClavataRetryBackoffOptions {
-  /** The backoff cap of the first retry, in ms; each further retry doubles it ("full jitter"). Default 250. */
+  /**
+   * The backoff cap of the first retry, in ms; each further retry doubles it ("full jitter"). Default 250; at most
+   * 2 147 483 647.
+   */
   initialDelayMs?: number;
-  /** The largest backoff cap, in ms. Default 10 000. A gateway's retry delay hint is honoured even when longer. */
+  /**
+   * The largest backoff cap, in ms. Default 10 000; at most 2 147 483 647. A gateway's retry delay hint is honoured
+   * even when longer.
+   */
   maxDelayMs?: number;
 }
 
@@ -130,8 +144,9 @@ export interface ClavataClientOptions {
    */
   proxy?: string | false;
   /**
-   * The largest response message the gRPC transport accepts, in bytes; a larger one fails the call (ServerError)
-   * before it is buffered. Default 4 MiB (4 194 304), gRPC's usual limit.
+   * The largest response message the client accepts, in bytes (over REST: one answer body, or one line of a
+   * streamed answer); a larger one fails the call (ServerError) before it is buffered. Default 4 MiB (4 194 304),
+   * gRPC's usual limit.
    */
   maxReceiveMessageBytes?: number;
   /**
@@ -201,8 +216,9 @@ function shown(value: unknown): string {
 }
 
 /**
- * Checks a count or duration option: a finite number ≥ min (or Infinity when allowed). `field` is the path below
- * the options object ("timeoutMs", "keepalive.pingTimeoutMs"). Throws InvalidRequestError naming the type.
+ * Checks a count or duration option: a finite number from min to max (or Infinity when allowed, whatever max is).
+ * `field` is the path below the options object ("timeoutMs", "keepalive.pingTimeoutMs"). Throws
+ * InvalidRequestError naming the type.
  * @internal
  */
 export function checkNumber(
@@ -220,8 +236,7 @@ export function checkNumber(
     typeof value === "number" &&
     !Number.isNaN(value) &&
     value >= min &&
-    value <= max &&
-    (Number.isFinite(value) ? !integer || Number.isInteger(value) : infinite && value > 0);
+    (Number.isFinite(value) ? value <= max && (!integer || Number.isInteger(value)) : infinite && value > 0);
   if (!ok) {
     const kind = integer ? "a whole number" : "a number";
     const range = Number.isFinite(max) ? `from ${String(min)} to ${String(max)}` : `of at least ${String(min)}`;
@@ -300,6 +315,12 @@ export function checkHeaders(headers: unknown, field: string): void {
   }
 }
 
+/**
+ * The range of an option that is a timer's delay: no timer takes more than MAX_TIMER_MS (about 24.8 days). Time
+ * limits (timeoutMs) have no such cap, since the client's deadline timer re-arms for a longer one.
+ */
+const timerDelay = { min: 1, max: MAX_TIMER_MS };
+
 const callOptionKeys = ["signal", "timeoutMs", "attemptTimeoutMs", "maxRetries", "headers"];
 
 /**
@@ -319,7 +340,7 @@ export function checkCallOptions(options: unknown, extraKeys: readonly string[] 
  */
 export function checkWaitOptions(options: unknown): void {
   checkCallOptionsOf(options, ["signal", "timeoutMs", "pollIntervalMs"]);
-  checkNumber((options as { pollIntervalMs?: unknown } | undefined)?.pollIntervalMs, "pollIntervalMs", { min: 1 });
+  checkNumber((options as { pollIntervalMs?: unknown } | undefined)?.pollIntervalMs, "pollIntervalMs", timerDelay);
 }
 
 /**
@@ -355,7 +376,7 @@ export function checkUploadOptions(options: unknown): void {
 export function checkWaitForBatchJobOptions(options: unknown): void {
   checkCallOptionsOf(options, ["signal", "timeoutMs", "pollIntervalMs", "onStateChange"]);
   const given = options as { pollIntervalMs?: unknown; onStateChange?: unknown } | undefined;
-  checkNumber(given?.pollIntervalMs, "pollIntervalMs", { min: 1 });
+  checkNumber(given?.pollIntervalMs, "pollIntervalMs", timerDelay);
   if (given?.onStateChange !== undefined && typeof given.onStateChange !== "function") {
     throw invalidOption(
       `onStateChange is ${describeType(given.onStateChange)}; pass a function that takes the batch job`,
@@ -557,12 +578,12 @@ export function resolveClientOptions(
   checkNumber(options.timeoutMs, "timeoutMs", { min: 1, infinite: true });
   checkNumber(options.attemptTimeoutMs, "attemptTimeoutMs", { min: 1, infinite: true });
   checkNumber(options.maxRetries, "maxRetries", { integer: true });
-  checkNumber(options.retryBackoff?.initialDelayMs, "retryBackoff.initialDelayMs");
-  checkNumber(options.retryBackoff?.maxDelayMs, "retryBackoff.maxDelayMs");
-  checkNumber(options.keepalive?.pingIntervalMs, "keepalive.pingIntervalMs", { min: 1, infinite: true });
-  checkNumber(options.keepalive?.pingTimeoutMs, "keepalive.pingTimeoutMs", { min: 1 });
+  checkNumber(options.retryBackoff?.initialDelayMs, "retryBackoff.initialDelayMs", { max: MAX_TIMER_MS });
+  checkNumber(options.retryBackoff?.maxDelayMs, "retryBackoff.maxDelayMs", { max: MAX_TIMER_MS });
+  checkNumber(options.keepalive?.pingIntervalMs, "keepalive.pingIntervalMs", { ...timerDelay, infinite: true });
+  checkNumber(options.keepalive?.pingTimeoutMs, "keepalive.pingTimeoutMs", timerDelay);
   checkNumber(options.keepalive?.idleConnectionTimeoutMs, "keepalive.idleConnectionTimeoutMs", {
-    min: 1,
+    ...timerDelay,
     infinite: true,
   });
   checkNumber(options.maxReceiveMessageBytes, "maxReceiveMessageBytes", { min: 1, integer: true });

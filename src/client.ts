@@ -85,7 +85,7 @@ import {
   type EvaluateRequestInit,
   type ListJobsRequestInit,
 } from "./requests.js";
-import { ResponseStream } from "./response-stream.js";
+import { ResponseStream, type StreamCall } from "./response-stream.js";
 import { sleep } from "./retry.js";
 import { createGrpcRunner } from "./transport/grpc-runner.js";
 import { createRestTransport } from "./transport/rest/rest-transport.js";
@@ -97,7 +97,7 @@ const inspectCustom = Symbol.for("nodejs.util.inspect.custom");
 
 /** Options of `waitForJob`. */
 export interface WaitForJobOptions {
-  /** How long to wait between GetJob polls, in ms. Default 1000. */
+  /** How long to wait between GetJob polls, in ms. Default 1000; at most 2 147 483 647 (about 24.8 days). */
   pollIntervalMs?: number;
   /** How long to wait for the job to finish, in ms, before throwing TimeoutError. Default 300 000 (5 minutes). */
   timeoutMs?: number;
@@ -176,7 +176,13 @@ export class ClavataClient implements AsyncDisposable {
     if (resolved.transport === "custom") {
       this.#runner = new ConnectPath(withInterceptors(options.transport as Transport, interceptors, resolved.baseUrl));
     } else if (resolved.protocol === "rest") {
-      this.#runner = new ConnectPath(createRestTransport({ baseUrl: resolved.baseUrl, interceptors }));
+      this.#runner = new ConnectPath(
+        createRestTransport({
+          baseUrl: resolved.baseUrl,
+          interceptors,
+          maxReceiveMessageBytes: resolved.maxReceiveMessageBytes,
+        }),
+      );
     } else {
       // The caller's own interceptors (and per-call logging) need Connect's chain; the client's own work does not.
       const fastPath =
@@ -220,7 +226,18 @@ export class ClavataClient implements AsyncDisposable {
   evaluate(request: EvaluateRequestInit, options?: CallOptions): AsyncGenerator<EvaluateResponse, void, undefined> {
     checkCallOptions(options);
     const message = buildEvaluateRequest(request, this.#options.limits);
-    return this.#evaluateStream(message, options);
+    const count = message.contentData.length;
+    // The gateway sends one result per item: a stream that ends OK with fewer has lost some, and must not look
+    // complete. (evaluateBatch, through evaluateChecked, finds the missing items itself and reports each.)
+    return this.#evaluateStream(message, options, {
+      count,
+      short: (received) =>
+        new ServerError(
+          `Evaluate failed: the gateway ended the stream after ${String(received)} of ${String(count)} results ` +
+            "(it sends one per item); the items without a result have no verdict",
+          { code: Code.Internal },
+        ),
+    });
   }
 
   /**
@@ -239,9 +256,11 @@ export class ClavataClient implements AsyncDisposable {
   #evaluateStream(
     message: ReturnType<typeof buildEvaluateRequest>,
     options: CallOptions | undefined,
+    expected?: StreamCall<EvaluateResponse>["expected"],
   ): AsyncGenerator<EvaluateResponse, void, undefined> {
     let prepared: PreparedCall | undefined;
     return new ResponseStream<EvaluateResponse>({
+      expected,
       start: () => {
         prepared = this.#begin("Evaluate", options, true);
         return this.#runner.stream(GatewayService.method.evaluate, message, prepared.call);
@@ -593,6 +612,7 @@ export class ClavataClient implements AsyncDisposable {
       deadlineAt: now + timeoutMs,
       idempotent,
       attempt: 1,
+      transparentRetries: 0,
     };
     const clientHeaders = this.#options.headers;
     const callHeaders = options?.headers;
@@ -651,6 +671,7 @@ export class ClavataClient implements AsyncDisposable {
       clientClosed: this.#closed,
       timeoutMs: Number.isFinite(call.timeoutMs) ? call.timeoutMs : undefined,
       redact: this.#redact,
+      protocol: this.#options.protocol,
     });
     this.#log.debug(`${method}: throwing ${mapped.name}: ${mapped.message}`);
     return mapped;

@@ -5,6 +5,12 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 
 /**
+ * The longest delay a timer can take, in ms (2^31 − 1, about 24.8 days): Node.js fires a setTimeout or setInterval
+ * with a longer one after 1 ms, and browsers at once. @private
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
  * Aborts each registered call when its deadline passes. One timer is armed for the earliest deadline; it is unref'd,
  * so it never keeps a process alive on its own (a call in flight does, through its connection). @private
  */
@@ -34,8 +40,9 @@ export class Deadlines {
   #arm(at: number): void {
     clearTimeout(this.#timer);
     this.#timerAt = at;
-    // At least 1 ms, so a timer that fires a little early cannot spin.
-    this.#timer = setTimeout(() => this.#fire(), Math.max(1, at - Date.now()));
+    // At least 1 ms, so a timer that fires a little early cannot spin; at most MAX_TIMER_MS, since a longer delay
+    // would fire after 1 ms (#fire re-arms for a deadline still ahead).
+    this.#timer = setTimeout(() => this.#fire(), Math.min(MAX_TIMER_MS, Math.max(1, at - Date.now())));
     // Edge runtimes return a plain number, which has nothing to unref.
     (this.#timer as { unref?: () => void }).unref?.();
   }
@@ -78,9 +85,24 @@ export function attemptTimeoutMs(timing: AttemptTiming, now = Date.now()): numbe
   return Number.isFinite(limit) ? Math.max(1, Math.ceil(limit)) : undefined;
 }
 
-/** The `grpc-timeout` header value for a limit in ms (at most 8 digits, in ms or else whole seconds). @private */
+/** The units of grpc-timeout after milliseconds, with their size in ms. */
+const TIMEOUT_UNITS: readonly (readonly [string, number])[] = [
+  ["S", 1000],
+  ["M", 60_000],
+  ["H", 3_600_000],
+];
+
+/**
+ * The `grpc-timeout` header value for a limit in ms: at most 8 digits (the gRPC spec's limit), in the smallest unit
+ * that fits, rounded up; a limit beyond 99,999,999 hours is sent as that. @private
+ */
 export function grpcTimeout(ms: number): string {
-  return ms < 1e8 ? `${String(Math.ceil(ms))}m` : `${String(Math.ceil(ms / 1000))}S`;
+  if (ms < 1e8) return `${String(Math.ceil(ms))}m`;
+  for (const [unit, size] of TIMEOUT_UNITS) {
+    const n = Math.ceil(ms / size);
+    if (n < 1e8) return `${String(n)}${unit}`;
+  }
+  return "99999999H";
 }
 
 /** The error an attempt ends with when its own time limit passes. @private */

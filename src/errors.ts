@@ -197,6 +197,8 @@ export interface ErrorContext {
   timeoutMs?: number | undefined;
   /** Removes secrets (the API key) from any text that goes into the error. */
   redact?: (text: string) => string;
+  /** The client's protocol option, for hints that depend on it (a TLS server that does not speak its HTTP). */
+  protocol?: "grpc" | "rest";
 }
 
 /**
@@ -244,7 +246,7 @@ export function toClavataError(reason: unknown, context: ErrorContext = {}): Cla
   if (errorClass !== undefined) {
     return new errorClass(`${what}: ${redact(failure!.message)} (${grpcCodeName(cause.code)})`, init);
   }
-  const tls = tlsFailure(original);
+  const tls = tlsFailure(original, context.protocol);
   if (tls !== undefined) {
     return new ConnectionError(`${what}: the TLS connection failed (${tls.code}); ${tls.hint}`, init);
   }
@@ -312,7 +314,12 @@ export function clientSideFailure(
 ): { kind: TransportFailureKind; explanation: string } | undefined {
   if (error.metadata.has("grpc-status")) return undefined;
   const codes = causeCodes(error);
-  if (codes.some((c) => c === "ERR_HTTP2_ERROR" || c.startsWith("HPE_") || c === "ERR_HTTP2_SESSION_ERROR")) {
+  if (codes.includes("ERR_HTTP2_SESSION_ERROR")) {
+    // Node's name for a connection the peer ended with an error code in its GOAWAY: an HTTP/2 server that closed
+    // the connection, as the client's own transport says (session-pool.ts), not a peer that is not HTTP/2.
+    return { kind: "connection-lost", explanation: "the gateway closed the connection with an error (GOAWAY)" };
+  }
+  if (codes.some((c) => c === "ERR_HTTP2_ERROR" || c.startsWith("HPE_"))) {
     return {
       kind: "not-http2",
       explanation:
@@ -368,16 +375,24 @@ function redactedDetail(
   return undefined;
 }
 
-/** Whether a binary header (a "-bin" trailer such as grpc-status-details-bin) holds the secret. */
+/**
+ * Whether a binary header (a "-bin" trailer such as grpc-status-details-bin) holds the secret: in the bytes of any of
+ * its comma-separated values, read as standard or URL-safe base64 (gRPC accepts both), or in its text as sent (a
+ * value that is not base64 at all).
+ */
 function binaryHeaderHoldsSecret(value: string, redact: (text: string) => string): boolean {
-  let text: string;
-  try {
-    // atob reads base64 with or without padding, and gives each byte as one character (Latin-1).
-    text = atob(value);
-  } catch {
-    return false;
-  }
-  return redact(text) !== text;
+  if (redact(value) !== value) return true;
+  return value.split(",").some((part) => {
+    let text: string;
+    try {
+      // atob knows only the standard alphabet and wants exact padding, so URL-safe letters are mapped to it and
+      // padding is dropped; it gives each byte as one character (Latin-1).
+      text = atob(part.trim().replace(/-/g, "+").replace(/_/g, "/").replace(/=+$/, ""));
+    } catch {
+      return false;
+    }
+    return redact(text) !== text;
+  });
 }
 
 /** Bytes as Latin-1 text, one character per byte, without Node's Buffer (edge runtimes have none). */
@@ -391,13 +406,18 @@ function latin1(bytes: Uint8Array): string {
 
 /**
  * The error itself, or a copy with the secret removed from everything kept from the server: the message, the
- * headers and trailers (a binary trailer holding it is dropped), and the details (a refusal's message and hash
- * rewritten, any other detail holding it dropped).
+ * headers and trailers (one whose name or binary value holds it is dropped), and the details (a refusal's message
+ * and hash rewritten, any other detail holding it dropped).
  */
 function scrubbed(error: ConnectError, redact: (text: string) => string): ConnectError {
   let dirty = redact(error.rawMessage) !== error.rawMessage;
   const metadata = new Headers();
   error.metadata.forEach((value, key) => {
+    // A name cannot be rewritten into a placeholder without making up a header, so it goes with its value.
+    if (redact(key) !== key) {
+      dirty = true;
+      return;
+    }
     if (key.endsWith("-bin")) {
       if (binaryHeaderHoldsSecret(value, redact)) dirty = true;
       else metadata.append(key, value);
@@ -421,10 +441,17 @@ function scrubbed(error: ConnectError, redact: (text: string) => string): Connec
 }
 
 /**
- * The fix for a TLS failure, by its Node.js / OpenSSL error code, that matches its real cause.
+ * The fix for a TLS failure, by its Node.js / OpenSSL error code, that matches its real cause. `protocol` is the
+ * client's: whether the handshake offered HTTP/2 (gRPC) or HTTP/1.1 (fetch, for REST).
  * @internal
  */
-export function tlsHint(code: string): string {
+export function tlsHint(code: string, protocol: "grpc" | "rest" = "grpc"): string {
+  // No ALPN protocol in common: the server is up and its certificate may be fine, it speaks another HTTP.
+  if (/NO_APPLICATION_PROTOCOL|ALPN/.test(code)) {
+    return protocol === "rest"
+      ? 'the server does not offer HTTP/1.1 (ALPN "http/1.1"), which the REST protocol\'s fetch speaks: it may be a gRPC (HTTP/2-only) endpoint; check the port (the REST gateway listens on 8443), or use protocol: "grpc"'
+      : 'the server does not offer HTTP/2 (ALPN "h2"), which gRPC needs: it is not a gRPC endpoint, or it speaks only HTTP/1.1 (for the gateway\'s REST/JSON surface, use protocol: "rest")';
+  }
   if (/WRONG_VERSION_NUMBER|PACKET_LENGTH_TOO_LONG|HTTP_REQUEST|UNKNOWN_PROTOCOL|RECORD_LAYER/.test(code)) {
     return "the server on this port does not speak TLS; for a local plaintext gateway such as the emulator, use an http:// baseUrl with insecure: true";
   }
@@ -436,11 +463,11 @@ export function tlsHint(code: string): string {
 }
 
 /** The Node.js TLS error code in the error's cause chain (an untrusted or mismatched certificate), if any. */
-function tlsFailure(error: unknown): { code: string; hint: string } | undefined {
+function tlsFailure(error: unknown, protocol: "grpc" | "rest" | undefined): { code: string; hint: string } | undefined {
   for (const e of causeChain(error)) {
     const code = (e as { code?: unknown }).code;
     if (typeof code === "string" && /CERT|TLS|SSL|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME/.test(code)) {
-      return { code, hint: tlsHint(code) };
+      return { code, hint: tlsHint(code, protocol) };
     }
   }
   return undefined;

@@ -7,7 +7,7 @@ import { createAsyncIterable } from "@connectrpc/connect/protocol";
 import { ATTEMPT_TIMED_OUT, armAttempt, attemptTimeoutMs, type Deadlines, grpcTimeout } from "./deadlines.js";
 import { grpcCodeName } from "./errors.js";
 import type { Log } from "./logging.js";
-import { decideRetry, type ResolvedRetryOptions, sleep } from "./retry.js";
+import { decideRetry, type ResolvedRetryOptions, refusedUnprocessed, sleep } from "./retry.js";
 import { VERSION } from "./version.js";
 
 export { attemptTimeoutMs };
@@ -24,6 +24,8 @@ export interface CallSettings {
   readonly idempotent: boolean;
   /** The attempt in progress, 1-based; advanced by the retry interceptor. */
   attempt: number;
+  /** Attempts repeated because the server refused them unprocessed (at most one; not counted against maxRetries). */
+  transparentRetries: number;
 }
 
 /** The context key of a call's CallSettings; the default retries nothing. @private */
@@ -34,6 +36,7 @@ export const kCallSettings = createContextKey<CallSettings>(
     deadlineAt: Infinity,
     idempotent: false,
     attempt: 1,
+    transparentRetries: 0,
   },
   { description: "clavata call settings" },
 );
@@ -119,22 +122,30 @@ export function loggingInterceptor(log: Log): Interceptor {
  */
 export function retryDelayOrThrow(error: unknown, settings: CallSettings, name: string, log: Log): number {
   const e = ConnectError.from(error);
+  if (settings.transparentRetries === 0 && refusedUnprocessed(e) && Date.now() < settings.deadlineAt) {
+    // The server said it never processed the call: repeat it once at once, CreateJob included, whatever maxRetries
+    // says (gRPC's "transparent retry"); a second refusal goes through the ordinary rules below.
+    settings.transparentRetries = 1;
+    log.info(`${name}: ${outcome(e)}; the server did not process it, so it is sent again at once`);
+    return 0;
+  }
+  const retries = settings.attempt - settings.transparentRetries;
   const verdict = decideRetry({
     error: e,
-    attempts: settings.attempt,
+    attempts: retries,
     retry: settings.retry,
     idempotent: settings.idempotent,
     attemptTimedOut: e.code === Code.DeadlineExceeded,
     remainingMs: settings.deadlineAt - Date.now(),
   });
   if (!verdict.retry) {
-    if (settings.attempt > 1 || verdict.why !== "not a retryable status") {
+    if (retries > 1 || verdict.why !== "not a retryable status") {
       log.debug(`${name}: not retrying ${outcome(e)}: ${verdict.why}`);
     }
     throw error;
   }
   log.info(
-    `${name}: ${outcome(e)}; retry ${String(settings.attempt)} of ${String(settings.retry.maxRetries)} in ` +
+    `${name}: ${outcome(e)}; retry ${String(retries)} of ${String(settings.retry.maxRetries)} in ` +
       `${String(verdict.delayMs)} ms${verdict.hinted ? " (as the server asked)" : ""}`,
   );
   return verdict.delayMs;

@@ -56,12 +56,15 @@ export const MIN_REDACTED_KEY_LENGTH = 16;
 /**
  * Returns a function that replaces the secret with "[redacted]" wherever it stands as a whole token: not directly
  * preceded or followed by a letter or digit (so it never cuts a word apart), where a percent escape such as "%20"
- * also counts as a boundary. Secrets shorter than MIN_REDACTED_KEY_LENGTH are not redacted (see there).
+ * also counts as a boundary. Letter case does not matter: HTTP/2 lower-cases header names, so a key echoed into one
+ * comes back case-folded and is still the key. Secrets shorter than MIN_REDACTED_KEY_LENGTH are not redacted (see
+ * there).
  * @internal
  */
 export function createRedactor(secret: string | undefined): (text: string) => string {
   if (secret === undefined || secret.length < MIN_REDACTED_KEY_LENGTH) return (text) => text;
   const escaped = secret.replace(/[.*+?^${}()|[\]\\/-]/g, "\\$&");
-  const token = new RegExp(`(?<=^|[^A-Za-z0-9]|%[0-9A-Fa-f]{2})${escaped}(?![A-Za-z0-9])`, "g");
-  return (text) => (text.includes(secret) ? text.replace(token, "[redacted]") : text);
+  const token = new RegExp(`(?<=^|[^A-Za-z0-9]|%[0-9A-Fa-f]{2})${escaped}(?![A-Za-z0-9])`, "gi");
+  const lower = secret.toLowerCase();
+  return (text) => (text.toLowerCase().includes(lower) ? text.replace(token, "[redacted]") : text);
 }

@@ -11,6 +11,11 @@ export interface StreamCall<T> {
   fail(error: unknown): unknown;
   /** Ends the call: cancels it on the wire if it still runs, and releases what it holds. Idempotent. */
   dispose(): void;
+  /**
+   * The number of messages the call must deliver before it ends OK, and the error the reader gets (after the
+   * messages that came) when it ends with fewer. Optional.
+   */
+  readonly expected?: { readonly count: number; short(received: number): unknown };
 }
 
 /** An AsyncGenerator over a call's messages. @private */
@@ -20,6 +25,8 @@ export class ResponseStream<T> implements AsyncGenerator<T, void, undefined> {
   #over = false;
   /** Whether a `next()` is in flight, and the last one asked for. */
   #busy = false;
+  /** Messages delivered so far (counted only when the call expects a number). */
+  #received = 0;
   #tail: Promise<IteratorResult<T, void>> | undefined;
 
   constructor(call: StreamCall<T>) {
@@ -51,10 +58,13 @@ export class ResponseStream<T> implements AsyncGenerator<T, void, undefined> {
     const result = it.next().then(
       (r) => {
         this.#busy = false;
+        const expected = this.#call.expected;
         if (r.done === true) {
           this.#end();
+          if (expected !== undefined && this.#received < expected.count) throw expected.short(this.#received);
           return { done: true as const, value: undefined };
         }
+        if (expected !== undefined) this.#received++;
         return r;
       },
       (error: unknown) => {

@@ -4,6 +4,7 @@
 
 import { Code, type ConnectError } from "@connectrpc/connect";
 import { causeChain } from "./cause-chain.js";
+import { MAX_TIMER_MS } from "./deadlines.js";
 import { classifyTransportFailure, transportFailureOf } from "./errors.js";
 import { retryDelayHintMs } from "./status-details.js";
 
@@ -64,6 +65,17 @@ export function provablyNeverSent(error: unknown): boolean {
   });
 }
 
+/**
+ * Whether the server itself said that it never processed the attempt: it refused the stream (RST_STREAM
+ * REFUSED_STREAM before any answer) or its GOAWAY's last stream id was below the attempt's stream. Such an attempt is
+ * repeated once at once, outside the retry rules (gRPC's "transparent retry"); a connection that could not be
+ * opened is not one of these (the ordinary rules, with their backoff, retry that).
+ */
+export function refusedUnprocessed(error: unknown): boolean {
+  const failure = transportFailureOf(error);
+  return failure?.unprocessed === true && failure.kind === "stream-refused";
+}
+
 /** What the retry decision needs to know about a failed attempt. */
 export interface FailedAttempt {
   /** The error of the attempt. */
@@ -104,6 +116,10 @@ export function decideRetry(attempt: FailedAttempt): RetryVerdict {
     return { retry: false, why: "the request may have reached the server and the method is not idempotent" };
   }
   const hint = retryDelayHintMs(error);
+  if (hint !== undefined && hint > MAX_TIMER_MS) {
+    // A timer cannot wait that long (Node would fire it at once), and a client should not wait days in a call.
+    return { retry: false, why: `the server asks to wait ${String(hint)} ms, longer than a call can wait` };
+  }
   const delayMs = hint ?? backoffDelayMs(attempt.attempts, attempt.retry, attempt.random);
   if (delayMs >= attempt.remainingMs) return { retry: false, why: "the wait would pass the deadline" };
   return { retry: true, delayMs, hinted: hint !== undefined };

@@ -2,10 +2,13 @@
 // HTTP/2 session (the client's default before its own transport in grpc-channel.ts), with the client's interceptors.
 
 import { EventEmitter } from "node:events";
-import type { SecureClientSessionOptions } from "node:http2";
-import type { Interceptor, Transport } from "@connectrpc/connect";
+import { constants, type SecureClientSessionOptions } from "node:http2";
+import type { Interceptor, StreamResponse, Transport } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import { causeChain } from "../cause-chain.js";
 import type { ResolvedClientOptions } from "../client-options.js";
+import { resetError } from "./grpc-status.js";
+import { refusePushedStream } from "./session-pool.js";
 
 /** A transport the client made, with the session manager that owns its one HTTP/2 connection. @private */
 export interface OwnedTransport {
@@ -21,7 +24,9 @@ export function createConnectNodeTransport(
   options: ResolvedClientOptions,
   interceptors: Interceptor[],
 ): OwnedTransport {
-  const nodeOptions: SecureClientSessionOptions = {};
+  // The gateway never pushes; a pushed stream nobody listens to would emit an unhandled 'error' and end the process,
+  // so a PUSH_PROMISE is refused as the protocol error it then is (as on the client's own transport).
+  const nodeOptions: SecureClientSessionOptions = { settings: { enablePush: false } };
   if (options.tls?.ca !== undefined) nodeOptions.ca = options.tls.ca;
   if (options.tls?.cert !== undefined) nodeOptions.cert = options.tls.cert;
   if (options.tls?.key !== undefined) nodeOptions.key = options.tls.key;
@@ -38,9 +43,56 @@ export function createConnectNodeTransport(
   );
   guardSessionErrors(sessionManager);
   // The interceptors run inside the transport's own call, so a call costs one pass through Connect's machinery.
-  const transport = createGrpcTransport({ baseUrl: options.baseUrl, sessionManager, interceptors });
+  const transport = createGrpcTransport({
+    baseUrl: options.baseUrl,
+    sessionManager,
+    interceptors: [...interceptors, streamResets],
+    readMaxBytes: options.maxReceiveMessageBytes,
+  });
   return { transport, sessionManager };
 }
+
+/** Node's message for a stream closed by RST_STREAM (sent by the server, or by Node for a GOAWAY's refused streams). */
+const STREAM_RESET = /^Stream closed with error code (NGHTTP2_[A-Z0-9_]+)$/;
+
+/**
+ * The error of a stream reset, as the client's own transport names it (grpc-status.ts), in place of the INTERNAL
+ * "Stream closed with error code …" Connect-node reports for every code; anything else unchanged. So REFUSED_STREAM
+ * (and the streams above a GOAWAY's last stream id, which Node closes with it) is retried as unprocessed on both
+ * transports. Connect-node does not say whether the answer had begun, so a server that answers and then refuses is
+ * taken at its word here; the client's own transport knows better.
+ */
+function asStreamReset(error: unknown): unknown {
+  for (const e of causeChain(error)) {
+    if ((e as { code?: unknown }).code !== "ERR_HTTP2_STREAM_ERROR") continue;
+    const name = STREAM_RESET.exec(e.message)?.[1];
+    const rstCode = name === undefined ? undefined : (constants as unknown as Record<string, unknown>)[name];
+    if (typeof rstCode === "number") return resetError(rstCode);
+  }
+  return error;
+}
+
+/** Innermost of the interceptors: names stream resets (asStreamReset), also those that end a stream mid-way. */
+const streamResets: Interceptor = (next) => async (req) => {
+  let res: Awaited<ReturnType<typeof next>>;
+  try {
+    res = await next(req);
+  } catch (error) {
+    throw asStreamReset(error);
+  }
+  if (!res.stream) return res;
+  const messages = res.message;
+  return {
+    ...res,
+    message: (async function* () {
+      try {
+        yield* messages;
+      } catch (error) {
+        throw asStreamReset(error);
+      }
+    })(),
+  } as StreamResponse;
+};
 
 /** What the guard needs of the session manager's private state machine. */
 interface SessionStateMachine {
@@ -54,7 +106,8 @@ interface SessionStateMachine {
  * finds the session broken and opens a new one. Node can emit that old session's last `'error'` after that (a peer
  * that is not HTTP/2, random bytes, a CONTINUATION flood), and an `'error'` event with no listener throws and ends
  * the host process. The failure itself still reaches the calls through their streams, so the listener only keeps
- * the process alive.
+ * the process alive. A stream the server pushes before it acknowledged the client's SETTINGS (push disabled) is
+ * refused at once, for the same reason.
  */
 function guardSessionErrors(sessionManager: Http2SessionManager): void {
   const machine = sessionManager as unknown as SessionStateMachine;
@@ -64,6 +117,7 @@ function guardSessionErrors(sessionManager: Http2SessionManager): void {
     const session = state.t === "ready" ? state.conn : undefined;
     if (session instanceof EventEmitter && session.listeners("error").indexOf(ignoreSessionError) < 0) {
       session.on("error", ignoreSessionError);
+      session.on("stream", refusePushedStream);
     }
     setState.call(this, state);
   };

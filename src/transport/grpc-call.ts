@@ -111,6 +111,8 @@ export class GrpcCall<O> implements AsyncIterator<O> {
     this.#settle({ error: reason });
     const stream = this.#stream;
     if (stream !== undefined && !stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
+    // A call still waiting for its connection (a proxy tunnel) lets go of it now, not when the tunnel opens.
+    else if (stream === undefined) this.#release();
   }
 
   /** The next response message; throws the call's error after the messages that came before it. */
@@ -178,10 +180,10 @@ export class GrpcCall<O> implements AsyncIterator<O> {
     } else stream.end(frame);
   }
 
-  static #response(this: CallStream, headers: http2.IncomingHttpHeaders): void {
+  static #response(this: CallStream, headers: http2.IncomingHttpHeaders, flags: number): void {
     // biome-ignore lint/complexity/noThisInStatic: Node calls a listener with the stream as `this`.
     const call = this.call;
-    if (call !== undefined) call.#onResponse(headers);
+    if (call !== undefined) call.#onResponse(headers, flags);
   }
 
   static #data(this: CallStream, chunk: Buffer): void {
@@ -211,10 +213,12 @@ export class GrpcCall<O> implements AsyncIterator<O> {
     if (call !== undefined) call.#onClose();
   }
 
-  #onResponse(headers: http2.IncomingHttpHeaders): void {
+  #onResponse(headers: http2.IncomingHttpHeaders, flags: number): void {
     this.header = headers;
-    if (headers["grpc-status"] !== undefined) {
-      // Trailers-only: the status came in the headers, and the stream ends with them.
+    if (headers["grpc-status"] !== undefined && (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0) {
+      // Trailers-only: the status came in the headers, and the stream ends with them. A grpc-status in headers
+      // that do not end the stream is not the call's status (as for grpc-js): what follows may still fail, and a
+      // stream cut off after it must not read as OK.
       this.trailer = headers;
       return;
     }
@@ -360,7 +364,9 @@ export class GrpcCall<O> implements AsyncIterator<O> {
       rstCode !== http2.constants.NGHTTP2_NO_ERROR &&
       (streamError === undefined || streamError.code === "ERR_HTTP2_STREAM_ERROR")
     ) {
-      this.#settle({ error: unprocessed ? refused(where) : resetError(rstCode) });
+      this.#settle({
+        error: unprocessed ? refused(where) : resetError(rstCode, this.header !== undefined || this.#received > 0),
+      });
       return;
     }
     if (streamError !== undefined || pooled.failure !== undefined) {

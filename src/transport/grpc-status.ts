@@ -44,8 +44,11 @@ export function statusError(raw: string, metadata: IncomingHttpHeaders): Connect
   const known = number >= 1 && number <= 16;
   const text = metadata["grpc-message"];
   let message = typeof text === "string" ? percentDecode(text) : "";
-  if (!known)
-    message = `the server sent grpc-status "${raw.slice(0, 20)}", not a gRPC status code${message ? `: ${message}` : ""}`;
+  if (!known) {
+    // Quoted whole or not at all: a cut could split an echoed API key into a fragment that redaction cannot spot.
+    const sent = raw.length <= 64 ? `grpc-status "${raw}"` : `a grpc-status of ${String(raw.length)} characters`;
+    message = `the server sent ${sent}, not a gRPC status code${message ? `: ${message}` : ""}`;
+  }
   const error = new ConnectError(message, known ? (number as Code) : Code.Unknown, toHeaders(metadata));
   const bin = metadata["grpc-status-details-bin"];
   if (typeof bin === "string") {
@@ -104,17 +107,31 @@ export function h2ErrorName(code: number): string {
 }
 
 /**
- * The error of a stream the server reset (RST_STREAM) before it sent a status, per gRPC's table: REFUSED_STREAM is
- * UNAVAILABLE and unprocessed (safe to retry), CANCEL is CANCELLED, ENHANCE_YOUR_CALM is RESOURCE_EXHAUSTED,
- * INADEQUATE_SECURITY is PERMISSION_DENIED, and every other code INTERNAL. @internal
+ * The error of a stream reset (RST_STREAM) before a status arrived, per gRPC's table: REFUSED_STREAM is UNAVAILABLE
+ * and, when nothing of an answer had arrived, unprocessed (safe to retry); CANCEL is CANCELLED, ENHANCE_YOUR_CALM is
+ * RESOURCE_EXHAUSTED, INADEQUATE_SECURITY is PERMISSION_DENIED, and every other code INTERNAL. `answered`: response
+ * headers or messages had arrived, so the server had begun to process the call whatever the code says. @internal
  */
-export function resetError(rstCode: number): ConnectError {
+export function resetError(rstCode: number, answered = false): ConnectError {
   const name = h2ErrorName(rstCode);
   if (rstCode === constants.NGHTTP2_REFUSED_STREAM) {
+    if (!answered) {
+      return transportError(
+        new TransportFailure(
+          "stream-refused",
+          "the server refused the stream (RST_STREAM REFUSED_STREAM) unprocessed",
+          { unprocessed: true },
+        ),
+      );
+    }
+    // A server that answered and then "refused" contradicts itself: the answer shows the call was processed.
     return transportError(
-      new TransportFailure("stream-refused", "the server refused the stream (RST_STREAM REFUSED_STREAM) unprocessed", {
-        unprocessed: true,
-      }),
+      new TransportFailure(
+        "stream-reset",
+        "the server reset the stream (RST_STREAM REFUSED_STREAM) after it had begun to answer; the call may have " +
+          "been processed",
+      ),
+      Code.Unavailable,
     );
   }
   let code: Code;
@@ -131,10 +148,14 @@ export function resetError(rstCode: number): ConnectError {
     default:
       code = Code.Internal;
   }
-  return transportError(
-    new TransportFailure("stream-reset", `the server reset the stream (RST_STREAM ${name}) before it sent a status`),
-    code,
-  );
+  // Node's HTTP/2 stack resets a stream with PROTOCOL_ERROR itself when the response breaks HTTP/2's rules (no
+  // :status, an upper-case or connection-specific header): the code alone cannot say which side sent it.
+  const message =
+    rstCode === constants.NGHTTP2_PROTOCOL_ERROR
+      ? "the stream was reset (RST_STREAM PROTOCOL_ERROR) before a status arrived: by the server, or by the " +
+        "client's HTTP/2 stack because the server's response broke HTTP/2's rules"
+      : `the server reset the stream (RST_STREAM ${name}) before it sent a status`;
+  return transportError(new TransportFailure("stream-reset", message), code);
 }
 
 /** The ConnectError that carries a transport failure, with the table's code unless `code` is given. @internal */

@@ -75,10 +75,15 @@ function excluded(host: string, port: string, noProxy: string | undefined): bool
 /**
  * Opens a tunnel to `authority` ("host:port") through the proxy with HTTP CONNECT, and resolves with the socket
  * once the proxy answered 200. Sends Proxy-Authorization (Basic) when the proxy URL carries credentials. Rejects
- * with a TransportFailure ("proxy-failed", unprocessed) when the proxy cannot be reached or refuses. @internal
+ * with a TransportFailure ("proxy-failed", unprocessed) when the proxy cannot be reached or refuses, and with the
+ * signal's reason when `signal` aborts first (the CONNECT request and its socket are destroyed). @internal
  */
-export function openTunnel(proxy: URL, authority: string): Promise<Socket> {
+export function openTunnel(proxy: URL, authority: string, signal?: AbortSignal): Promise<Socket> {
   return new Promise((resolve, reject) => {
+    if (signal?.aborted === true) {
+      reject(signal.reason);
+      return;
+    }
     const headers: Record<string, string> = { host: authority };
     if (proxy.username !== "") {
       const credentials = `${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`;
@@ -93,7 +98,14 @@ export function openTunnel(proxy: URL, authority: string): Promise<Socket> {
       agent: false,
     });
     const where = `the proxy ${proxy.host}`;
+    const onAbort = () => {
+      request.destroy();
+      reject(signal!.reason);
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+    request.once("close", () => signal?.removeEventListener("abort", onAbort));
     request.once("connect", (response, socket, head: Buffer) => {
+      signal?.removeEventListener("abort", onAbort);
       if (response.statusCode === 200) {
         // An HTTP/2 server speaks first (its SETTINGS): bytes that came with the proxy's answer belong to the tunnel.
         if (head.length > 0) socket.unshift(head);
@@ -118,7 +130,8 @@ export function openTunnel(proxy: URL, authority: string): Promise<Socket> {
         }),
       );
     });
-    request.once("error", (error) => {
+    // `on`, not `once`: destroying the request (abandoned) may report an error after another one.
+    request.on("error", (error) => {
       reject(
         new TransportFailure("proxy-failed", `could not reach ${where} (${error.message})`, {
           unprocessed: true,

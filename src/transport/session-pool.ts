@@ -22,7 +22,11 @@ export interface SessionPoolOptions {
   readonly proxy: URL | undefined;
 }
 
-/** Streams a connection may carry before the server's SETTINGS say otherwise (Node's own assumption too). */
+/**
+ * Streams the first connection may carry before the server's SETTINGS say otherwise (Node's own assumption too).
+ * Later connections start from the limit the server's last SETTINGS gave, so that a burst of calls on a new
+ * connection does not outrun a small limit before the SETTINGS arrive (and get refused).
+ */
 const INITIAL_MAX_STREAMS = 100;
 /** The receive window of a connection: large enough that flow control does not pace big answers on fast links. */
 const CONNECTION_WINDOW = 16 * 1024 * 1024;
@@ -92,6 +96,15 @@ export function failureOf(error: unknown, where: string): TransportFailure {
 
 function ignore(): void {}
 
+/**
+ * Refuses a stream the server pushed. The client disables push in its SETTINGS, but until the server acknowledges
+ * them Node accepts a PUSH_PROMISE; a pushed stream nobody listens to could emit an unhandled 'error'. @internal
+ */
+export function refusePushedStream(stream: http2.ClientHttp2Stream): void {
+  stream.on("error", ignore);
+  stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+}
+
 /** One HTTP/2 connection of the pool, with its count of calls in flight. @internal */
 export class PooledSession {
   /** The session; undefined while a proxy tunnel is being opened (then `ready` settles when it is). */
@@ -103,7 +116,7 @@ export class PooledSession {
   /** Whether new calls may use it (false after GOAWAY, an error, or close). */
   usable = true;
   /** The server's limit of concurrent streams (SETTINGS_MAX_CONCURRENT_STREAMS). */
-  maxStreams = INITIAL_MAX_STREAMS;
+  maxStreams: number;
   /** The last stream id the server's GOAWAY said it processed; streams above it were not processed. */
   lastStreamId = Number.POSITIVE_INFINITY;
   /** Why the connection failed, once it has. */
@@ -113,9 +126,17 @@ export class PooledSession {
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
   #pingTimer: ReturnType<typeof setInterval> | undefined;
   #pingOutstanding = false;
+  /** Abandons the proxy tunnel being opened (proxied connections, until `ready` settles). */
+  #abortTunnel: ((failure: TransportFailure) => void) | undefined;
 
   constructor(pool: SessionPool) {
     this.#pool = pool;
+    this.maxStreams = pool.learnedMaxStreams;
+  }
+
+  /** Sets how a proxy tunnel still being opened is abandoned; cleared once `ready` settles. */
+  set tunnelAbort(abort: ((failure: TransportFailure) => void) | undefined) {
+    this.#abortTunnel = abort;
   }
 
   /**
@@ -141,6 +162,7 @@ export class PooledSession {
       socket.destroy();
     });
     session.on("frameError", ignore);
+    session.on("stream", refusePushedStream);
     session.on("goaway", (code: number, lastStreamId: number) => {
       this.usable = false;
       this.lastStreamId = lastStreamId;
@@ -153,6 +175,7 @@ export class PooledSession {
     });
     session.on("remoteSettings", (settings: http2.Settings) => {
       this.maxStreams = settings.maxConcurrentStreams ?? Number.POSITIVE_INFINITY;
+      this.#pool.learnedMaxStreams = this.maxStreams;
     });
     session.once("connect", () => {
       try {
@@ -181,7 +204,17 @@ export class PooledSession {
   release(): void {
     if (--this.active > 0) return;
     const session = this.session;
-    if (session === undefined || session.destroyed) return;
+    if (session === undefined) {
+      // Every call that waited for the proxy tunnel has gone (timed out, cancelled): stop opening it, so a proxy that
+      // never answers holds neither the process nor the next call.
+      this.#abandonTunnel(
+        new TransportFailure("proxy-failed", "the proxy tunnel was abandoned: no call waits for it any more", {
+          unprocessed: true,
+        }),
+      );
+      return;
+    }
+    if (session.destroyed) return;
     session.unref();
     this.#idleSince = Date.now();
     const idleMs = this.#pool.keepalive.idleConnectionTimeoutMs;
@@ -195,6 +228,16 @@ export class PooledSession {
     this.failure ??= failure;
     this.#stopTimers();
     this.session?.destroy();
+    this.#abandonTunnel(failure);
+  }
+
+  #abandonTunnel(failure: TransportFailure): void {
+    const abort = this.#abortTunnel;
+    if (abort === undefined) return;
+    this.#abortTunnel = undefined;
+    this.usable = false;
+    this.#pool.forget(this);
+    abort(failure);
   }
 
   #armIdle(ms: number): void {
@@ -252,6 +295,8 @@ export class SessionPool {
   readonly #options: SessionPoolOptions;
   readonly #sessions: PooledSession[] = [];
   #closed: TransportFailure | undefined;
+  /** The stream limit of the server's last SETTINGS, which a new connection assumes until its own arrive. */
+  learnedMaxStreams = INITIAL_MAX_STREAMS;
 
   constructor(options: SessionPoolOptions) {
     this.#options = options;
@@ -316,8 +361,11 @@ export class SessionPool {
       return pooled;
     }
     const authority = `${url.hostname}:${url.port || (url.protocol === "https:" ? "443" : "80")}`;
-    pooled.ready = openTunnel(proxy, authority).then(
+    const abandon = new AbortController();
+    pooled.tunnelAbort = (failure) => abandon.abort(failure);
+    pooled.ready = openTunnel(proxy, authority, abandon.signal).then(
       (socket) => {
+        pooled.tunnelAbort = undefined;
         socket.on("error", ignore);
         if (!pooled.usable) {
           socket.destroy();
@@ -333,6 +381,7 @@ export class SessionPool {
         return session;
       },
       (error: unknown) => {
+        pooled.tunnelAbort = undefined;
         pooled.usable = false;
         this.forget(pooled);
         throw failureOf(error, this.where);

@@ -183,6 +183,13 @@ const badDuration = fc.oneof(
   fc.constantFrom(0, -1, Number.NaN, Number.NEGATIVE_INFINITY),
   fc.integer({ max: 0 }),
 );
+// A timer's delay is at most 2^31 − 1 ms (a longer one would fire after 1 ms); Infinity is checked on its own.
+const tooLongDelay = fc.oneof(
+  fc.constant(2 ** 31),
+  fc.integer({ min: 2 ** 31, max: Number.MAX_SAFE_INTEGER }),
+  fc.double({ min: 2 ** 31, max: Number.MAX_VALUE, noNaN: true }),
+);
+const badDelay = fc.oneof(badDuration, tooLongDelay);
 const badCallOptions = fc.oneof(
   notObject,
   fc.constant([]),
@@ -355,7 +362,7 @@ const targets: Target[] = [
     field: "options",
     bad: fc.oneof(
       notObject,
-      badDuration.map((pollIntervalMs) => ({ pollIntervalMs })),
+      badDelay.map((pollIntervalMs) => ({ pollIntervalMs })),
       badDuration.map((timeoutMs) => ({ timeoutMs })),
       notSignal.map((signal) => ({ signal })),
       fc.constantFrom({ headers: {} }, { maxRetries: 1 }, { poll: 5 }),
@@ -712,7 +719,7 @@ targets.push(
     field: "options",
     bad: fc.oneof(
       notObject,
-      badDuration.map((pollIntervalMs) => ({ pollIntervalMs })),
+      badDelay.map((pollIntervalMs) => ({ pollIntervalMs })),
       notObject.filter((v) => typeof v !== "function").map((onStateChange) => ({ onStateChange })),
       fc.constant({ bogus: 1 }),
     ),
@@ -845,6 +852,8 @@ targets.push(
     fc.oneof(
       notObject,
       badDuration.filter((v) => v !== 0).map((initialDelayMs) => ({ initialDelayMs })),
+      tooLongDelay.map((initialDelayMs) => ({ initialDelayMs })),
+      tooLongDelay.map((maxDelayMs) => ({ maxDelayMs })),
       fc.constant({ max: 1 }),
     ),
   ),
@@ -852,7 +861,9 @@ targets.push(
     "keepalive",
     fc.oneof(
       notObject,
-      badDuration.map((pingIntervalMs) => ({ pingIntervalMs })),
+      badDelay.map((pingIntervalMs) => ({ pingIntervalMs })),
+      badDelay.map((pingTimeoutMs) => ({ pingTimeoutMs })),
+      badDelay.map((idleConnectionTimeoutMs) => ({ idleConnectionTimeoutMs })),
       notBool.map((pingIdleConnection) => ({ pingIdleConnection })),
     ),
   ),

@@ -3,7 +3,10 @@
 // streams that fail before or after their first message, timeouts, aborts,
 // refusal trailers byte for byte, TLS, and that the API key never leaks.
 import { readFileSync } from "node:fs";
+import * as http2 from "node:http2";
+import type { AddressInfo, Socket } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
+import * as tls from "node:tls";
 import { inspect } from "node:util";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient, type HandlerContext } from "@connectrpc/connect";
@@ -602,6 +605,58 @@ describe("TLS", () => {
     expect(error).toBeInstanceOf(ConnectionError);
     expect(error.message).toMatch(/TLS connection failed .*tls\.ca/);
     expect(s.requests).toHaveLength(0);
+  });
+
+  /** Listens on 127.0.0.1 with `server`, closed (and its connections ended) after the test; returns the port. */
+  async function listening(server: tls.Server): Promise<number> {
+    const sockets = new Set<Socket>();
+    server.on("secureConnection", (socket: Socket) => {
+      sockets.add(socket);
+      socket.on("error", () => {});
+      socket.on("close", () => sockets.delete(socket));
+    });
+    server.on("tlsClientError", () => {});
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
+    cleanup.push(
+      () =>
+        new Promise<void>((resolve) => {
+          for (const socket of sockets) socket.destroy();
+          server.close(() => resolve());
+        }),
+    );
+    return (server.address() as AddressInfo).port;
+  }
+
+  it("a trusted server that offers only HTTP/1.1 (ALPN) is named as not speaking HTTP/2, not as a CA problem", async () => {
+    const port = await listening(tls.createServer({ cert, key, ALPNProtocols: ["http/1.1"] }));
+    const client = new ClavataClient({
+      apiKey: KEY,
+      baseUrl: `https://127.0.0.1:${String(port)}`,
+      tls: { ca: cert },
+      maxRetries: 0,
+      transport: TRANSPORT,
+    });
+    cleanup.push(() => client.close());
+    const error = await thrown(client.getJob(JOB));
+    expect(error).toBeInstanceOf(ConnectionError);
+    expect(error.message).toMatch(/does not offer HTTP\/2 \(ALPN "h2"\).*protocol: "rest"/);
+    expect(error.message).not.toMatch(/tls\.ca/);
+  });
+
+  it("over REST, a server that offers only HTTP/2 (ALPN) is named as such, not as a CA problem", async () => {
+    const port = await listening(http2.createSecureServer({ cert, key, allowHTTP1: false }));
+    // fetch cannot be given the test CA, but the ALPN check fails the handshake before the certificate is checked.
+    const client = new ClavataClient({
+      apiKey: KEY,
+      baseUrl: `https://127.0.0.1:${String(port)}`,
+      protocol: "rest",
+      maxRetries: 0,
+    });
+    cleanup.push(() => client.close());
+    const error = await thrown(client.getJob(JOB));
+    expect(error).toBeInstanceOf(ConnectionError);
+    expect(error.message).toMatch(/does not offer HTTP\/1\.1 \(ALPN "http\/1\.1"\).*protocol: "grpc"/);
+    expect(error.message).not.toMatch(/tls\.ca/);
   });
 });
 

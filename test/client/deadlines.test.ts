@@ -1,7 +1,7 @@
 // The client's shared deadline timer, on its own: every deadline expires once, in time order, and a forgotten one
 // never does. Fake timers move the clock, so no margin of real time decides the outcome.
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { Deadlines } from "../../src/deadlines.js";
+import { Deadlines, grpcTimeout, MAX_TIMER_MS } from "../../src/deadlines.js";
 
 describe("Deadlines", () => {
   beforeEach(() => {
@@ -73,6 +73,26 @@ describe("Deadlines", () => {
     expect(expired).toEqual(["kept"]);
   });
 
+  it("waits out a deadline beyond the longest timer delay without waking up every millisecond", () => {
+    // The fake timers, like Node.js, fire a timer of more than 2^31 − 1 ms after 1 ms.
+    const day = 86_400_000;
+    const setTimeoutSpy = vi.spyOn(globalThis, "setTimeout");
+    const deadlines = new Deadlines();
+    const expired: string[] = [];
+    deadlines.add(Date.now() + 30 * day, () => expired.push("month"));
+    vi.advanceTimersByTime(1000);
+    expect(setTimeoutSpy).toHaveBeenCalledTimes(1);
+    expect(setTimeoutSpy.mock.calls[0]![1]).toBe(MAX_TIMER_MS);
+    // At the longest delay it re-arms once for the rest, and expires on time.
+    vi.advanceTimersByTime(30 * day - 1001);
+    expect(expired).toEqual([]);
+    expect(setTimeoutSpy).toHaveBeenCalledTimes(2);
+    vi.advanceTimersByTime(1);
+    expect(expired).toEqual(["month"]);
+    expect(vi.getTimerCount()).toBe(0);
+    setTimeoutSpy.mockRestore();
+  });
+
   it("does not keep the process alive on its own", () => {
     vi.useRealTimers();
     const deadlines = new Deadlines();
@@ -80,5 +100,21 @@ describe("Deadlines", () => {
     deadlines.add(Date.now() + 600_000, () => {});
     expect(process.getActiveResourcesInfo().filter((r) => r === "Timeout").length).toBe(before);
     deadlines.clear();
+  });
+});
+
+describe("grpcTimeout", () => {
+  it("writes at most 8 digits, in the smallest unit that fits, rounded up", () => {
+    expect(grpcTimeout(1)).toBe("1m");
+    expect(grpcTimeout(1.2)).toBe("2m");
+    expect(grpcTimeout(99_999_999)).toBe("99999999m");
+    expect(grpcTimeout(1e8)).toBe("100000S");
+    expect(grpcTimeout(99_999_999_999)).toBe("1666667M");
+    expect(grpcTimeout(1e12)).toBe("16666667M");
+    expect(grpcTimeout(1e13)).toBe("2777778H");
+    expect(grpcTimeout(Number.MAX_SAFE_INTEGER)).toBe("99999999H");
+    for (const ms of [1e8, 1e11, 1e12, 1e13, 1e15, Number.MAX_SAFE_INTEGER]) {
+      expect(grpcTimeout(ms)).toMatch(/^\d{1,8}[mSMH]$/);
+    }
   });
 });

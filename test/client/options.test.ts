@@ -13,6 +13,7 @@ import {
 import { TRANSPORT } from "../support/transports.js";
 
 const KEY = "sk-test-opt-5d1c0b9a8e7f6a5b4c3d2e1f";
+const JOB = "3fa85f64-5717-4562-b3fc-2c963f66afa6";
 let savedKey: string | undefined;
 
 beforeEach(() => {
@@ -165,6 +166,44 @@ describe("other options", () => {
       rejected(options);
     }
     expect(rejected({ headers: { Authorization: "Bearer x" } }).message).toMatch(/apiKey option/);
+  });
+
+  it("that feed a timer are refused beyond its longest delay, naming the option and the range", async () => {
+    const over = 2 ** 31;
+    for (const [options, field, range] of [
+      [{ retryBackoff: { initialDelayMs: over } }, "retryBackoff.initialDelayMs", "from 0 to 2147483647"],
+      [{ retryBackoff: { maxDelayMs: over } }, "retryBackoff.maxDelayMs", "from 0 to 2147483647"],
+      [{ keepalive: { pingIntervalMs: over } }, "keepalive.pingIntervalMs", "from 1 to 2147483647"],
+      [{ keepalive: { pingTimeoutMs: over } }, "keepalive.pingTimeoutMs", "from 1 to 2147483647"],
+      [{ keepalive: { idleConnectionTimeoutMs: over } }, "keepalive.idleConnectionTimeoutMs", "from 1 to 2147483647"],
+    ] as const) {
+      const error = rejected(options);
+      expect(error.field).toBe(`options.${field}`);
+      expect(error.message).toContain(`${field} is ${String(over)}; pass a number ${range}`);
+    }
+    // An aborted signal and a closed port, so that nothing would be sent even if the check were missing.
+    const signal = AbortSignal.abort();
+    for (const wait of [
+      (client: ClavataClient) => client.waitForJob(JOB, { pollIntervalMs: over, signal }),
+      (client: ClavataClient) => client.waitForBatchJob("batch-1", { pollIntervalMs: over, signal }),
+    ]) {
+      const client = build({ protocol: "rest", transport: undefined, baseUrl: "http://127.0.0.1:1", insecure: true });
+      const error = await wait(client).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(InvalidRequestError);
+      expect((error as InvalidRequestError).field).toBe("options.pollIntervalMs");
+      expect((error as InvalidRequestError).message).toMatch(
+        /pollIntervalMs is 2147483648; pass a number from 1 to 2147483647/,
+      );
+    }
+    // The longest delay itself, Infinity where it means "never", and long time limits are all fine.
+    expect(() =>
+      build({
+        timeoutMs: 30 * 86_400_000,
+        attemptTimeoutMs: Infinity,
+        retryBackoff: { initialDelayMs: 2 ** 31 - 1, maxDelayMs: 2 ** 31 - 1 },
+        keepalive: { pingIntervalMs: Infinity, pingTimeoutMs: 2 ** 31 - 1, idleConnectionTimeoutMs: Infinity },
+      }),
+    ).not.toThrow();
   });
 
   it("have documented defaults", () => {

@@ -1,6 +1,8 @@
 // The protocol option: REST's own default port, and the options that do not apply to it.
 import { describe, expect, it } from "vitest";
-import { ClavataClient, DEFAULT_REST_PORT, InvalidRequestError } from "../../src/index.js";
+import { SAMPLE_POLICY_IDS, startEmulator } from "../../src/emulator/index.js";
+import { ClavataClient, DEFAULT_REST_PORT, InvalidRequestError, ServerError, textContent } from "../../src/index.js";
+import { thrown } from "../support/calls.js";
 
 const apiKey = "sk-options-rest-0123";
 
@@ -27,5 +29,22 @@ describe("protocol: rest", () => {
     expect(error).toBeInstanceOf(InvalidRequestError);
     expect((error as InvalidRequestError).field).toBe("options.tls");
     expect((error as Error).message).toMatch(/NODE_EXTRA_CA_CERTS/);
+  });
+});
+
+describe("maxReceiveMessageBytes over REST", () => {
+  it("limits each answer the REST client reads, as it does over gRPC", async () => {
+    await using emu = await startEmulator({ logger: false, restPort: 0, port: 0, apiKeys: [apiKey] });
+    const options = { apiKey, baseUrl: emu.restUrl, insecure: true, protocol: "rest" } as const;
+    await using small = new ClavataClient({ ...options, maxReceiveMessageBytes: 16 });
+    const error = await thrown(
+      small.createJob({ policyId: SAMPLE_POLICY_IDS.spam, contentData: [textContent("hello")] }),
+    );
+    expect(error).toBeInstanceOf(ServerError);
+    expect(error.message).toMatch(/maxReceiveMessageBytes/);
+    await using roomy = new ClavataClient(options);
+    expect(
+      (await roomy.createJob({ policyId: SAMPLE_POLICY_IDS.spam, contentData: [textContent("hello")] })).jobUuid,
+    ).toMatch(/^[0-9a-f-]{36}$/);
   });
 });

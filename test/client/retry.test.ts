@@ -121,6 +121,15 @@ describe("decideRetry", () => {
     expect(decideRetry(attempt({ error }))).toEqual({ retry: true, delayMs: 4000, hinted: true });
   });
 
+  it("gives up when the server asks to wait longer than a timer can (about 24.8 days), even without a deadline", () => {
+    const error = new ConnectError("slow", Code.ResourceExhausted, undefined, [
+      { desc: RetryInfoSchema, value: { retryDelay: durationFromMs(30 * 24 * 3600 * 1000) } },
+    ]);
+    const verdict = decideRetry(attempt({ error, remainingMs: Infinity }));
+    expect(verdict.retry).toBe(false);
+    expect(verdict).toMatchObject({ why: expect.stringMatching(/longer than a call can wait/) });
+  });
+
   it("gives up when the wait would pass the deadline", () => {
     expect(decideRetry(attempt({ remainingMs: 40 }))).toEqual({
       retry: false,

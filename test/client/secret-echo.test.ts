@@ -4,15 +4,16 @@
 // line or CLI output. And redaction must not mangle ordinary words, nor act on short keys.
 
 import { inspect } from "node:util";
-import { create } from "@bufbuild/protobuf";
+import { create, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PrecheckFailureSchema, PrecheckFailureType } from "../../gen/clavata/gateway/v1/errs_pb.js";
 import { StatusSchema } from "../../gen/google/rpc/status_pb.js";
-import { ClavataClient, EvaluationRefusedError, NotFoundError, textContent } from "../../src/index.js";
+import { ClavataClient, ClavataError, EvaluationRefusedError, NotFoundError, textContent } from "../../src/index.js";
 import { createRedactor } from "../../src/logging.js";
 import { runCli } from "../support/cli.js";
 import { startTestServer, type TestServer } from "../support/test-server.js";
+import { TRANSPORT } from "../support/transports.js";
 
 const KEY = "sk_live_Echo0123456789abcdefXYZ";
 const JOB = "3fa85f64-5717-4562-b3fc-2c963f66afa6";
@@ -153,6 +154,107 @@ describe("a server that echoes the API key", () => {
   }, 60_000);
 });
 
+/** The key in the trailers themselves, where only the transport (not Connect's server) can put it. */
+const TRANSPORT_ECHOES: Record<
+  string,
+  (key: string) => { headers?: Record<string, string>; trailers: Record<string, string> }
+> = {
+  // HTTP/2 lower-cases header names, so the key comes back case-folded.
+  "header name": (key) => ({
+    headers: { [`x-echo-${key.toLowerCase()}`]: "1" },
+    trailers: { "grpc-status": "5", [`x-echo-trailer-${key.toLowerCase()}`]: "1" },
+  }),
+  // Bytes that read as "-_-_" in URL-safe base64 ("+/+/" in the standard alphabet), in front of the key.
+  "URL-safe base64 -bin trailers": (key) => {
+    const marker = Buffer.from([0xfb, 0xff, 0xbf]);
+    // google.rpc.Status with an unknown field 4 (the marker) and a detail of an unknown type that holds the key.
+    const status = Buffer.concat([
+      Buffer.from([0x22, 3]),
+      marker,
+      toBinary(
+        StatusSchema,
+        create(StatusSchema, {
+          code: 5,
+          details: [{ typeUrl: "type.googleapis.com/x.Unknown", value: Buffer.from(key) }],
+        }),
+      ),
+    ]);
+    const padded = Buffer.concat([marker, Buffer.from(`key=${key}!`)]).toString("base64url");
+    return {
+      trailers: {
+        "grpc-status": "5",
+        "grpc-status-details-bin": status.toString("base64url"),
+        "x-echo-bin": padded + "=".repeat((4 - (padded.length % 4)) % 4),
+      },
+    };
+  },
+  "grpc-status": (key) => ({ trailers: { "grpc-status": `9 ${key}` } }),
+  "long grpc-status": (key) => ({ trailers: { "grpc-status": `9 ${key} ${"x".repeat(64)}` } }),
+};
+
+describe("a server that echoes the API key into what only the transport reads", () => {
+  let raw: TestServer;
+
+  beforeAll(async () => {
+    raw = await startTestServer({
+      raw(req, res) {
+        const echo = TRANSPORT_ECHOES[String(req.headers["x-echo-mode"])]!;
+        const { headers = {}, trailers } = echo(String(req.headers.authorization).slice("Bearer ".length));
+        req.resume();
+        res.writeHead(200, { "content-type": "application/grpc", ...headers });
+        res.addTrailers(trailers);
+        res.end();
+        return true;
+      },
+    });
+  });
+
+  afterAll(async () => {
+    await raw.close();
+  });
+
+  /** Every way to look at the error and its causes, -bin values decoded (either base64 alphabet). */
+  function allViews(error: unknown): string[] {
+    const out = views(error);
+    for (let e: unknown = error; e instanceof Error; e = e.cause) {
+      out.push(String(e.message), inspect(e, { depth: Number.POSITIVE_INFINITY, showHidden: true }));
+      const metadata = (e as { metadata?: unknown }).metadata;
+      if (!(metadata instanceof Headers)) continue;
+      out.push(JSON.stringify([...metadata.entries()]));
+      for (const [name, value] of metadata) {
+        if (name.endsWith("-bin")) out.push(Buffer.from(value, "base64").toString("latin1"));
+      }
+    }
+    return out;
+  }
+
+  for (const mode of Object.keys(TRANSPORT_ECHOES)) {
+    it(`cannot put it into an error through a ${mode}`, async () => {
+      const client = new ClavataClient({
+        apiKey: KEY,
+        baseUrl: raw.url,
+        insecure: true,
+        maxRetries: 0,
+        transport: TRANSPORT,
+        headers: { "x-echo-mode": mode },
+      });
+      try {
+        const error = await client.getJob(JOB).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(ClavataError);
+        // Nor a piece of it: a quote cut short can leave a fragment that whole-token redaction cannot recognise.
+        const pieces = Array.from({ length: KEY.length - 11 }, (_, i) => KEY.slice(i, i + 12).toLowerCase());
+        for (const view of allViews(error)) {
+          expect(view).not.toContain(KEY);
+          expect(view).not.toContain(KEY.toLowerCase());
+          for (const piece of pieces) expect(view.toLowerCase()).not.toContain(piece);
+        }
+      } finally {
+        await client.close();
+      }
+    });
+  }
+});
+
 describe("redaction", () => {
   it("replaces the key as a whole token, also after a percent escape", () => {
     const redact = createRedactor(KEY);
@@ -160,6 +262,13 @@ describe("redaction", () => {
     expect(redact(`"${KEY}"`)).toBe('"[redacted]"');
     expect(redact(`Bearer%20${KEY}%0A`)).toBe("Bearer%20[redacted]%0A");
     expect(redact(`a ${KEY} b ${KEY}`)).toBe("a [redacted] b [redacted]");
+  });
+
+  it("replaces the key in any letter case, still only as a whole token", () => {
+    const redact = createRedactor(KEY);
+    expect(redact(`x-echo-${KEY.toLowerCase()}`)).toBe("x-echo-[redacted]");
+    expect(redact(`Bearer ${KEY.toUpperCase()}`)).toBe("Bearer [redacted]");
+    expect(redact(`x${KEY.toLowerCase()}`)).toBe(`x${KEY.toLowerCase()}`);
   });
 
   it("never mangles ordinary words, and leaves keys under 16 characters alone", () => {

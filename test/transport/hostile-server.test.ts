@@ -12,6 +12,7 @@ import {
   type ClavataClientOptions,
   type ClavataError,
   ConnectionError,
+  GetJobResponseSchema,
   NotFoundError,
   PermissionDeniedError,
   RateLimitError,
@@ -60,6 +61,11 @@ async function expectFailureThenRecovery(
 }
 
 const grpcHeaders = { ":status": 200, "content-type": "application/grpc+proto" };
+
+/** A correct GetJob (and CreateJob) answer's message bytes. */
+function jobBytes(): Uint8Array {
+  return toBinary(GetJobResponseSchema, create(GetJobResponseSchema, { job: { jobUuid: JOB } }));
+}
 
 /** Answers with gRPC headers, `body`, then the trailers. */
 function respond(body: Buffer, trailers: Record<string, string>) {
@@ -261,6 +267,37 @@ describe("a broken gRPC response", () => {
     );
   });
 
+  it("a grpc-status in headers that do not end the stream is not the call's status", async () => {
+    // Headers with grpc-status 0 but without END_STREAM, one message, then a reset: the call was cut off.
+    const cutOff: HostileBehaviour = {
+      stream: (stream) => {
+        stream.respond({ ...grpcHeaders, "grpc-status": "0" });
+        stream.write(frame(jobBytes()), () => stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR));
+      },
+    };
+    const error = await expectFailureThenRecovery(
+      cutOff,
+      ServerError,
+      /RST_STREAM INTERNAL_ERROR|without a grpc-status/,
+    );
+    expect(error.codeName).toBe("INTERNAL");
+    const { client } = await setup({
+      stream: (stream) => {
+        stream.respond({ ...grpcHeaders, "grpc-status": "0" });
+        stream.write(evaluateFrame("h::1"), () => stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR));
+      },
+    });
+    const seen: string[] = [];
+    const streamError = await thrown(
+      (async () => {
+        for await (const r of client.evaluate({ policyId: "p", contentData: [textContent("a"), textContent("b")] }))
+          seen.push(r.contentHash);
+      })(),
+    );
+    expect(seen).toEqual(["h::1"]);
+    expect(streamError).toBeInstanceOf(ServerError);
+  });
+
   it("a response without grpc-status is a ServerError that says so", async () => {
     await expectFailureThenRecovery(
       {
@@ -322,8 +359,8 @@ describe("a server that stalls, resets or goes away", () => {
     it(`RST_STREAM ${name} is a ${kind.name} that names the reset`, async () => {
       await expectFailureThenRecovery(
         // Reset before any answer, as a proxy or an overloaded server does (after its headers, Node's server would
-        // end the stream cleanly before it resets it).
-        { stream: (stream) => stream.close(code) },
+        // end the stream cleanly before it resets it). REFUSED_STREAM twice: the first is sent again at once.
+        { stream: (stream) => stream.close(code), times: code === http2.constants.NGHTTP2_REFUSED_STREAM ? 2 : 1 },
         kind,
         new RegExp(name === "REFUSED_STREAM" ? "refused the stream" : `RST_STREAM ${name}`),
       );
@@ -332,14 +369,45 @@ describe("a server that stalls, resets or goes away", () => {
 });
 
 describe("retries that are safe by construction", () => {
-  it("a stream refused with REFUSED_STREAM is retried transparently, CreateJob included", async () => {
+  it("a stream refused with REFUSED_STREAM is retried transparently, CreateJob included, even with maxRetries 0", async () => {
     const { client, server } = await setup(
       { stream: (stream) => stream.close(http2.constants.NGHTTP2_REFUSED_STREAM) },
-      { maxRetries: 2, retryBackoff: { initialDelayMs: 1 } },
+      { maxRetries: 0 },
     );
     const created = await client.createJob({ policyId: "p", contentData: [textContent("a")] });
     expect(created.jobUuid).toBe(JOB);
     expect(server.paths.filter((p) => p.endsWith("/CreateJob"))).toHaveLength(2);
+  });
+
+  it("a second refusal follows the ordinary retry rules", async () => {
+    const refuse: HostileBehaviour = {
+      times: 2,
+      stream: (stream) => stream.close(http2.constants.NGHTTP2_REFUSED_STREAM),
+    };
+    const none = await setup(refuse, { maxRetries: 0 });
+    const error = await thrown(none.client.createJob({ policyId: "p", contentData: [textContent("a")] }));
+    expect(error).toBeInstanceOf(ConnectionError);
+    expect(none.server.paths).toHaveLength(2);
+    const one = await setup(refuse, { maxRetries: 1, retryBackoff: { initialDelayMs: 1 } });
+    expect((await one.client.createJob({ policyId: "p", contentData: [textContent("a")] })).jobUuid).toBe(JOB);
+    expect(one.server.paths).toHaveLength(3);
+  });
+
+  it("REFUSED_STREAM after the server began to answer is not retried: CreateJob may have been processed", async () => {
+    const { client, server } = await setup(
+      {
+        times: 3,
+        stream: (stream) => {
+          stream.respond(grpcHeaders);
+          stream.write(frame(jobBytes()), () => stream.close(http2.constants.NGHTTP2_REFUSED_STREAM));
+        },
+      },
+      { maxRetries: 2, retryBackoff: { initialDelayMs: 1 } },
+    );
+    const error = await thrown(client.createJob({ policyId: "p", contentData: [textContent("a")] }));
+    expect(error).toBeInstanceOf(ConnectionError);
+    expect(error.message).toMatch(/REFUSED_STREAM\) after it had begun to answer; the call may have been processed/);
+    expect(server.paths).toHaveLength(1);
   });
 
   it("a stream above a GOAWAY's last stream id is retried transparently, CreateJob included", async () => {
@@ -384,7 +452,7 @@ describe("retries that are safe by construction", () => {
 describe("the host process survives", () => {
   const run = promisify(execFile);
   const child = fileURLToPath(new URL("../fixtures/hostile-peer-child.mjs", import.meta.url));
-  for (const variant of ["http1", "random", "continuation-flood", "headers-10mb", "goaway-garbage"]) {
+  for (const variant of ["http1", "random", "continuation-flood", "headers-10mb", "goaway-garbage", "push-promise"]) {
     it(`four calls in a row against a ${variant} peer each fail, and the process exits 0`, async () => {
       const { stdout } = await run(process.execPath, [child, variant, "grpc"], { timeout: 20_000 });
       expect(stdout).toContain("4 of 4 calls failed with a ClavataError");

@@ -6,7 +6,13 @@ import * as http from "node:http";
 import * as net from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { startEmulator } from "../../src/emulator/index.js";
-import { ClavataClient, type ClavataClientOptions, ConnectionError, InvalidRequestError } from "../../src/index.js";
+import {
+  ClavataClient,
+  type ClavataClientOptions,
+  ConnectionError,
+  InvalidRequestError,
+  TimeoutError,
+} from "../../src/index.js";
 import { proxyFor } from "../../src/transport/proxy.js";
 import { thrown } from "../support/calls.js";
 import { startTestServer } from "../support/test-server.js";
@@ -142,6 +148,33 @@ describe("calls through a CONNECT proxy", () => {
     const error = await thrown(client.getJob(JOB));
     expect(error).toBeInstanceOf(ConnectionError);
     expect(error.message).toMatch(/the proxy 127\.0\.0\.1:\d+ refused the tunnel to 127\.0\.0\.1:9 \(HTTP 407/);
+  });
+
+  it("a proxy that never answers the CONNECT: each call times out, and its tunnel is abandoned", async () => {
+    const sockets: net.Socket[] = [];
+    let closed = 0;
+    const silent = net.createServer((socket) => {
+      sockets.push(socket);
+      socket.on("error", () => {});
+      socket.on("close", () => closed++);
+      socket.resume();
+    });
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    cleanup.push(
+      () =>
+        new Promise<void>((resolve) => {
+          for (const s of sockets) s.destroy();
+          silent.close(() => resolve());
+        }),
+    );
+    const proxyUrl = `http://127.0.0.1:${String((silent.address() as net.AddressInfo).port)}`;
+    const client = clientFor({ baseUrl: "http://127.0.0.1:9", insecure: true, proxy: proxyUrl, timeoutMs: 200 });
+    expect(await thrown(client.getJob(JOB))).toBeInstanceOf(TimeoutError);
+    // The tunnel the call waited for is given up: its CONNECT request's socket closes.
+    await expect.poll(() => closed).toBe(1);
+    // The next call does not wait on the dead tunnel: it opens its own.
+    expect(await thrown(client.getJob(JOB))).toBeInstanceOf(TimeoutError);
+    expect(sockets).toHaveLength(2);
   });
 
   it("a proxy option that is not an http(s) URL is an InvalidRequestError", () => {

@@ -69,6 +69,20 @@ describe("the session pool", () => {
     expect(s.sessionCount()).toBe(3);
   });
 
+  it("a new connection takes no more calls than the server's last SETTINGS allowed, before its own arrive", async () => {
+    let streams = 0;
+    const s = await server({ maxConcurrentStreams: 1 }, (stream, headers) => {
+      streams++;
+      answerCorrectly(stream, headers);
+    });
+    // No retries: a call the server refused (it was over the limit) would fail.
+    const client = clientFor(s.url, { maxRetries: 0 });
+    await client.getJob(JOB);
+    const jobs = await Promise.all(Array.from({ length: 20 }, () => client.getJob(JOB)));
+    expect(jobs.every((j) => j.jobUuid === JOB)).toBe(true);
+    expect(streams).toBe(21);
+  });
+
   it("reconnects after a GOAWAY", async () => {
     const s = await server({}, (stream, headers) => {
       answerCorrectly(stream, headers);
