@@ -1,14 +1,17 @@
 import { constants as h2, type ServerHttp2Stream } from "node:http2";
-import { setTimeout as sleep } from "node:timers/promises";
 import { Code, ConnectError, createContextKey, type Interceptor } from "@connectrpc/connect";
 import { RetryInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { contentHash } from "../content-hash.js";
 import type { EmulatorMethod, FaultState } from "./faults.js";
 import type { RateLimiter } from "./rate-limit.js";
 import { kCustomerId } from "./service.js";
+import { sleep } from "./timers.js";
 
 /** The HTTP/2 stream of the call, so that a fault can reset it. @internal */
 export const kHttp2Stream = createContextKey<ServerHttp2Stream | undefined>(undefined, { description: "http2 stream" });
+
+/** Streams the emulator reset itself (the resetStreamAfter fault): not resets by the client. @internal */
+export const streamsResetByEmulator = new WeakSet<ServerHttp2Stream>();
 
 /** The API keys the emulator accepts: a fixed list, or any non-empty key ("open mode"). @internal */
 export type KeyCheck = { open: true } | { open: false; keys: ReadonlySet<string> };
@@ -68,7 +71,7 @@ export function faultInterceptor(
     }
     calls[method] = (calls[method] ?? 0) + 1;
     const f = faults.take(method);
-    if (f.delayMs !== undefined) await sleep(f.delayMs, undefined, { signal: req.signal });
+    if (f.delayMs !== undefined) await sleep(f.delayMs, req.signal);
     if (f.fail) {
       throw new ConnectError(
         f.fail.message,
@@ -98,7 +101,10 @@ export function faultInterceptor(
           // bound, and trailers written on a stream being reset crash Node (Http2Stream::OnTrailers asserts).
           if (h2stream !== undefined && !h2stream.destroyed) {
             h2stream.removeAllListeners("wantTrailers");
-            h2stream.once("wantTrailers", () => h2stream.close(h2.NGHTTP2_CANCEL));
+            h2stream.once("wantTrailers", () => {
+              streamsResetByEmulator.add(h2stream);
+              h2stream.close(h2.NGHTTP2_CANCEL);
+            });
           }
           throw new ConnectError("injected fault: stream reset", Code.Canceled);
         }

@@ -21,6 +21,7 @@ import {
   JobType,
   type TimeRange,
 } from "../../gen/clavata/shared/v1/public_pb.js";
+import { timerDelay } from "./timers.js";
 
 /** The page size ListJobs uses when the request's page_size is 0. */
 export const DEFAULT_PAGE_SIZE = 10;
@@ -240,7 +241,8 @@ export class JobStore {
   /**
    * Resolves with a copy of the job once it has ended (COMPLETED or FAILED), at once if it already has.
    *
-   * @param timeoutMs how long to wait; default 10,000. The wait keeps the process alive, unlike the job's own timers.
+   * @param timeoutMs how long to wait; default 10,000, at most about 24.8 days (the longest a timer takes). The wait
+   *   keeps the process alive, unlike the job's own timers.
    * @param signal stops waiting (rejecting with the signal's reason), for a caller that went away.
    * @throws (rejects) Error when there is no such job, on timeout, or when the store is closed first.
    */
@@ -265,7 +267,7 @@ export class JobStore {
           reject(
             new Error(`job ${jobUuid} did not end within ${timeoutMs} ms (it is ${JobStatus[record.job.status]})`),
           );
-        }, timeoutMs),
+        }, timerDelay(timeoutMs)),
       };
       waiters.add(waiter);
       signal?.addEventListener(
@@ -304,7 +306,7 @@ export class JobStore {
     const timer = setTimeout(() => {
       this.#timers.delete(timer);
       if (!this.#closed) fn();
-    }, ms);
+    }, timerDelay(ms));
     timer.unref();
     this.#timers.add(timer);
   }

@@ -1,22 +1,35 @@
 import { setMaxListeners } from "node:events";
 import * as http2 from "node:http2";
 import type { AddressInfo } from "node:net";
-import { type ConnectRouter, createContextValues } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { Code, ConnectError, type ConnectRouter, createConnectRouter, createContextValues } from "@connectrpc/connect";
+import {
+  compressionBrotli,
+  compressionGzip,
+  universalRequestFromNodeRequest,
+  universalResponseToNodeResponse,
+} from "@connectrpc/connect-node";
 import { BatchJobService } from "../../gen/clavata/gateway/v1/batch_pb.js";
 import { GatewayService } from "../../gen/clavata/gateway/v1/gateway_pb.js";
 import { LabelsService } from "../../gen/clavata/gateway/v1/labels_pb.js";
 import { PolicyEngine } from "./engine.js";
 import { EMULATOR_METHODS, type EmulatorMethod, type FaultInjector, type FaultRule, FaultState } from "./faults.js";
-import { faultInterceptor, type KeyCheck, kHttp2Stream, requireApiKeyInterceptor } from "./interceptors.js";
+import {
+  faultInterceptor,
+  type KeyCheck,
+  kHttp2Stream,
+  requireApiKeyInterceptor,
+  streamsResetByEmulator,
+} from "./interceptors.js";
 import { JobStore } from "./jobs.js";
 import { EMULATOR_LOCAL_API_KEY } from "./local-api-key.js";
 import { loadPolicyFile, type Policy } from "./policy.js";
 import { type RateLimit, RateLimiter } from "./rate-limit.js";
+import { clampDeadlineHeaders, limitDecompressedSize, limitRequestBody } from "./request-limits.js";
 import { BatchJobStore, type BatchUpload, type BatchWebhookDelivery } from "./rest/batch-jobs.js";
 import { type RestServer, startRestServer } from "./rest/rest-server.js";
 import { SAMPLE_POLICIES } from "./sample-policies.js";
 import { gatewayService, labelsService, runJob } from "./service.js";
+import { STREAM_RESET_BURST, STREAM_RESET_RATE, streamResetFloodMessage, watchStreamResets } from "./stream-resets.js";
 import { type WebhookDelivery, WebhookDispatcher, type WebhookDispatcherOptions } from "./webhook-dispatcher.js";
 
 /** How to start the emulator. Every option has a default that suits tests. */
@@ -176,27 +189,54 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   };
   // Interceptors run last-to-first: authentication first, then rate limit and faults.
   const interceptors = [requireApiKeyInterceptor(keys), faultInterceptor(faults, () => limiter, calls)];
-  const handler = connectNodeAdapter({
-    routes,
+  // The content check in the handlers gives the clear INVALID_ARGUMENT; this is only a hard ceiling on a message
+  // (room for the encoding: JSON, base64), and a request over it gets INVALID_ARGUMENT too (request-limits.ts).
+  const readMaxBytes = maxMessageBytes * 2 + MiB;
+  // What connectNodeAdapter does, plus the request checks it has no hook for: a deadline clamped to what a timer
+  // can take, and an oversize message refused as INVALID_ARGUMENT before Connect reads it.
+  const router = createConnectRouter({
     grpc: true,
     grpcWeb: true,
     connect: true,
-    // The content check in the handlers gives the clear INVALID_ARGUMENT; this is only a hard ceiling.
-    readMaxBytes: maxMessageBytes * 2 + MiB,
+    readMaxBytes,
+    acceptCompression: [compressionGzip, compressionBrotli].map((c) => limitDecompressedSize(c, maxMessageBytes)),
     shutdownSignal: shutdown.signal,
     interceptors,
-    contextValues: (req) =>
-      createContextValues().set(kHttp2Stream, "stream" in req ? (req.stream as http2.ServerHttp2Stream) : undefined),
   });
+  routes(router);
+  const handlers = new Map(router.handlers.map((h) => [h.requestPath, h]));
 
   const serve = (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => {
     writeGrpcMessagesAsWritten(res);
-    handler(req, res);
+    const handler = handlers.get(req.url.split("?", 1)[0] ?? "");
+    if (handler === undefined) {
+      res.writeHead(404).end();
+      return;
+    }
+    const contextValues = createContextValues().set(kHttp2Stream, "stream" in req ? req.stream : undefined);
+    const uReq = universalRequestFromNodeRequest(req, res, undefined, contextValues);
+    clampDeadlineHeaders(uReq.header);
+    limitRequestBody(uReq, readMaxBytes, maxMessageBytes);
+    handler(uReq)
+      .then((uRes) => universalResponseToNodeResponse(uRes, res))
+      .catch((reason: unknown) => {
+        // Aborted: the client went away while the answer was being written.
+        if (ConnectError.from(reason).code === Code.Aborted) return;
+        log(`the ${handler.method.name} handler failed: ${reason instanceof Error ? reason.message : String(reason)}`);
+      });
   };
+  // nghttp2's rapid-reset protection (CVE-2023-44487) at its own defaults, given here so that the emulator's count
+  // of resets (watchStreamResets) uses the same numbers. Raising them would weaken the protection.
+  const resetLimits = { streamResetBurst: STREAM_RESET_BURST, streamResetRate: STREAM_RESET_RATE };
   const server = options.tls
-    ? http2.createSecureServer({ cert: options.tls.cert, key: options.tls.key, allowHTTP1: true }, serve)
-    : http2.createServer(serve);
+    ? http2.createSecureServer(
+        { cert: options.tls.cert, key: options.tls.key, allowHTTP1: true, ...resetLimits } as http2.SecureServerOptions,
+        serve,
+      )
+    : http2.createServer(resetLimits as http2.ServerOptions, serve);
   const sessionTimeoutMs = options.sessionTimeoutMs ?? 120_000;
+  /** Sessions that nghttp2 ended for resetting too many streams, already logged as such. */
+  const resetFloods = new WeakSet<http2.ServerHttp2Session>();
   server.on("session", (session) => {
     sessions.add(session);
     let openStreams = 0;
@@ -205,6 +245,16 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       stream.once("close", () => openStreams--);
     });
     session.on("close", () => sessions.delete(session));
+    // Many cancelled calls in a short time make nghttp2 end the connection as a rapid-reset attack; say so, rather
+    // than the "Protocol error" that Node reports for it (logged below as a broken protocol).
+    watchStreamResets(
+      session,
+      (stream) => streamsResetByEmulator.has(stream),
+      (resets) => {
+        resetFloods.add(session);
+        log(streamResetFloodMessage(resets));
+      },
+    );
     // A session must end with its socket: a peer that breaks the protocol or vanishes would otherwise keep the
     // session, and its file descriptor, forever.
     session.socket?.once("close", () => session.destroy());
@@ -238,7 +288,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       }
     });
   });
-  server.on("sessionError", (err: Error & { code?: string }) => {
+  server.on("sessionError", (err: Error & { code?: string }, session?: http2.ServerHttp2Session) => {
+    if (session !== undefined && resetFloods.has(session)) return; // said above, truthfully
     if (!isNormalDisconnect(err)) log(`closed a connection that broke the HTTP/2 protocol: ${err.message}`);
   });
 
@@ -297,7 +348,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {
-      shutdown.abort();
+      shutdown.abort(new ConnectError("the emulator is stopping", Code.Unavailable));
       jobs.close();
       webhooks.close();
       batchJobs.close();

@@ -1,5 +1,4 @@
 import { randomUUID } from "node:crypto";
-import { setTimeout as sleep } from "node:timers/promises";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createContextKey, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
@@ -19,12 +18,19 @@ import {
   LabelResultSchema,
   type LabelsService,
 } from "../../gen/clavata/gateway/v1/labels_pb.js";
-import { type ContentData, type Job, type JobResult, JobResultSchema } from "../../gen/clavata/shared/v1/public_pb.js";
+import {
+  type ContentData,
+  type Job,
+  type JobResult,
+  JobResultSchema,
+  JobStatus,
+} from "../../gen/clavata/shared/v1/public_pb.js";
 import { MAX_LABEL_VERSION_IDS } from "../validation/limits.js";
 import { type ContentVerdict, DEFAULT_THRESHOLD, effectiveThreshold, type PolicyEngine } from "./engine.js";
 import type { JobStore } from "./jobs.js";
 import type { Policy } from "./policy.js";
 import type { PreparedContent } from "./prepared-content.js";
+import { abortedCallError, sleep, timerDelay } from "./timers.js";
 import { WebhookDispatcher } from "./webhook-dispatcher.js";
 
 /** The customer the calling API key belongs to; set by the auth interceptor. @internal */
@@ -91,10 +97,8 @@ export function gatewayService(deps: ServiceDeps): ServiceImpl<typeof GatewaySer
         ...(req.webhook ? { webhook: req.webhook } : {}),
       });
       // The official SDKs' create_job(wait_for_completion=True) and evaluate_one keep the call open until the job
-      // is final, within the call's deadline (Connect ends the call with DEADLINE_EXCEEDED when it passes).
-      if (req.waitForCompletion) {
-        return { job: await jobs.waitForEnd(job.jobUuid, ctx.timeoutMs() ?? WAIT_FOR_COMPLETION_MAX_MS, ctx.signal) };
-      }
+      // is final, within the call's deadline.
+      if (req.waitForCompletion) return { job: await waitForJob(jobs, job.jobUuid, ctx) };
       return { job };
     },
 
@@ -164,6 +168,29 @@ export function labelsService(deps: ServiceDeps): ServiceImpl<typeof LabelsServi
 
 /** How long a CreateJob with wait_for_completion and no deadline of its own waits for the job to end. */
 const WAIT_FOR_COMPLETION_MAX_MS = 600_000;
+
+/**
+ * Waits for a job to end within the call's deadline (or WAIT_FOR_COMPLETION_MAX_MS without one). A call that goes
+ * away ends with its own status (CANCELLED, or DEADLINE_EXCEEDED when Connect's deadline fired), and a wait that
+ * runs out with DEADLINE_EXCEEDED: it may run out a moment before Connect's deadline timer fires, and an Error would
+ * reach the client as INTERNAL.
+ */
+async function waitForJob(jobs: JobStore, jobUuid: string, ctx: HandlerContext): Promise<Job> {
+  const waitMs = timerDelay(ctx.timeoutMs() ?? WAIT_FOR_COMPLETION_MAX_MS);
+  try {
+    return await jobs.waitForEnd(jobUuid, waitMs, ctx.signal);
+  } catch (error) {
+    if (ctx.signal.aborted) throw abortedCallError(ctx.signal);
+    const status = jobs.get(ctx.values.get(kCustomerId), jobUuid)?.status;
+    throw new ConnectError(
+      `job ${jobUuid} did not end within ${Math.round(waitMs)} ms${status === undefined ? "" : ` (it is ${JobStatus[status]})`}: poll GetJob, or wait longer`,
+      Code.DeadlineExceeded,
+      undefined,
+      undefined,
+      error,
+    );
+  }
+}
 
 /** Evaluates a stored job's content, for the job store's background run. @internal */
 export async function runJob(engine: PolicyEngine, job: Job): Promise<JobResult[]> {
@@ -278,7 +305,7 @@ async function* inCompletionOrder<T>(items: { delayMs: number; value: T }[], sig
   const start = Date.now();
   for (const item of order) {
     const wait = start + item.delayMs - Date.now();
-    if (wait > 0) await sleep(wait, undefined, { signal });
+    if (wait > 0) await sleep(wait, signal);
     yield item.value;
   }
 }

@@ -9,6 +9,7 @@ import type { CreateJobRequest_Webhook } from "../../gen/clavata/gateway/v1/gate
 import { type Job, JobSchema } from "../../gen/clavata/shared/v1/public_pb.js";
 import { isHeaderName, isHeaderValue, WEBHOOK_HEADER_PREFIX } from "../http-headers.js";
 import { isLoopbackHost, loopbackConnectAddress } from "../loopback.js";
+import { timerDelay } from "./timers.js";
 
 /** One attempt to call a webhook, as recorded in the emulator's `deliveries` log. */
 export interface WebhookDelivery {
@@ -219,7 +220,7 @@ export class WebhookDispatcher {
         timer: setTimeout(() => {
           this.#waiters.delete(waiter);
           reject(new Error(`the webhook delivery of job ${jobUuid} did not end within ${timeoutMs} ms`));
-        }, timeoutMs),
+        }, timerDelay(timeoutMs)),
       };
       this.#waiters.add(waiter);
     });
@@ -270,7 +271,7 @@ export class WebhookDispatcher {
       const timer = setTimeout(() => {
         this.#backoffs.delete(timer);
         resolve(!this.#closed);
-      }, ms);
+      }, timerDelay(ms));
       this.#backoffs.set(timer, () => resolve(false));
     });
   }
@@ -325,7 +326,7 @@ export class WebhookDispatcher {
       });
       const timer = setTimeout(() => {
         request.destroy(new Error(`no answer within ${this.#timeoutMs} ms`));
-      }, this.#timeoutMs);
+      }, timerDelay(this.#timeoutMs));
       request.end(body);
     });
   }

@@ -263,6 +263,19 @@ describe("JobStore state changes", () => {
     await expect(store.waitForEnd(job.jobUuid, 20)).rejects.toThrow(/did not end within 20 ms \(it is PENDING\)/);
   });
 
+  it("waitForEnd with a timeout longer than a timer can take waits for the job (Node fired it after 1 ms)", async () => {
+    const store = makeStore({ run: echoResults, delayMs: 10 });
+    const job = store.create(newJob());
+    // A 30-day deadline, then one of 99999999 hours, as a grpc-timeout may carry.
+    await expect(store.waitForEnd(job.jobUuid, 30 * 86_400_000)).resolves.toMatchObject({
+      status: JobStatus.COMPLETED,
+    });
+    const other = store.create(newJob());
+    await expect(store.waitForEnd(other.jobUuid, 99_999_999 * 3_600_000)).resolves.toMatchObject({
+      status: JobStatus.COMPLETED,
+    });
+  });
+
   it("close() stops the timers: a job left PENDING stays PENDING", async () => {
     const runs: string[] = [];
     const run = async (job: Job) => {

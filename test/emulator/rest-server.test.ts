@@ -158,6 +158,48 @@ describe("REST surface of the emulator, without the SDK", () => {
     expect(((await none.json()) as { jobs?: unknown[] }).jobs ?? []).toEqual([]);
   });
 
+  it("a malformed percent-escape in a path variable is 400 INVALID_ARGUMENT, not 500", async () => {
+    const base = await start();
+    for (const path of ["/v1/jobs/%zz", "/v1/jobs/%", "/v1/jobs/%C3%28"]) {
+      const res = await call(base, "GET", path);
+      expect(res.status).toBe(400);
+      expect(await res.json()).toEqual({
+        code: 3,
+        message: expect.stringMatching(/malformed percent-escape.*two hex digits/),
+        details: [],
+      });
+    }
+  });
+
+  it("an enum query parameter that is not a name or number of the enum is 400 INVALID_ARGUMENT naming it", async () => {
+    const base = await start({ jobDelayMs: 60_000 });
+    expect(
+      (await call(base, "POST", "/v1/jobs", { contentData: [{ text: "hi" }], policyId: "policy-spam" })).status,
+    ).toBe(200);
+    for (const value of ["COMPLETED", "JOB_STATUS_COMPLETE", "99", ""]) {
+      const res = await call(base, "GET", `/v1/jobs?query.status=${value}`);
+      expect(res.status).toBe(400);
+      const body = (await res.json()) as { code: number; message: string };
+      expect(body.code).toBe(3);
+      expect(body.message).toContain(`query parameter query.status: ${JSON.stringify(value)} is not a JobStatus`);
+      expect(body.message).toContain("JOB_STATUS_PENDING, JOB_STATUS_RUNNING, JOB_STATUS_COMPLETED");
+    }
+    // Names and numbers of the enum still filter (the one job is PENDING).
+    for (const value of ["JOB_STATUS_PENDING", "1", "JOB_STATUS_COMPLETED", "3"]) {
+      const res = await call(base, "GET", `/v1/jobs?query.status=${value}`);
+      expect(res.status).toBe(200);
+      const jobs = ((await res.json()) as { jobs: unknown[] }).jobs;
+      expect(jobs).toHaveLength(value === "JOB_STATUS_PENDING" || value === "1" ? 1 : 0);
+    }
+    // A repeated enum: every value is checked.
+    const batch = await call(base, "GET", "/v1/batch-jobs?states=BATCH_JOB_STATE_COMPLETED&states=NOPE");
+    expect(batch.status).toBe(400);
+    const message = ((await batch.json()) as { message: string }).message;
+    expect(message).toContain('query parameter states: "NOPE" is not a BatchJobState');
+    expect(message).toContain("BATCH_JOB_STATE_COMPLETED");
+    expect((await call(base, "GET", "/v1/batch-jobs?states=BATCH_JOB_STATE_COMPLETED")).status).toBe(200);
+  });
+
   it("POST /v1/labels/evaluate answers one result per label version id", async () => {
     const base = await start();
     const res = await call(base, "POST", "/v1/labels/evaluate", {

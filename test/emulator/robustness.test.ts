@@ -3,6 +3,7 @@
 // status messages as the emulator wrote them (not percent-encoded).
 
 import { readdirSync } from "node:fs";
+import * as http2 from "node:http2";
 import net from "node:net";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
@@ -12,6 +13,7 @@ import { encodeGrpcMessage, startEmulator } from "../../src/emulator/server.js";
 import { ClavataClient, NotFoundError } from "../../src/index.js";
 
 const KEY = "robustness-test-key-0123456789";
+const UNKNOWN_JOB = "3fa85f64-5717-4562-b3fc-2c963f66afa6";
 
 /** Open file descriptors of this process: the emulator runs in it. */
 function openFds(): number {
@@ -115,6 +117,56 @@ describe("ordinary clients", () => {
       await emulator.close();
     }
   });
+});
+
+describe("many cancelled calls", () => {
+  it("a client that resets streams faster than nghttp2 allows is told apart from one that broke the protocol", async () => {
+    const lines: string[] = [];
+    const emulator = await startEmulator({ logger: (line) => lines.push(line) });
+    emulator.faults.delay("GetJob", 600_000); // every call stays open until its client cancels it
+    const session = http2.connect(emulator.url);
+    session.on("error", () => {});
+    let goaway: number | undefined;
+    session.on("goaway", (code) => (goaway = code));
+    const body = Buffer.from(toBinary(GetJobRequestSchema, create(GetJobRequestSchema, { jobUuid: UNKNOWN_JOB })));
+    const frame = Buffer.concat([Buffer.from([0, 0, 0, 0, body.length]), body]);
+    try {
+      await new Promise((resolve) => session.once("remoteSettings", resolve));
+      // Calls cancelled as soon as they are made, 100 at a time, until nghttp2's rapid-reset protection (1000 at
+      // once, then 33 a second) ends the connection: its GOAWAY says so.
+      for (let sent = 0; goaway === undefined && sent < 10_000; sent += 100) {
+        await Promise.all(
+          Array.from({ length: 100 }, () => {
+            const req = session.request({
+              ":method": "POST",
+              ":path": "/clavata.gateway.v1.GatewayService/GetJob",
+              "content-type": "application/grpc",
+              te: "trailers",
+              authorization: `Bearer ${KEY}`,
+            });
+            req.on("error", () => {});
+            req.end(frame);
+            req.close(http2.constants.NGHTTP2_CANCEL);
+            return new Promise((resolve) => req.on("close", resolve));
+          }),
+        );
+      }
+      // The protection is still on...
+      expect(goaway).toBe(http2.constants.NGHTTP2_INTERNAL_ERROR);
+      // ...and the log says what happened, once, and not that the client broke the protocol.
+      await expect
+        .poll(() => lines.filter((line) => line.includes("CVE-2023-44487")))
+        .toEqual([
+          expect.stringMatching(
+            /client reset (\d{4,}) streams \(RST_STREAM.*faster than Node's HTTP\/2 server allows \(1000 at once, then 33 a second\).*rapid-reset attack.*GOAWAY INTERNAL_ERROR/,
+          ),
+        ]);
+      expect(lines.filter((line) => line.includes("broke the HTTP/2 protocol"))).toEqual([]);
+    } finally {
+      session.destroy();
+      await emulator.close();
+    }
+  }, 60_000);
 });
 
 describe("status messages for @grpc/grpc-js clients", () => {

@@ -7,7 +7,6 @@
 
 import { createHmac, randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
 import type * as http from "node:http";
-import { setTimeout as sleep } from "node:timers/promises";
 import { create, toJsonString } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
@@ -23,6 +22,7 @@ import { csvLine, csvRecords } from "../../batch-csv.js";
 import { isLoopbackHost } from "../../loopback.js";
 import type { PolicyEngine } from "../engine.js";
 import { kCustomerId } from "../service.js";
+import { sleep, timerDelay } from "../timers.js";
 
 /** One webhook call of a completed batch job. */
 export interface BatchWebhookDelivery {
@@ -195,7 +195,7 @@ export class BatchJobStore {
       const timer = setTimeout(() => {
         this.#waiters.delete(check as () => void);
         reject(new Error(`no webhook delivery for batch job ${batchJobId} within ${timeoutMs} ms`));
-      }, timeoutMs);
+      }, timerDelay(timeoutMs));
       if (!check()) this.#waiters.add(check as () => void);
     });
   }
@@ -248,7 +248,7 @@ export class BatchJobStore {
   async #process(entry: Entry, csv: string): Promise<void> {
     const signal = entry.stop.signal;
     const step = async (state: BatchJobState) => {
-      await sleep(this.#options.stepDelayMs, undefined, { signal });
+      await sleep(this.#options.stepDelayMs, signal);
       this.#setState(entry, state);
     };
     await step(BatchJobState.PREPROCESSING);

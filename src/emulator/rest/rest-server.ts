@@ -8,7 +8,14 @@
 import { once } from "node:events";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
-import type { DescMethodStreaming, DescMethodUnary, DescService, JsonValue } from "@bufbuild/protobuf";
+import type {
+  DescField,
+  DescMessage,
+  DescMethodStreaming,
+  DescMethodUnary,
+  DescService,
+  JsonValue,
+} from "@bufbuild/protobuf";
 import { toJson } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ConnectRouter, createRouterTransport, type Interceptor } from "@connectrpc/connect";
 import { createAsyncIterable } from "@connectrpc/connect/protocol";
@@ -17,6 +24,8 @@ import { retryDelayHintMs } from "../../retry.js";
 import { createRouteTable, requestFromHttp } from "../../transport/rest/http-rule.js";
 import { httpStatusForCode } from "../../transport/rest/http-status.js";
 import { statusJsonOf } from "../../transport/rest/status-body.js";
+import { grpcTimeoutMs } from "../request-limits.js";
+import { timerDelay } from "../timers.js";
 
 /** grpc-gateway's default marshaler writes every field, set or not (EmitUnpopulated), as the reference shows. */
 const GATEWAY_JSON = { alwaysEmitImplicit: true } as const;
@@ -75,7 +84,21 @@ export async function startRestServer(options: RestServerOptions): Promise<RestS
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://emulator");
     if (options.raw && (await options.raw(req, res, url))) return;
-    const match = route(req.method ?? "GET", url.pathname);
+    let match: ReturnType<typeof route>;
+    try {
+      match = route(req.method ?? "GET", url.pathname);
+    } catch (error) {
+      // A path variable is percent-decoded, and "%zz", a lone "%" or an escape that is not UTF-8 cannot be.
+      if (!(error instanceof URIError)) throw error;
+      sendError(
+        res,
+        new ConnectError(
+          `the path ${JSON.stringify(url.pathname.slice(0, 200))} has a malformed percent-escape: each "%" must be followed by two hex digits, and the bytes they spell must be UTF-8`,
+          Code.InvalidArgument,
+        ),
+      );
+      return;
+    }
     if (match === undefined) {
       sendError(res, new ConnectError(`no REST route for ${req.method} ${url.pathname}`, Code.NotFound));
       return;
@@ -93,6 +116,7 @@ export async function startRestServer(options: RestServerOptions): Promise<RestS
     try {
       let message: ReturnType<typeof requestFromHttp>;
       try {
+        if (binding.body !== "*") checkEnumParameters(method.input, url.searchParams);
         const body = binding.body === "" ? undefined : await readJsonBody(req, options.maxBodyBytes);
         message = requestFromHttp(binding, method.input, pathParams, url.searchParams, body);
       } catch (error) {
@@ -103,7 +127,7 @@ export async function startRestServer(options: RestServerOptions): Promise<RestS
         );
       }
       const headers = forwardedHeaders(req);
-      const timeoutMs = grpcTimeoutMs(req.headers["grpc-timeout"]);
+      const timeoutMs = restTimeoutMs(req.headers["grpc-timeout"]);
       if (method.methodKind === "server_streaming") {
         await answerStream(res, method as DescMethodStreaming, message, headers, timeoutMs, controller.signal);
       } else if (method.methodKind === "unary") {
@@ -200,13 +224,56 @@ function forwardedHeaders(req: http.IncomingMessage): Headers {
   return headers;
 }
 
-/** A `grpc-timeout` header (grpc-gateway honours it) in ms. */
-function grpcTimeoutMs(value: string | string[] | undefined): number | undefined {
-  if (typeof value !== "string") return undefined;
-  const m = /^(\d{1,8})([HMSmun])$/.exec(value);
-  if (!m) return undefined;
-  const unit = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 0.001, n: 0.000001 }[m[2] as "H"];
-  return Math.max(1, Math.ceil(Number(m[1]) * unit));
+/**
+ * A `grpc-timeout` header (grpc-gateway honours it) in ms: at least 1, and at most what a timer can take (about 24.8
+ * days; a deadline that far out is as good as none, and a longer one would fire at once).
+ */
+function restTimeoutMs(value: string | string[] | undefined): number | undefined {
+  const ms = grpcTimeoutMs(typeof value === "string" ? value : undefined);
+  return ms === undefined ? undefined : Math.max(1, Math.ceil(timerDelay(ms)));
+}
+
+/**
+ * Refuses a query parameter of an enum field whose value is neither a name nor a number of the enum, as grpc-gateway
+ * does (400, INVALID_ARGUMENT). requestFromHttp reads the message ignoring unknown values, as grpc-gateway reads a
+ * JSON body; in a query it would drop such a value without a word, and `?query.status=COMPLETED` (not
+ * JOB_STATUS_COMPLETED) would list every job.
+ */
+function checkEnumParameters(schema: DescMessage, query: URLSearchParams): void {
+  for (const key of new Set(query.keys())) {
+    const field = queryField(schema, key);
+    const desc =
+      field?.fieldKind === "enum"
+        ? field.enum
+        : field?.fieldKind === "list" && field.listKind === "enum"
+          ? field.enum
+          : undefined;
+    if (desc === undefined) continue;
+    for (const value of query.getAll(key)) {
+      const known = /^-?\d+$/.test(value)
+        ? desc.values.some((v) => v.number === Number(value))
+        : desc.values.some((v) => v.name === value);
+      if (!known) {
+        throw new HttpError(
+          Code.InvalidArgument,
+          `query parameter ${key}: ${JSON.stringify(value.slice(0, 64))} is not a ${desc.name}; use one of ${desc.values.map((v) => v.name).join(", ")}, or its number`,
+        );
+      }
+    }
+  }
+}
+
+/** The field a dotted query parameter names (by proto or JSON names, as requestFromHttp reads them), if any. */
+function queryField(schema: DescMessage, path: string): DescField | undefined {
+  let message: DescMessage | undefined = schema;
+  let field: DescField | undefined;
+  for (const part of path.split(".")) {
+    if (message === undefined) return undefined;
+    field = message.fields.find((f) => f.name === part || f.jsonName === part);
+    if (field === undefined) return undefined;
+    message = field.fieldKind === "message" ? field.message : undefined;
+  }
+  return field;
 }
 
 async function readJsonBody(req: http.IncomingMessage, maxBytes: number): Promise<JsonValue | undefined> {
