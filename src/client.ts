@@ -116,6 +116,9 @@ const CALL_OVER = new ConnectError("the call is over", Code.Canceled);
 /** The abort reason of a call whose deadline passed. */
 const TIMED_OUT = new ConnectError("the operation timed out", Code.DeadlineExceeded);
 
+/** Empty pages in a row, each with a new token, after which listAllJobs gives up on a listing that never ends. */
+const MAX_EMPTY_PAGES = 100;
+
 /** The job statuses after which a job does not change any more. */
 const finalStatuses: ReadonlySet<JobStatus> = new Set([JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELED]);
 
@@ -228,13 +231,17 @@ export class ClavataClient implements AsyncDisposable {
     const message = buildEvaluateRequest(request, this.#options.limits);
     const count = message.contentData.length;
     // The gateway sends one result per item: a stream that ends OK with fewer has lost some, and must not look
-    // complete. (evaluateBatch, through evaluateChecked, finds the missing items itself and reports each.)
+    // complete; one with more is not answering this request. (evaluateBatch, through evaluateChecked, matches the
+    // results to its items itself and reports each item.)
     return this.#evaluateStream(message, options, {
       count,
-      short: (received) =>
+      wrong: (received) =>
         new ServerError(
-          `Evaluate failed: the gateway ended the stream after ${String(received)} of ${String(count)} results ` +
-            "(it sends one per item); the items without a result have no verdict",
+          received < count
+            ? `Evaluate failed: the gateway ended the stream after ${String(received)} of ${String(count)} results ` +
+                "(it sends one per item); the items without a result have no verdict"
+            : `Evaluate failed: the gateway sent more results than the ${String(count)} items sent (it sends one per ` +
+                "item); the stream was cancelled",
           { code: Code.Internal },
         ),
     });
@@ -291,17 +298,17 @@ export class ClavataClient implements AsyncDisposable {
   async evaluateOne(request: EvaluateOneRequestInit, options?: CallOptions): Promise<EvaluateResponse> {
     checkCallOptions(options);
     const message = buildEvaluateOneRequest(request, this.#options.limits);
-    const responses: EvaluateResponse[] = [];
-    for await (const response of this.#evaluateStream(message, options)) responses.push(response);
-    if (responses.length !== 1) {
-      throw new ServerError(
-        `Evaluate failed: the gateway sent ${String(responses.length)} results for one content item`,
-        {
-          code: Code.Internal,
-        },
+    let result: EvaluateResponse | undefined;
+    // One result, and the stream is cancelled at a second: an endless stream must not be collected until it ends.
+    const wrong = (received: number) =>
+      new ServerError(
+        received === 0
+          ? "Evaluate failed: the gateway sent no result for the content item"
+          : "Evaluate failed: the gateway sent more than one result for one content item; the stream was cancelled",
+        { code: Code.Internal },
       );
-    }
-    return responses[0]!;
+    for await (const response of this.#evaluateStream(message, options, { count: 1, wrong })) result = response;
+    return result!;
   }
 
   /**
@@ -322,7 +329,15 @@ export class ClavataClient implements AsyncDisposable {
     checkCallOptions(options);
     const message = buildGetJobRequest(jobUuid, this.#options.limits);
     const response = await this.#unary(GatewayService.method.getJob, message, options, true);
-    return this.#job(response.job, "GetJob");
+    const job = this.#job(response.job, "GetJob");
+    // A gateway (or a cache or proxy in front of it) that answers with another job must not pass for this one.
+    if (job.jobUuid.toLowerCase() !== jobUuid.toLowerCase()) {
+      throw new ServerError(
+        `GetJob failed: the gateway answered for job ${JSON.stringify(job.jobUuid)} when asked for ${jobUuid}`,
+        { code: Code.Internal },
+      );
+    }
+    return job;
   }
 
   /**
@@ -336,21 +351,35 @@ export class ClavataClient implements AsyncDisposable {
     const pollIntervalMs = options.pollIntervalMs ?? 1000;
     const timeoutMs = options.timeoutMs ?? 300_000;
     const deadlineAt = Date.now() + timeoutMs;
-    const wait = this.#begin("waitForJob", { signal: options.signal }, true);
+    // The wait has its own time limit, not the client's timeoutMs (which limits each poll).
+    const wait = this.#begin("waitForJob", { signal: options.signal, timeoutMs: Infinity }, true);
+    let status: JobStatus | undefined;
+    const timedOut = () =>
+      new TimeoutError(
+        `waitForJob: job ${jobUuid} was ${status === undefined ? "not yet read" : `still ${JobStatus[status] ?? `in status ${String(status)}`}`} ` +
+          `after ${String(timeoutMs)} ms; raise timeoutMs, or have the gateway call a webhook when the job completes`,
+        { code: Code.DeadlineExceeded },
+      );
     try {
       for (;;) {
-        // Each poll has the client's usual time limit; the wait's own limit is checked between polls.
-        const job = await this.getJob(jobUuid, { signal: wait.call.signal });
-        if (finalStatuses.has(job.status)) return job;
         const remaining = deadlineAt - Date.now();
-        if (remaining <= 0) {
-          throw new TimeoutError(
-            `waitForJob: job ${jobUuid} was still ${JobStatus[job.status]} after ${String(timeoutMs)} ms; ` +
-              "raise timeoutMs, or have the gateway call a webhook when the job completes",
-            { code: Code.DeadlineExceeded },
-          );
+        if (remaining <= 0) throw timedOut();
+        // Each poll has the client's usual time limit, cut to what is left of the wait's.
+        let job: Job;
+        try {
+          job = await this.getJob(jobUuid, {
+            signal: wait.call.signal,
+            timeoutMs: Math.min(this.#options.timeoutMs, remaining),
+          });
+        } catch (error) {
+          if (error instanceof TimeoutError && Date.now() >= deadlineAt) throw timedOut();
+          throw error;
         }
-        await sleep(Math.min(pollIntervalMs, remaining), wait.call.signal);
+        status = job.status;
+        if (finalStatuses.has(job.status)) return job;
+        const left = deadlineAt - Date.now();
+        if (left <= 0) throw timedOut();
+        await sleep(Math.min(pollIntervalMs, left), wait.call.signal);
       }
     } catch (error) {
       throw this.#fail(error, "waitForJob", wait);
@@ -389,10 +418,21 @@ export class ClavataClient implements AsyncDisposable {
   async *#allJobs(query: JobQueryInit, pageSize: number, options: CallOptions): AsyncGenerator<Job, void, undefined> {
     const seen = new Set<string>();
     let pageToken = "";
+    let emptyPages = 0;
     for (;;) {
       const page = await this.listJobs({ query, pageSize, pageToken }, options);
       yield* page.jobs;
       if (page.nextPageToken === "") return;
+      // A gateway may return an empty page before the end, but not page after page of them: a listing that yields
+      // nothing while its tokens keep changing would never end (and its tokens would pile up in `seen`).
+      emptyPages = page.jobs.length === 0 ? emptyPages + 1 : 0;
+      if (emptyPages >= MAX_EMPTY_PAGES) {
+        throw new ServerError(
+          `ListJobs failed: the gateway returned ${String(MAX_EMPTY_PAGES)} empty pages in a row, each with a new ` +
+            "page token, so the listing would never end",
+          { code: Code.Internal },
+        );
+      }
       if (seen.has(page.nextPageToken)) {
         throw new ServerError(
           "ListJobs failed: the gateway returned a page token it had already returned, so the listing would never end",
@@ -414,7 +454,19 @@ export class ClavataClient implements AsyncDisposable {
   async evaluateLabels(request: EvaluateLabelsRequestInit, options?: CallOptions): Promise<EvaluateLabelsResponse> {
     checkCallOptions(options);
     const message = buildEvaluateLabelsRequest(request, this.#options.limits);
-    return this.#unary(LabelsService.method.evaluateLabels, message, options, true);
+    const response = await this.#unary(LabelsService.method.evaluateLabels, message, options, true);
+    // One result per label version asked for, in the same order (the contract): anything else would pin a verdict
+    // on the wrong label, or leave a label silently unevaluated.
+    const asked = message.labelVersionIds;
+    const got = response.results.map((r) => r.labelVersionId);
+    if (got.length !== asked.length || got.some((id, i) => id !== asked[i])) {
+      throw new ServerError(
+        `EvaluateLabels failed: the gateway answered for the label versions ${JSON.stringify(got)} when asked for ` +
+          `${JSON.stringify(asked)} (one result per label version, in order)`,
+        { code: Code.Internal },
+      );
+    }
+    return response;
   }
 
   /**

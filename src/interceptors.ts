@@ -2,8 +2,9 @@
 // per-attempt deadlines and abort), logging, identification, auth. Each
 // attempt of a call passes through all but the first.
 
-import { Code, ConnectError, createContextKey, type Interceptor, type StreamResponse } from "@connectrpc/connect";
+import { ConnectError, createContextKey, type Interceptor, type StreamResponse } from "@connectrpc/connect";
 import { createAsyncIterable } from "@connectrpc/connect/protocol";
+import { causeChain } from "./cause-chain.js";
 import { ATTEMPT_TIMED_OUT, armAttempt, attemptTimeoutMs, type Deadlines, grpcTimeout } from "./deadlines.js";
 import { grpcCodeName } from "./errors.js";
 import type { Log } from "./logging.js";
@@ -135,7 +136,9 @@ export function retryDelayOrThrow(error: unknown, settings: CallSettings, name: 
     attempts: retries,
     retry: settings.retry,
     idempotent: settings.idempotent,
-    attemptTimedOut: e.code === Code.DeadlineExceeded,
+    // Only the attempt's own time limit (attemptTimeoutMs) makes a DEADLINE_EXCEEDED worth another attempt; one the
+    // server sent, or the call's overall deadline, ends the call.
+    attemptTimedOut: causeChain(error).includes(ATTEMPT_TIMED_OUT),
     remainingMs: settings.deadlineAt - Date.now(),
   });
   if (!verdict.retry) {

@@ -12,10 +12,10 @@ export interface StreamCall<T> {
   /** Ends the call: cancels it on the wire if it still runs, and releases what it holds. Idempotent. */
   dispose(): void;
   /**
-   * The number of messages the call must deliver before it ends OK, and the error the reader gets (after the
-   * messages that came) when it ends with fewer. Optional.
+   * The number of messages the call must deliver, and the error the reader gets otherwise: after the messages that
+   * came when it ends OK with fewer, or in place of the first one too many (the call is then cancelled). Optional.
    */
-  readonly expected?: { readonly count: number; short(received: number): unknown };
+  readonly expected?: { readonly count: number; wrong(received: number): unknown };
 }
 
 /** An AsyncGenerator over a call's messages. @private */
@@ -61,10 +61,13 @@ export class ResponseStream<T> implements AsyncGenerator<T, void, undefined> {
         const expected = this.#call.expected;
         if (r.done === true) {
           this.#end();
-          if (expected !== undefined && this.#received < expected.count) throw expected.short(this.#received);
+          if (expected !== undefined && this.#received < expected.count) throw expected.wrong(this.#received);
           return { done: true as const, value: undefined };
         }
-        if (expected !== undefined) this.#received++;
+        if (expected !== undefined && ++this.#received > expected.count) {
+          this.#end();
+          throw expected.wrong(this.#received);
+        }
         return r;
       },
       (error: unknown) => {

@@ -16,6 +16,7 @@ export {
   verifyWebhookSecret,
   type WebhookHandlerOptions,
   type WebhookHeaders,
+  type WebhookHeaderValue,
   type WebhookRequestParts,
   type WebhookVerifyOptions,
 } from "./receiver.js";

@@ -10,13 +10,16 @@ import { WebhookVerificationError } from "./verification-error.js";
 const utf8 = new TextEncoder();
 
 /** One header's value in a Map or a plain object: text, a list of values (a repeated header), or a number. */
-type HeaderValue = string | readonly string[] | number | undefined;
+export type WebhookHeaderValue = string | readonly string[] | number | undefined;
 
 /**
  * Request headers as `Headers`, a `Map`, or a plain object such as Node's `req.headers`. Names are matched in any
  * letter case, as HTTP does; a name given several times in different cases counts as a repeated header.
  */
-export type WebhookHeaders = Headers | ReadonlyMap<string, HeaderValue> | { readonly [name: string]: HeaderValue };
+export type WebhookHeaders =
+  | Headers
+  | ReadonlyMap<string, WebhookHeaderValue>
+  | { readonly [name: string]: WebhookHeaderValue };
 
 /** How a webhook request is checked. */
 export interface WebhookVerifyOptions {
