@@ -522,8 +522,9 @@ describe("refusals on the wire", () => {
     const seen: string[] = [];
     const error = await thrown(
       (async () => {
-        for await (const r of clientFor(s).evaluate({ policyId: "p", contentData: [textContent("a")] }))
-          seen.push(r.contentHash);
+        // Three items: two results, then the refusal of the third.
+        const contentData = [textContent("a"), textContent("b"), textContent("c")];
+        for await (const r of clientFor(s).evaluate({ policyId: "p", contentData })) seen.push(r.contentHash);
       })(),
     );
     expect(seen).toEqual(["h::0", "h::1"]);
