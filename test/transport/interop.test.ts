@@ -164,7 +164,7 @@ function clientFor(options: ClavataClientOptions): ClavataClient {
 
 async function everyMethod(client: ClavataClient, seen: Seen[]): Promise<void> {
   expect((await client.getJob(JOB)).status).toBe(JobStatus.COMPLETED);
-  const results = await drain(client.evaluate({ policyId: "p", contentData: [textContent("a")] }));
+  const results = await drain(client.evaluate({ policyId: "p", contentData: [textContent("a"), textContent("b")] }));
   expect(results.map((r) => r.contentHash)).toEqual(["h::1", "h::2"]);
   // CreateJob is not retried on RESOURCE_EXHAUSTED (it may have been processed): its hint reaches the error.
   const limited = await thrown(client.createJob({ policyId: "p", contentData: [textContent("a")] }));

@@ -44,7 +44,9 @@ it("a slow reader pauses the stream: the server is held back by flow control, no
     insecure: true,
   });
   cleanup.push(() => client.close());
-  const stream = client.evaluate({ policyId: "p", contentData: [textContent("a")] });
+  // One result per item, as the gateway sends.
+  const contentData = Array.from({ length: total }, (_, i) => textContent(`item ${String(i)}`));
+  const stream = client.evaluate({ policyId: "p", contentData });
   const first = await stream.next();
   expect(first.done).toBe(false);
   // The reader now stops. The server must end up blocked on flow control, far from done.

@@ -73,7 +73,8 @@ describe("NDJSON framing", () => {
       for (let i = 0; i < bytes.length; i += 3) await writeAndFlush(res, bytes.subarray(i, i + 3));
       res.end();
     });
-    const results = await drain(client.evaluate({ policyId: "p", contentData: [textContent("a")] }));
+    const contentData = [textContent("a"), textContent("b"), textContent("c")];
+    const results = await drain(client.evaluate({ policyId: "p", contentData }));
     expect(results.map((r) => r.policyEvaluationReport?.contentMetadata.id)).toEqual(["ünïcödé ✓", "second", "third"]);
   });
 
