@@ -39,6 +39,11 @@ export interface BatchSummary {
   readonly streams: number;
   /** Sends of an item after its first one (each may be billed again; see the `resend` option). */
   readonly resends: number;
+  /**
+   * Answers from the gateway that matched no item (no correlation key in their metadata, no content hash of an
+   * unanswered item of their stream), and were dropped; the items left unanswered say so in their error.
+   */
+  readonly unmatchedAnswers: number;
   /** Milliseconds from the start of the iteration to its end (or to now, while it runs). */
   readonly elapsedMs: number;
   /** Items per second over `elapsedMs`. */
@@ -53,6 +58,7 @@ export class BatchTally {
   inFlight = 0;
   streams = 0;
   resends = 0;
+  unmatchedAnswers = 0;
   inputTokens = 0;
   billedTokens = 0;
   readonly #reasons: Partial<Record<RefusalReason, number>> = {};
@@ -123,6 +129,7 @@ export class BatchTally {
       tokens: { input: this.inputTokens, billed: this.billedTokens },
       streams: this.streams,
       resends: this.resends,
+      unmatchedAnswers: this.unmatchedAnswers,
       elapsedMs,
       itemsPerSecond: this.#rate(elapsedMs),
     };

@@ -8,6 +8,9 @@
 //   settle it) and the rest of the chunk is sent again; a refused send does not count as an attempt;
 // - after any other failure only the items still unanswered are sent again, after a backoff, each send counting one
 //   attempt, up to `maxAttempts`; then the item is `failed` with the error, and the batch goes on;
+// - with `resend: false`, nothing of a stream that has had any answer, matched to an item or not, is sent again;
+// - an answer that matches no item is dropped, but never silently: `summary.unmatchedAnswers` counts it, and the
+//   items its stream leaves unanswered fail with an error that says so;
 // - only the caller's abort, or an error that dooms every item (authentication, permission, unknown policy), ends
 //   the iteration at once, by throwing;
 // - when the caller's items throw, reading stops there: every item already read is still sent and gets its
@@ -350,7 +353,8 @@ export class BatchEvaluation implements AsyncIterable<BatchOutcome> {
     }
     this.#tally.streams++;
     this.#tally.inFlight += chunk.length;
-    let received = 0;
+    // Every answer counts, matched or not: any answer means the gateway evaluated the request.
+    const answers = { count: 0, unmatched: 0, unmatchedHash: "" };
     let error: ClavataError;
     try {
       const contentData = chunk.map((item, position) => sentContentOf(item, position));
@@ -372,13 +376,19 @@ export class BatchEvaluation implements AsyncIterable<BatchOutcome> {
           ? evaluator.evaluateChecked({ ...request, contentBytes }, callOptions)
           : evaluator.evaluate(request, callOptions);
       for await (const response of responses) {
+        answers.count++;
         let position = this.#positionByKey(response, pending);
         if (position === undefined) position = await this.#positionByHash(response, pending);
-        if (position === undefined) continue;
+        if (position === undefined) {
+          // No key of a pending item, no hash that matches one: it may be any unanswered item's answer.
+          answers.unmatched++;
+          answers.unmatchedHash ||= response.contentHash || response.policyEvaluationReport?.contentHash || "";
+          this.#tally.unmatchedAnswers++;
+          continue;
+        }
         const item = pending[position]!;
         pending[position] = undefined;
         left--;
-        received++;
         this.#tally.inFlight--;
         this.#emit({ index: item.index, id: item.id, kind: "result", result: response, attempts: item.attempts });
       }
@@ -397,7 +407,7 @@ export class BatchEvaluation implements AsyncIterable<BatchOutcome> {
     const again = await this.#settle(
       pending.filter((item): item is BatchItem => item !== undefined),
       error,
-      received,
+      answers,
       signal,
     );
     this.#reportProgress();
@@ -430,14 +440,26 @@ export class BatchEvaluation implements AsyncIterable<BatchOutcome> {
   }
 
   /** Decides what becomes of the items a failed stream left unanswered; returns the pieces to send again. */
-  async #settle(left: BatchItem[], error: ClavataError, received: number, signal: AbortSignal): Promise<BatchItem[][]> {
+  async #settle(
+    left: BatchItem[],
+    error: ClavataError,
+    answers: StreamAnswers,
+    signal: AbortSignal,
+  ): Promise<BatchItem[][]> {
     if (left.length === 0 || this.#run.signal.aborted) return [];
-    if (error instanceof EvaluationRefusedError) return this.#settleRefusal(left, error.refusals);
+    // After any answer, matched or not, the gateway may have evaluated the rest too: resend only when the caller
+    // allows it.
+    const mayResend = this.#options.resend || answers.count === 0;
+    // What the items that fail get: the error, and the answers that may have been theirs.
+    const failure = answers.unmatched > 0 ? unmatchedAnswersError(error, answers) : error;
+    if (error instanceof EvaluationRefusedError) {
+      return this.#settleRefusal(left, error.refusals, mayResend, failure);
+    }
     if (doomsEveryItem(error, this.#evaluator)) {
       this.#fail(error);
       return [];
     }
-    if (error instanceof InvalidRequestError && left.length > 1) {
+    if (error instanceof InvalidRequestError && left.length > 1 && mayResend) {
       // The gateway turned the request away as a whole, before evaluating it: find the item it objects to.
       for (const item of left) item.attempts--;
       return halves(left);
@@ -447,10 +469,8 @@ export class BatchEvaluation implements AsyncIterable<BatchOutcome> {
     let attempts = 0;
     for (const item of left) {
       const spent = item.attempts >= this.#options.maxAttempts;
-      // After a first result, the gateway may have evaluated the rest too: resend only when the caller allows it.
-      const mayResend = this.#options.resend || received === 0;
       if (spent || !mayResend || error instanceof InvalidRequestError) {
-        this.#emit({ index: item.index, id: item.id, kind: "failed", error, attempts: item.attempts });
+        this.#emit({ index: item.index, id: item.id, kind: "failed", error: failure, attempts: item.attempts });
       } else {
         retry.push(item);
         attempts = Math.max(attempts, item.attempts);
@@ -468,24 +488,66 @@ export class BatchEvaluation implements AsyncIterable<BatchOutcome> {
     return [retry];
   }
 
-  async #settleRefusal(left: BatchItem[], refusals: readonly RefusedContent[]): Promise<BatchItem[][]> {
-    // A refused stream evaluated nothing: its sends do not count.
-    for (const item of left) item.attempts--;
+  /**
+   * Pins a refusal to its items, and returns the rest to send again; `mayResend` false (an answer came before the
+   * refusal, and the caller passed `resend: false`) fails the rest with `failure` instead.
+   */
+  async #settleRefusal(
+    left: BatchItem[],
+    refusals: readonly RefusedContent[],
+    mayResend: boolean,
+    failure: ClavataError,
+  ): Promise<BatchItem[][]> {
+    // A refused stream evaluated nothing: its sends do not count (unless answers came first and nothing is resent).
+    if (mayResend) for (const item of left) item.attempts--;
     const { refused, rest } = await attributeRefusals(left, refusals, this.#matcher);
     for (const { item, refusal } of refused) {
       this.#emit({ index: item.index, id: item.id, kind: "refused", refusal, attempts: item.attempts });
     }
     if (rest.length === 0) return [];
-    if (refused.length > 0) return [rest];
-    if (rest.length === 1) {
+    if (refused.length === 0 && rest.length === 1) {
       // The gateway sends at least one refusal with the error, and this item is the only one it can be about.
       const item = rest[0]!;
       this.#emit({ index: item.index, id: item.id, kind: "refused", refusal: refusals[0]!, attempts: item.attempts });
       return [];
     }
+    if (!mayResend) {
+      for (const item of rest) {
+        this.#emit({ index: item.index, id: item.id, kind: "failed", error: failure, attempts: item.attempts });
+      }
+      return [];
+    }
     // No hash names an item: halve until each refusal has its item.
-    return halves(rest);
+    return refused.length > 0 ? [rest] : halves(rest);
   }
+}
+
+/** The answers one stream had: all of them, those that matched no item, and the content hash of the first of those. */
+interface StreamAnswers {
+  count: number;
+  unmatched: number;
+  unmatchedHash: string;
+}
+
+/**
+ * The error of an item its stream left unanswered after answers that matched no item: one of them may have been
+ * its own (so it may have been evaluated), and the stream's own error is the cause.
+ */
+function unmatchedAnswersError(error: ClavataError, answers: StreamAnswers): ServerError {
+  const n = answers.unmatched;
+  const which = n === 1 ? "1 answer" : `${String(n)} answers`;
+  // The gateway's text, so bounded.
+  const shown = answers.unmatchedHash.length > 80 ? `${answers.unmatchedHash.slice(0, 80)}…` : answers.unmatchedHash;
+  const hash =
+    shown === ""
+      ? "and no content hash"
+      : `and content hash "${shown}"${n === 1 ? "" : " (the first)"} matches no unanswered item`;
+  return new ServerError(
+    `Evaluate failed: the gateway sent ${which} that could not be matched to an item (no correlation key in ` +
+      `${n === 1 ? "its" : "their"} metadata, ${hash}), so this item may have been evaluated; the stream then ` +
+      `ended: ${error.message}`,
+    { code: Code.Internal, cause: error },
+  );
 }
 
 /** Resolves after timers and I/O that are due have had their turn. */

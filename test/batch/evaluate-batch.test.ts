@@ -2,7 +2,9 @@
 // (refusals, failed and reset streams, rate limits), input order on request, bounded reading, and the errors that
 // end a batch.
 
-import { Code } from "@connectrpc/connect";
+import * as http2 from "node:http2";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { contentHash } from "../../src/content-hash.js";
 import { type Emulator, startEmulator } from "../../src/emulator/index.js";
@@ -15,12 +17,18 @@ import {
   ClavataClient,
   ConnectionError,
   type ContentDataInit,
+  EvaluateResponseSchema,
+  EvaluationRefusedError,
   InvalidRequestError,
   imageContent,
   NotFoundError,
+  PrecheckFailureSchema,
+  PrecheckFailureType,
   RefusalReason,
+  ServerError,
   textContent,
 } from "../../src/index.js";
+import { startTestServer } from "../support/test-server.js";
 
 const GIF = Uint8Array.from(Buffer.from("R0lGODlhAQABAAAAACw=", "base64"));
 const blockedText = (i: number) => `blocked item ${i}`;
@@ -495,5 +503,132 @@ describe("evaluateBatch", () => {
     expectEveryIndexOnce(outcomes, 6);
     // About 1 kB each: two per stream.
     expect(emu.calls.Evaluate - calls).toBe(3);
+  });
+});
+
+// Gateways that answer with something the batch cannot match to an item: no metadata echoed (so no correlation key),
+// and a content hash in an algorithm the SDK cannot compute.
+describe("evaluateBatch and answers that match no item", () => {
+  const unmatchable = { contentHash: "sha999::abc", policyEvaluationReport: { reviewResult: { outcome: 1 } } };
+  const items = () => ["a", "b", "c"].map((text) => textContent(text, { metadata: { id: text } }));
+
+  /** A gateway that answers each stream once, unmatchably, then resets it with REFUSED_STREAM. */
+  async function refusingAfterAnAnswer() {
+    return startTestServer({
+      raw: (req, res) => {
+        if (!req.url.endsWith("/Evaluate")) return false;
+        const stream = res.stream;
+        req.resume();
+        req.on("end", () => {
+          stream.respond({ ":status": 200, "content-type": "application/grpc+proto" });
+          const message = toBinary(EvaluateResponseSchema, create(EvaluateResponseSchema, unmatchable));
+          const frame = Buffer.alloc(5 + message.length);
+          frame.writeUInt32BE(message.length, 1);
+          frame.set(message, 5);
+          stream.write(frame, () => stream.close(http2.constants.NGHTTP2_REFUSED_STREAM));
+        });
+        return true;
+      },
+    });
+  }
+
+  it("with resend: false, sends nothing again once a stream had an answer, and fails its items saying why", async () => {
+    await using server = await refusingAfterAnAnswer();
+    await using c = new ClavataClient({ baseUrl: server.url, insecure: true, apiKey: "sk-batch-test", maxRetries: 2 });
+    const batch = c.evaluateBatch(items(), { policyId: "p", resend: false, maxAttempts: 3, ordered: true });
+    const outcomes = await collect(batch);
+    expect(server.count("Evaluate")).toBe(1);
+    expect(outcomes.map((o) => [o.id, o.kind, o.attempts])).toEqual([
+      ["a", "failed", 1],
+      ["b", "failed", 1],
+      ["c", "failed", 1],
+    ]);
+    for (const o of outcomes) {
+      expect(o.error).toBeInstanceOf(ServerError);
+      expect(o.error?.message).toMatch(/1 answer .*could not be matched to an item.*"sha999::abc".*may have been/);
+      expect(o.error?.cause).toBeInstanceOf(Error);
+    }
+    expect(batch.summary).toMatchObject({ failed: 3, streams: 1, resends: 0, unmatchedAnswers: 1 });
+  });
+
+  it("with resend: true (the default), sends the items again as after any broken stream, and says why they failed", async () => {
+    await using server = await refusingAfterAnAnswer();
+    await using c = new ClavataClient({ baseUrl: server.url, insecure: true, apiKey: "sk-batch-test" });
+    const batch = c.evaluateBatch(items(), { policyId: "p", maxAttempts: 3 });
+    const outcomes = await collect(batch);
+    expect(server.count("Evaluate")).toBe(3);
+    expectEveryIndexOnce(outcomes, 3);
+    for (const o of outcomes) {
+      expect(o).toMatchObject({ kind: "failed", attempts: 3 });
+      expect(o.error).toBeInstanceOf(ServerError);
+      expect(o.error?.message).toMatch(/could not be matched to an item/);
+    }
+    expect(batch.summary).toMatchObject({ failed: 3, streams: 3, resends: 6, unmatchedAnswers: 3 });
+  });
+
+  it("counts an answer it cannot match when the stream ends cleanly, and resends the items left only if allowed", async () => {
+    // Each stream answers its first item, then something that matches none, and ends without an error.
+    await using server = await startTestServer({
+      gateway: {
+        async *evaluate(req) {
+          const first = req.contentData[0]!;
+          yield { policyEvaluationReport: { contentMetadata: first.metadata, reviewResult: { outcome: 1 } } };
+          yield unmatchable;
+        },
+      },
+    });
+    await using c = new ClavataClient({ baseUrl: server.url, insecure: true, apiKey: "sk-batch-test" });
+    const once = c.evaluateBatch(items(), { policyId: "p", resend: false, ordered: true });
+    const outcomes = await collect(once);
+    expect(outcomes.map((o) => [o.id, o.kind])).toEqual([
+      ["a", "result"],
+      ["b", "failed"],
+      ["c", "failed"],
+    ]);
+    expect(outcomes[1]!.error?.message).toMatch(/could not be matched to an item.*without a result for this item/);
+    expect(server.count("Evaluate")).toBe(1);
+    expect(once.summary).toMatchObject({ results: 1, failed: 2, resends: 0, unmatchedAnswers: 1 });
+
+    // resend: true: b and c go again, then c alone, each stream answering its first item.
+    const again = c.evaluateBatch(items(), { policyId: "p", ordered: true });
+    expect((await collect(again)).map((o) => [o.id, o.kind, o.attempts])).toEqual([
+      ["a", "result", 1],
+      ["b", "result", 2],
+      ["c", "result", 3],
+    ]);
+    expect(server.count("Evaluate")).toBe(4);
+    expect(again.summary).toMatchObject({ results: 3, resends: 3, unmatchedAnswers: 3 });
+  });
+
+  it("with resend: false, fails rather than sends again the items a refusal after an answer does not name", async () => {
+    const hashOfB = contentHash("b");
+    await using server = await startTestServer({
+      gateway: {
+        async *evaluate(req) {
+          const first = req.contentData[0]!;
+          yield { policyEvaluationReport: { contentMetadata: first.metadata, reviewResult: { outcome: 1 } } };
+          throw new ConnectError("refused", Code.FailedPrecondition, undefined, [
+            {
+              desc: PrecheckFailureSchema,
+              value: {
+                type: PrecheckFailureType.NCMEC,
+                details: { kind: { case: "stringValue" as const, value: hashOfB } },
+              },
+            },
+          ]);
+        },
+      },
+    });
+    await using c = new ClavataClient({ baseUrl: server.url, insecure: true, apiKey: "sk-batch-test" });
+    const batch = c.evaluateBatch(items(), { policyId: "p", resend: false, ordered: true });
+    const outcomes = await collect(batch);
+    expect(outcomes.map((o) => [o.id, o.kind])).toEqual([
+      ["a", "result"],
+      ["b", "refused"],
+      ["c", "failed"],
+    ]);
+    expect(outcomes[2]!.error).toBeInstanceOf(EvaluationRefusedError);
+    expect(server.count("Evaluate")).toBe(1);
+    expect(batch.summary.resends).toBe(0);
   });
 });
