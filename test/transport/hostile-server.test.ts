@@ -342,7 +342,9 @@ describe("a server that stalls, resets or goes away", () => {
     expect(seen).toEqual(["h::1"]);
     expect(error).toBeInstanceOf(ConnectionError);
     expect(error.message).toMatch(/GOAWAY|connection/);
-    expect(await drain(client.evaluate({ policyId: "p", contentData: [textContent("a")] }))).toHaveLength(2);
+    expect(
+      await drain(client.evaluate({ policyId: "p", contentData: [textContent("a"), textContent("b")] })),
+    ).toHaveLength(2);
   });
 
   const resets: [string, number, abstract new (...args: never[]) => ClavataError][] = [
