@@ -352,13 +352,17 @@ export function checkSignalOptions(options: unknown): void {
   checkCallOptionsOf(options, ["signal"]);
 }
 
+/** The range of a transfer's idle limit (`idleTimeoutMs`): a timer's delay, or Infinity for none. */
+const transferIdle = { ...timerDelay, infinite: true };
+
 /**
- * Checks the options of `uploadBatchInput`: `signal`, and `onProgress`, a function.
+ * Checks the options of `uploadBatchInput`: `signal`, `idleTimeoutMs`, and `onProgress`, a function.
  * @throws InvalidRequestError naming the option.
  * @internal
  */
 export function checkUploadOptions(options: unknown): void {
-  checkCallOptionsOf(options, ["signal", "onProgress"]);
+  checkCallOptionsOf(options, ["signal", "onProgress", "idleTimeoutMs"]);
+  checkNumber((options as { idleTimeoutMs?: unknown } | undefined)?.idleTimeoutMs, "idleTimeoutMs", transferIdle);
   const onProgress = (options as { onProgress?: unknown } | undefined)?.onProgress;
   if (onProgress !== undefined && typeof onProgress !== "function") {
     throw invalidOption(
@@ -366,6 +370,16 @@ export function checkUploadOptions(options: unknown): void {
       "onProgress",
     );
   }
+}
+
+/**
+ * Checks the options of `readBatchOutput`: `signal` and `idleTimeoutMs`.
+ * @throws InvalidRequestError naming the option.
+ * @internal
+ */
+export function checkReadBatchOutputOptions(options: unknown): void {
+  checkCallOptionsOf(options, ["signal", "idleTimeoutMs"]);
+  checkNumber((options as { idleTimeoutMs?: unknown } | undefined)?.idleTimeoutMs, "idleTimeoutMs", transferIdle);
 }
 
 /**

@@ -28,6 +28,7 @@ import {
   type CreateBatchJobInit,
   checkBatchJobId,
   pollBatchJob,
+  type ReadBatchOutputOptions,
   readBatchOutput,
   type UploadBatchInputOptions,
   type UploadResult,
@@ -39,7 +40,7 @@ import {
   type CallOptions,
   type ClavataClientOptions,
   checkCallOptions,
-  checkSignalOptions,
+  checkReadBatchOutputOptions,
   checkUploadOptions,
   checkWaitForBatchJobOptions,
   checkWaitOptions,
@@ -486,8 +487,9 @@ export class ClavataClient implements AsyncDisposable {
   /**
    * Uploads a batch job's input (REST only): `items` become the CSV (ref_id,type,content; ref_id unique), or a CSV
    * file of known size is streamed as is. Nothing of the client's own goes along (no API key, no headers), and the
-   * URL's signature never appears in an error or log. Throws InvalidRequestError for bad items, and the usual
-   * ClavataErrors when the upload fails (PermissionDeniedError for an expired URL).
+   * URL's signature never appears in an error or log. Throws InvalidRequestError for bad items or options and for
+   * a stream whose length is not `size`, TimeoutError when no bytes move for `idleTimeoutMs` (default 60 s), and the
+   * usual ClavataErrors when the upload fails (PermissionDeniedError for an expired URL).
    */
   async uploadBatchInput(
     uploadUrl: string,
@@ -498,7 +500,12 @@ export class ClavataClient implements AsyncDisposable {
     checkUploadOptions(options);
     const call = this.#begin("uploadBatchInput", { signal: options.signal, timeoutMs: Infinity }, true);
     try {
-      return await uploadBatchInput(uploadUrl, input, { onProgress: options.onProgress, signal: call.call.signal });
+      return await uploadBatchInput(uploadUrl, input, {
+        onProgress: options.onProgress,
+        signal: call.call.signal,
+        idleTimeoutMs: options.idleTimeoutMs,
+        redact: this.#redact,
+      });
     } catch (error) {
       throw this.#fail(error, "uploadBatchInput", call);
     } finally {
@@ -529,10 +536,14 @@ export class ClavataClient implements AsyncDisposable {
       return await pollBatchJob(
         batchJobId,
         options,
-        async () =>
-          (await this.getBatchJobs({ batchJobIds: [batchJobId] }, { signal: wait.call.signal })).find(
-            (j) => j.batchJobId === batchJobId,
-          ),
+        // Each poll has the client's usual time limit, cut to what is left of the wait's.
+        async (timeLeftMs) =>
+          (
+            await this.getBatchJobs(
+              { batchJobIds: [batchJobId] },
+              { signal: wait.call.signal, timeoutMs: Math.min(this.#options.timeoutMs, timeLeftMs) },
+            )
+          ).find((j) => j.batchJobId === batchJobId),
         (ms) => sleep(ms, wait.call.signal),
       );
     } catch (error) {
@@ -555,9 +566,11 @@ export class ClavataClient implements AsyncDisposable {
   /**
    * Yields the rows of a completed batch job's output file (REST only), downloading it as the rows are read; pass
    * the job (its `outputFileUrl`) or the URL. JSON lines and CSV are both read, and every column is kept. Sends no
-   * API key; the URL is redacted from errors. Throws InvalidRequestError when the job has no output file yet.
+   * API key; the URL is redacted from errors. Throws InvalidRequestError when the job has no output file yet;
+   * TimeoutError when no bytes arrive for `idleTimeoutMs` (default 60 s) while a row is wanted; ServerError for a
+   * line longer than `maxReceiveMessageBytes` or a file that is not CSV or JSON lines.
    */
-  readBatchOutput(job: BatchJob | string, options: { signal?: AbortSignal } = {}): AsyncGenerator<BatchOutputRow> {
+  readBatchOutput(job: BatchJob | string, options: ReadBatchOutputOptions = {}): AsyncGenerator<BatchOutputRow> {
     this.#requireRest("readBatchOutput");
     const url = typeof job === "string" ? job : job !== null && typeof job === "object" ? job.outputFileUrl : undefined;
     if (typeof url !== "string") {
@@ -566,20 +579,25 @@ export class ClavataClient implements AsyncDisposable {
         { code: Code.InvalidArgument, field: "job" },
       );
     }
-    checkSignalOptions(options);
+    checkReadBatchOutputOptions(options);
     if (url === "") {
       throw new InvalidRequestError("the batch job has no output file yet: wait until it is COMPLETED", {
         code: Code.FailedPrecondition,
         field: "job.outputFileUrl",
       });
     }
-    return this.#readOutput(url, options.signal);
+    return this.#readOutput(url, options);
   }
 
-  async *#readOutput(url: string, signal: AbortSignal | undefined): AsyncGenerator<BatchOutputRow> {
-    const call = this.#begin("readBatchOutput", { signal, timeoutMs: Infinity }, true);
+  async *#readOutput(url: string, options: ReadBatchOutputOptions): AsyncGenerator<BatchOutputRow> {
+    const call = this.#begin("readBatchOutput", { signal: options.signal, timeoutMs: Infinity }, true);
     try {
-      yield* readBatchOutput(url, { signal: call.call.signal });
+      yield* readBatchOutput(url, {
+        signal: call.call.signal,
+        idleTimeoutMs: options.idleTimeoutMs,
+        maxLineBytes: this.#options.maxReceiveMessageBytes,
+        redact: this.#redact,
+      });
     } catch (error) {
       throw this.#fail(error, "readBatchOutput", call);
     } finally {

@@ -240,6 +240,7 @@ export {
   type BatchOutputRow,
   type CreateBatchJobInit,
   FINAL_BATCH_JOB_STATES,
+  type ReadBatchOutputOptions,
   redactSignedUrl,
   type UploadBatchInputOptions,
   type UploadProgress,
