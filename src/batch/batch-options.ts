@@ -3,6 +3,7 @@
 
 import { Code } from "@connectrpc/connect";
 import { checkHeaders } from "../client-options.js";
+import { MAX_TIMER_MS } from "../deadlines.js";
 import { InvalidRequestError } from "../errors.js";
 import { describeType, isPlainObject, isWellFormedText } from "../validation/invalid.js";
 import type { BatchProgress } from "./batch-summary.js";
@@ -149,16 +150,13 @@ function positive(value: unknown, field: string): number | undefined {
   return value;
 }
 
-/** The longest delay a timer takes (2^31 − 1 ms, about 24.8 days): Node.js fires a longer one after 1 ms. */
-const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
-
-/** A timer's delay in ms: from 0 to MAX_TIMER_DELAY_MS, or Infinity for no timer at all. */
+/** A timer's delay in ms: from 0 to MAX_TIMER_MS, or Infinity for no timer at all. */
 function timerDelay(value: unknown, field: string): number | undefined {
   if (value === undefined || value === Number.POSITIVE_INFINITY) return value;
-  if (typeof value !== "number" || !(value >= 0 && value <= MAX_TIMER_DELAY_MS)) {
+  if (typeof value !== "number" || !(value >= 0 && value <= MAX_TIMER_MS)) {
     const given = typeof value === "number" ? String(value) : describeType(value);
     throw invalid(
-      `${field} is ${given}; pass a number of milliseconds from 0 to ${String(MAX_TIMER_DELAY_MS)}, or Infinity for no limit`,
+      `${field} is ${given}; pass a number of milliseconds from 0 to ${String(MAX_TIMER_MS)}, or Infinity for no limit`,
       field,
     );
   }

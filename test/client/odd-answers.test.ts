@@ -4,7 +4,6 @@ import * as http2 from "node:http2";
 import { create, type DescMessage, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import { afterEach, describe, expect, it } from "vitest";
 import {
-  ClavataClient,
   type ClavataClientOptions,
   EvaluateLabelsResponseSchema,
   EvaluateResponseSchema,
@@ -17,7 +16,7 @@ import {
 } from "../../src/index.js";
 import { thrown } from "../support/calls.js";
 import { TRANSPORT } from "../support/transports.js";
-import { frame, JOB, startHostile } from "../transport/hostile.js";
+import { frame, hostileClient, JOB, startHostile } from "../transport/hostile.js";
 
 const cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -47,15 +46,7 @@ async function setup(
     },
   });
   cleanup.push(() => server.close());
-  const client = new ClavataClient({
-    apiKey: "sk-odd-answers-0123456789",
-    baseUrl: server.url,
-    insecure: true,
-    maxRetries: 0,
-    timeoutMs: 5_000,
-    transport: TRANSPORT,
-    ...options,
-  });
+  const client = hostileClient(server, "sk-odd-answers-0123456789", { transport: TRANSPORT, ...options });
   cleanup.push(() => client.close());
   return { server, client };
 }

@@ -4,10 +4,16 @@
 // fewer results than items.
 import * as http2 from "node:http2";
 import { afterEach, describe, expect, it } from "vitest";
-import { ClavataClient, ConnectionError, RateLimitError, ServerError, textContent } from "../../src/index.js";
+import { type ClavataClient, ConnectionError, RateLimitError, ServerError, textContent } from "../../src/index.js";
 import { thrown } from "../support/calls.js";
 import { TRANSPORT } from "../support/transports.js";
-import { answerCorrectly, type HostileBehaviour, JOB, startHostile } from "../transport/hostile.js";
+import {
+  goawayAboveFirstStream,
+  type HostileBehaviour,
+  hostileClient,
+  JOB,
+  startHostile,
+} from "../transport/hostile.js";
 
 const cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -17,15 +23,7 @@ afterEach(async () => {
 async function setup(behaviour: HostileBehaviour, options: { maxReceiveMessageBytes?: number } = {}) {
   const server = await startHostile(behaviour);
   cleanup.push(() => server.close());
-  const client = new ClavataClient({
-    apiKey: "sk-resets-0123456789",
-    baseUrl: server.url,
-    insecure: true,
-    maxRetries: 0,
-    timeoutMs: 5_000,
-    transport: TRANSPORT,
-    ...options,
-  });
+  const client = hostileClient(server, "sk-resets-0123456789", { transport: TRANSPORT, ...options });
   cleanup.push(() => client.close());
   return { server, client };
 }
@@ -42,19 +40,8 @@ describe(`stream resets on the ${TRANSPORT} transport`, () => {
   });
 
   it("a stream above a GOAWAY's last stream id is sent again at once, CreateJob included", async () => {
-    let held: { stream: http2.ServerHttp2Stream; headers: http2.IncomingHttpHeaders } | undefined;
-    const { client, server } = await setup({
-      times: 2,
-      stream: (stream, headers, session) => {
-        if (held === undefined) {
-          held = { stream, headers };
-          return;
-        }
-        // The GetJob on the first stream is processed; the CreateJob above it is not.
-        session.goaway(http2.constants.NGHTTP2_NO_ERROR, held.stream.id!);
-        answerCorrectly(held.stream, held.headers);
-      },
-    });
+    // The GetJob on the first stream is processed; the CreateJob above it is not.
+    const { client, server } = await setup(goawayAboveFirstStream());
     const job = client.getJob(JOB);
     await expect.poll(() => server.paths.length).toBe(1);
     expect((await createJob(client)).jobUuid).toBe(JOB);

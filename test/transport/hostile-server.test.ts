@@ -8,7 +8,6 @@ import { promisify } from "node:util";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { afterEach, describe, expect, it } from "vitest";
 import {
-  ClavataClient,
   type ClavataClientOptions,
   type ClavataError,
   ConnectionError,
@@ -23,7 +22,16 @@ import {
   textContent,
 } from "../../src/index.js";
 import { drain, thrown } from "../support/calls.js";
-import { answerCorrectly, evaluateFrame, frame, type HostileBehaviour, h2Frame, JOB, startHostile } from "./hostile.js";
+import {
+  evaluateFrame,
+  frame,
+  goawayAboveFirstStream,
+  type HostileBehaviour,
+  h2Frame,
+  hostileClient,
+  JOB,
+  startHostile,
+} from "./hostile.js";
 
 const cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -33,14 +41,7 @@ afterEach(async () => {
 async function setup(behaviour: HostileBehaviour, options: ClavataClientOptions = {}) {
   const server = await startHostile(behaviour);
   cleanup.push(() => server.close());
-  const client = new ClavataClient({
-    apiKey: "sk-hostile-0123456789",
-    baseUrl: server.url,
-    insecure: true,
-    maxRetries: 0,
-    timeoutMs: 5_000,
-    ...options,
-  });
+  const client = hostileClient(server, "sk-hostile-0123456789", options);
   cleanup.push(() => client.close());
   return { server, client };
 }
@@ -413,22 +414,11 @@ describe("retries that are safe by construction", () => {
   });
 
   it("a stream above a GOAWAY's last stream id is retried transparently, CreateJob included", async () => {
-    let held: { stream: http2.ServerHttp2Stream; headers: http2.IncomingHttpHeaders } | undefined;
-    const { client, server } = await setup(
-      {
-        times: 2,
-        stream: (stream, headers, session) => {
-          if (held === undefined) {
-            held = { stream, headers };
-            return;
-          }
-          // The GetJob on stream 1 is processed; the CreateJob above it is not.
-          session.goaway(http2.constants.NGHTTP2_NO_ERROR, held.stream.id!);
-          answerCorrectly(held.stream, held.headers);
-        },
-      },
-      { maxRetries: 2, retryBackoff: { initialDelayMs: 1 } },
-    );
+    // The GetJob on the first stream is processed; the CreateJob above it is not.
+    const { client, server } = await setup(goawayAboveFirstStream(), {
+      maxRetries: 2,
+      retryBackoff: { initialDelayMs: 1 },
+    });
     const job = client.getJob(JOB);
     await expect.poll(() => server.paths.length).toBe(1);
     const created = await client.createJob({ policyId: "p", contentData: [textContent("a")] });

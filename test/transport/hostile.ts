@@ -4,7 +4,13 @@
 import * as http2 from "node:http2";
 import * as net from "node:net";
 import { create, toBinary } from "@bufbuild/protobuf";
-import { EvaluateResponseSchema, GetJobResponseSchema, JobStatus } from "../../src/index.js";
+import {
+  ClavataClient,
+  type ClavataClientOptions,
+  EvaluateResponseSchema,
+  GetJobResponseSchema,
+  JobStatus,
+} from "../../src/index.js";
 
 /** A job uuid the correct answers carry. */
 export const JOB = "3fa85f64-5717-4562-b3fc-2c963f66afa6";
@@ -110,5 +116,40 @@ export async function startHostile(behaviour: HostileBehaviour): Promise<Hostile
         for (const s of sockets) s.destroy();
         server.close(() => resolve());
       }),
+  };
+}
+
+/** A client of `server` for these tests: plaintext, no retries and a 5 s timeout, unless `options` say otherwise. */
+export function hostileClient(
+  server: HostileServer,
+  apiKey: string,
+  options: ClavataClientOptions = {},
+): ClavataClient {
+  return new ClavataClient({
+    apiKey,
+    baseUrl: server.url,
+    insecure: true,
+    maxRetries: 0,
+    timeoutMs: 5_000,
+    ...options,
+  });
+}
+
+/**
+ * Holds the first stream; on the second, sends GOAWAY naming the first as the last stream processed (so the second
+ * was not), then answers the first. For a call on the first stream and a call above it.
+ */
+export function goawayAboveFirstStream(): HostileBehaviour {
+  let held: { stream: http2.ServerHttp2Stream; headers: http2.IncomingHttpHeaders } | undefined;
+  return {
+    times: 2,
+    stream: (stream, headers, session) => {
+      if (held === undefined) {
+        held = { stream, headers };
+        return;
+      }
+      session.goaway(http2.constants.NGHTTP2_NO_ERROR, held.stream.id!);
+      answerCorrectly(held.stream, held.headers);
+    },
   };
 }
