@@ -208,6 +208,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
 
   const serve = (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => {
     writeGrpcMessagesAsWritten(res);
+    // The answer ends with its trailers, which Node's compatibility layer sends when the stream asks for them. The
+    // reset waits a turn of the event loop: submitted in the same turn it went out first, and the trailers were lost.
+    if ("stream" in req) req.stream.once("wantTrailers", () => setImmediate(endUnreadRequest, req));
     const handler = handlers.get(req.url.split("?", 1)[0] ?? "");
     if (handler === undefined) {
       res.writeHead(404).end();
@@ -431,6 +434,18 @@ function reencodeGrpcMessage(headers: unknown): void {
   } catch {
     // Not valid percent-encoding: leave it as Connect wrote it.
   }
+}
+
+/**
+ * Ends the stream of a request whose answer is complete but whose body the client is still sending, such as a
+ * message refused by the length in its prefix: RST_STREAM with NO_ERROR, which RFC 9113 (section 8.1) gives a server
+ * for exactly this, so the client stops sending and keeps the answer. Without it a client that writes its whole body
+ * before it reads would wait forever on a flow-control window that nobody opens.
+ */
+function endUnreadRequest(req: http2.Http2ServerRequest): void {
+  if (!("stream" in req) || req.complete) return;
+  const stream = req.stream;
+  if (!stream.destroyed && !stream.closed) stream.close(http2.constants.NGHTTP2_NO_ERROR);
 }
 
 /** Wraps the two calls through which Connect writes a status (headers for trailers-only answers, then trailers). */

@@ -130,6 +130,40 @@ describe("a request over the emulator's ceiling on a message", () => {
     expect(answer.grpcStatus).toBe(String(Code.InvalidArgument));
   });
 
+  it("ends the stream with NO_ERROR after its answer when the client is still sending (RFC 9113, 8.1)", async () => {
+    await start();
+    const session = http2.connect(emulator.url);
+    session.on("error", () => {});
+    const req = session.request({
+      ":method": "POST",
+      ":path": `${GATEWAY}/Evaluate`,
+      "content-type": "application/grpc",
+      te: "trailers",
+      authorization: `Bearer ${KEY}`,
+    });
+    req.on("error", () => {});
+    const trailers = new Promise<http2.IncomingHttpHeaders>((resolve) => req.once("trailers", resolve));
+    const closed = new Promise<void>((resolve) => req.once("close", resolve));
+    req.resume();
+    // About 4 GiB announced; the client goes on writing what fills the emulator's flow-control window and more,
+    // and would wait for the window to open forever if the stream were left open.
+    const prefix = Buffer.alloc(5);
+    prefix.writeUInt32BE(0xffff_fff0, 1);
+    req.write(prefix);
+    const chunk = Buffer.alloc(64 * 1024);
+    let writing = true;
+    void (async () => {
+      while (writing && !req.closed) {
+        if (!req.write(chunk)) await new Promise((resolve) => req.once("drain", resolve).once("close", resolve));
+      }
+    })();
+    expect((await trailers)["grpc-status"]).toBe(String(Code.InvalidArgument));
+    await closed;
+    writing = false;
+    expect(req.rstCode).toBe(http2.constants.NGHTTP2_NO_ERROR);
+    session.close();
+  });
+
   it("gets INVALID_ARGUMENT when a compressed message is over the ceiling once decompressed", async () => {
     await start();
     const t = transport(createGrpcTransport, { sendCompression: compressionGzip, compressMinBytes: 1 });
