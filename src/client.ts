@@ -18,23 +18,25 @@ import type { BatchItems } from "./batch/batch-input.js";
 import type { EvaluateBatchOptions } from "./batch/batch-options.js";
 import { BatchEvaluation } from "./batch/evaluate-batch.js";
 import {
-  type BatchInputFile,
-  type BatchInputItem,
   type BatchJobFilter,
-  type BatchOutputRow,
   buildCancelBatchJobRequest,
   buildCreateBatchJobRequest,
   buildGetBatchJobsRequest,
   type CreateBatchJobInit,
   checkBatchJobId,
   pollBatchJob,
+  type WaitForBatchJobOptions,
+} from "./batch-jobs.js";
+import {
+  type BatchInputFile,
+  type BatchInputItem,
+  type BatchOutputRow,
   type ReadBatchOutputOptions,
   readBatchOutput,
   type UploadBatchInputOptions,
   type UploadResult,
   uploadBatchInput,
-  type WaitForBatchJobOptions,
-} from "./batch-jobs.js";
+} from "./batch-transfer.js";
 import { ClientCall } from "./call-control.js";
 import {
   type CallOptions,

@@ -234,19 +234,21 @@ export {
   GetBatchJobsResponseSchema,
 } from "../gen/clavata/gateway/v1/batch_pb.js";
 export {
-  type BatchInputFile,
-  type BatchInputItem,
   type BatchJobFilter,
-  type BatchOutputRow,
   type CreateBatchJobInit,
   FINAL_BATCH_JOB_STATES,
+  type WaitForBatchJobOptions,
+} from "./batch-jobs.js";
+export {
+  type BatchInputFile,
+  type BatchInputItem,
+  type BatchOutputRow,
   type ReadBatchOutputOptions,
   redactSignedUrl,
   type UploadBatchInputOptions,
   type UploadProgress,
   type UploadResult,
-  type WaitForBatchJobOptions,
-} from "./batch-jobs.js";
+} from "./batch-transfer.js";
 export { DEFAULT_REST_PORT } from "./client-options.js";
 export { createRestTransport, type RestTransportOptions } from "./transport/rest/rest-transport.js";
 

@@ -9,7 +9,8 @@ import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { BatchJobSchema } from "../../gen/clavata/gateway/v1/batch_pb.js";
-import { pollBatchJob, readBatchOutput, uploadBatchInput } from "../../src/batch-jobs.js";
+import { pollBatchJob } from "../../src/batch-jobs.js";
+import { readBatchOutput, uploadBatchInput } from "../../src/batch-transfer.js";
 import { SAMPLE_POLICY_IDS, startEmulator } from "../../src/emulator/index.js";
 import {
   BatchJobState,

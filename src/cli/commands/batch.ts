@@ -8,8 +8,8 @@ import { readFile, stat, writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { toJson } from "@bufbuild/protobuf";
 import { type BatchJob, BatchJobSchema, BatchJobState } from "../../../gen/clavata/gateway/v1/batch_pb.js";
-import type { BatchInputFile, BatchInputItem } from "../../batch-jobs.js";
-import { redactSignedUrl } from "../../batch-jobs.js";
+import type { BatchInputFile, BatchInputItem } from "../../batch-transfer.js";
+import { redactSignedUrl } from "../../batch-transfer.js";
 import type { ClavataClient } from "../../client.js";
 import { AbortedError, ClavataError } from "../../errors.js";
 import {
