@@ -10,7 +10,7 @@ const run = promisify(execFile);
 const child = fileURLToPath(new URL("../fixtures/hostile-peer-child.mjs", import.meta.url));
 
 describe("a misbehaving peer does not crash the host process", () => {
-  for (const variant of ["http1", "random", "continuation-flood", "push-promise"]) {
+  for (const variant of ["http1", "random", "continuation-flood", "push-promise", "push-promise-early"]) {
     it(`four calls in a row against a ${variant} peer each fail, and the process exits 0`, async () => {
       const { stdout } = await run(process.execPath, [child, variant, TRANSPORT], { timeout: 15_000 });
       expect(stdout).toContain("4 of 4 calls failed with a ClavataError");
