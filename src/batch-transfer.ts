@@ -84,7 +84,7 @@ export interface ReadBatchOutputOptions {
 
 /** What the client gives the transfer functions besides the caller's options. @private */
 export interface TransferInternals {
-  /** The fetch to use (tests). */
+  /** The fetch to use: the client's fetch option, else the global one. */
   fetch?: typeof globalThis.fetch;
   /** The longest output line or record to read, in bytes (the client's maxReceiveMessageBytes). */
   maxLineBytes?: number;

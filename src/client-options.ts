@@ -140,9 +140,17 @@ export interface ClavataClientOptions {
    * An HTTP CONNECT proxy for the gRPC transport, such as "http://proxy.internal:3128" (credentials in the URL
    * are sent as Proxy-Authorization), or false for none. Default: grpc_proxy, https_proxy or HTTPS_PROXY from the
    * environment (http_proxy / HTTP_PROXY for a plaintext gateway), unless NO_PROXY lists the host; a loopback
-   * gateway is never proxied by the environment. Not used by the "connect-node" transport.
+   * gateway is never proxied by the environment. Not used by the "connect-node" transport, nor by protocol
+   * "rest" (whose requests go through `fetch`: pass one that uses the proxy as the `fetch` option); a proxy URL
+   * given with either is refused.
    */
   proxy?: string | false;
+  /**
+   * The fetch that protocol "rest" sends its calls and batch-job transfers through, such as one whose dispatcher
+   * goes through an egress proxy, or one that instruments requests. Default: the global fetch. Refused with
+   * protocol "grpc".
+   */
+  fetch?: typeof globalThis.fetch;
   /**
    * The largest response message the client accepts, in bytes (over REST: one answer body, or one line of a
    * streamed answer); a larger one fails the call (ServerError) before it is buffered. Default 4 MiB (4 194 304),
@@ -197,6 +205,8 @@ export interface ResolvedClientOptions {
   readonly transport: "grpc" | "connect-node" | "custom";
   /** The proxy option as given (resolved against the environment by the transport). */
   readonly proxy: string | false | undefined;
+  /** The fetch of protocol "rest"; undefined for the global one. */
+  readonly fetch: typeof globalThis.fetch | undefined;
   readonly maxReceiveMessageBytes: number;
   readonly generatedCodecs: boolean;
 }
@@ -445,6 +455,7 @@ const clientOptionKeys = [
   "limits",
   "protocol",
   "proxy",
+  "fetch",
   "maxReceiveMessageBytes",
   "generatedCodecs",
 ];
@@ -567,6 +578,24 @@ export function resolveClientOptions(
       ok = false;
     }
     if (!ok) throw invalidOption("proxy must be an http:// or https:// URL of a CONNECT proxy, or false", "proxy");
+    if (protocol === "rest") {
+      throw invalidOption(
+        'proxy applies to the gRPC transport only; with protocol "rest" the requests go through fetch: pass a fetch that uses your proxy as the fetch option',
+        "proxy",
+      );
+    }
+    if (options.transport === "connect-node") {
+      throw invalidOption(
+        'the "connect-node" transport has no proxy support; drop transport to use the default one, which tunnels through the proxy',
+        "proxy",
+      );
+    }
+  }
+  if (options.fetch !== undefined) {
+    if (typeof options.fetch !== "function") {
+      throw invalidOption(`fetch is ${describeType(options.fetch)}; pass a function such as globalThis.fetch`, "fetch");
+    }
+    if (protocol !== "rest") throw invalidOption('fetch applies to protocol "rest" only', "fetch");
   }
 
   if (options.apiKey !== undefined && typeof options.apiKey !== "string") {
@@ -622,7 +651,8 @@ export function resolveClientOptions(
     if (url.protocol !== "https:" && url.protocol !== "http:") {
       throw invalidOption(`baseUrl must start with https:// (or http:// with insecure: true)`, "baseUrl");
     }
-    if (url.username !== "" || url.password !== "" || url.search !== "" || url.hash !== "") {
+    // A bare "?" or "#" leaves search and hash empty, yet would still end up in every request's URL.
+    if (url.username !== "" || url.password !== "" || /[?#]/.test(url.href)) {
       throw invalidOption(
         "baseUrl must not carry credentials, a query or a fragment; pass the key as apiKey",
         "baseUrl",
@@ -691,6 +721,7 @@ export function resolveClientOptions(
     limits,
     transport: customTransport ? "custom" : ((options.transport as "grpc" | "connect-node" | undefined) ?? "grpc"),
     proxy: options.proxy,
+    fetch: options.fetch,
     maxReceiveMessageBytes: options.maxReceiveMessageBytes ?? 4 * 1024 * 1024,
     generatedCodecs: options.generatedCodecs ?? generatedCodecsFromEnv(env),
   };

@@ -187,6 +187,7 @@ export class ClavataClient implements AsyncDisposable {
           baseUrl: resolved.baseUrl,
           interceptors,
           maxReceiveMessageBytes: resolved.maxReceiveMessageBytes,
+          fetch: resolved.fetch,
         }),
       );
     } else {
@@ -424,7 +425,12 @@ export class ClavataClient implements AsyncDisposable {
     let emptyPages = 0;
     for (;;) {
       const page = await this.listJobs({ query, pageSize, pageToken }, options);
-      yield* page.jobs;
+      for (const job of page.jobs) {
+        // The signal covers the whole listing, also the jobs of a page already fetched.
+        const signal = options.signal;
+        if (signal?.aborted) throw toClavataError(signal.reason, { method: "ListJobs", signal, redact: this.#redact });
+        yield job;
+      }
       if (page.nextPageToken === "") return;
       // A gateway may return an empty page before the end, but not page after page of them: a listing that yields
       // nothing while its tokens keep changing would never end (and its tokens would pile up in `seen`).
@@ -483,6 +489,16 @@ export class ClavataClient implements AsyncDisposable {
     const message = buildCreateBatchJobRequest(request);
     const response = await this.#unary(BatchJobService.method.createBatchJob, message, options, false);
     this.#checkBatchError(response.error, "CreateBatchJob");
+    const missing = [
+      ...(response.batchJobId === "" ? ["a batchJobId"] : []),
+      ...(response.inputFileUploadUrl === "" ? ["an inputFileUploadUrl"] : []),
+    ];
+    if (missing.length > 0) {
+      // Without them the batch job can be neither fed nor followed; the next call would blame the caller.
+      throw new ServerError(`CreateBatchJob failed: the gateway answered without ${missing.join(" or ")}`, {
+        code: Code.Internal,
+      });
+    }
     return response;
   }
 
@@ -507,6 +523,7 @@ export class ClavataClient implements AsyncDisposable {
         signal: call.call.signal,
         idleTimeoutMs: options.idleTimeoutMs,
         redact: this.#redact,
+        fetch: this.#options.fetch,
       });
     } catch (error) {
       throw this.#fail(error, "uploadBatchInput", call);
@@ -599,6 +616,7 @@ export class ClavataClient implements AsyncDisposable {
         idleTimeoutMs: options.idleTimeoutMs,
         maxLineBytes: this.#options.maxReceiveMessageBytes,
         redact: this.#redact,
+        fetch: this.#options.fetch,
       });
     } catch (error) {
       throw this.#fail(error, "readBatchOutput", call);
@@ -742,6 +760,9 @@ export class ClavataClient implements AsyncDisposable {
       signal: call.signal,
       clientClosed: this.#closed,
       timeoutMs: Number.isFinite(call.timeoutMs) ? call.timeoutMs : undefined,
+      deadlineAt: call.call.settings.deadlineAt,
+      attemptTimeoutMs: call.call.settings.attemptTimeoutMs,
+      idempotent: call.call.settings.idempotent,
       redact: this.#redact,
       protocol: this.#options.protocol,
     });

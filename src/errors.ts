@@ -6,6 +6,7 @@ import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { PrecheckFailureSchema } from "../gen/clavata/gateway/v1/errs_pb.js";
 import { causeChain, causeCodes } from "./cause-chain.js";
+import { ATTEMPT_TIMED_OUT } from "./deadlines.js";
 import {
   mostCommonRefusalReason,
   type RefusalReason,
@@ -195,6 +196,15 @@ export interface ErrorContext {
   clientClosed?: boolean;
   /** The call's overall timeout, named in a TimeoutError's message. */
   timeoutMs?: number | undefined;
+  /**
+   * When the call's overall deadline passes (epoch ms). A DEADLINE_EXCEEDED with more than a second of it left was
+   * the gateway's or a proxy's (an HTTP 504), not the client's timeoutMs.
+   */
+  deadlineAt?: number | undefined;
+  /** The call's per-attempt limit, named when an attempt ran out of it. */
+  attemptTimeoutMs?: number | undefined;
+  /** Whether the method is retried after it may have reached the gateway (false for CreateJob). */
+  idempotent?: boolean | undefined;
   /** Removes secrets (the API key) from any text that goes into the error. */
   redact?: (text: string) => string;
   /** The client's protocol option, for hints that depend on it (a TLS server that does not speak its HTTP). */
@@ -251,7 +261,7 @@ export function toClavataError(reason: unknown, context: ErrorContext = {}): Cla
     return new ConnectionError(`${what}: the TLS connection failed (${tls.code}); ${tls.hint}`, init);
   }
   // Another transport (Connect-node's, or the caller's) reports these with Connect's codes; the same table classes them.
-  const detected = clientSideFailure(original);
+  const detected = clientSideFailure(original, context.protocol);
   const detectedClass = detected && classifyTransportFailure(detected.kind).errorClass;
   if (detectedClass !== undefined) return new detectedClass(`${what}: ${detected!.explanation} (${status})`, init);
 
@@ -279,6 +289,26 @@ export function toClavataError(reason: unknown, context: ErrorContext = {}): Cla
       return new RateLimitError(`${what}: rate limited (${status}); ${hint}`, { ...init, retryDelayMs });
     }
     case Code.DeadlineExceeded: {
+      if (causeChain(original).includes(ATTEMPT_TIMED_OUT)) {
+        const limit = context.attemptTimeoutMs === undefined ? "" : ` (${String(context.attemptTimeoutMs)} ms)`;
+        return new TimeoutError(
+          context.idempotent === false
+            ? `${what}: it did not finish within attemptTimeoutMs${limit}, and it is not sent again once it may have reached the gateway (${status}); raise attemptTimeoutMs`
+            : `${what}: its last attempt did not finish within attemptTimeoutMs${limit}, and no retry was left (${status}); raise attemptTimeoutMs or maxRetries`,
+          init,
+        );
+      }
+      const left = context.deadlineAt === undefined ? 0 : context.deadlineAt - Date.now();
+      if (left > 1000) {
+        const attempt =
+          context.attemptTimeoutMs === undefined
+            ? ""
+            : ` (each attempt's deadline, attemptTimeoutMs ${String(context.attemptTimeoutMs)} ms, is sent along)`;
+        return new TimeoutError(
+          `${what}: the gateway, or a proxy in front of it, gave up on the call (${status}) with ${String(Math.round(left))} ms of timeoutMs still left${attempt}; it may be overloaded, try again later`,
+          init,
+        );
+      }
       const limit = context.timeoutMs === undefined ? "" : ` within timeoutMs (${String(context.timeoutMs)} ms)`;
       return new TimeoutError(
         `${what}: it did not finish${limit} (${status}); raise timeoutMs if the call needs longer`,
@@ -311,6 +341,7 @@ export function toClavataError(reason: unknown, context: ErrorContext = {}): Cla
  */
 export function clientSideFailure(
   error: ConnectError,
+  protocol: "grpc" | "rest" = "grpc",
 ): { kind: TransportFailureKind; explanation: string } | undefined {
   if (error.metadata.has("grpc-status")) return undefined;
   const codes = causeCodes(error);
@@ -318,6 +349,13 @@ export function clientSideFailure(
     // Node's name for a connection the peer ended with an error code in its GOAWAY: an HTTP/2 server that closed
     // the connection, as the client's own transport says (session-pool.ts), not a peer that is not HTTP/2.
     return { kind: "connection-lost", explanation: "the gateway closed the connection with an error (GOAWAY)" };
+  }
+  if (protocol === "rest" && codes.some((c) => c.startsWith("HPE_"))) {
+    return {
+      kind: "not-http2",
+      explanation:
+        'the peer did not answer HTTP/1.1 as the gateway\'s REST surface does; check the host and port (the REST gateway listens on 8443; a gRPC port speaks only HTTP/2: use protocol: "grpc" there)',
+    };
   }
   if (codes.some((c) => c === "ERR_HTTP2_ERROR" || c.startsWith("HPE_"))) {
     return {

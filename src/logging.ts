@@ -66,5 +66,36 @@ export function createRedactor(secret: string | undefined): (text: string) => st
   const escaped = secret.replace(/[.*+?^${}()|[\]\\/-]/g, "\\$&");
   const token = new RegExp(`(?<=^|[^A-Za-z0-9]|%[0-9A-Fa-f]{2})${escaped}(?![A-Za-z0-9])`, "gi");
   const lower = secret.toLowerCase();
-  return (text) => (text.toLowerCase().includes(lower) ? text.replace(token, "[redacted]") : text);
+  return (text) => {
+    const whole = text.toLowerCase().includes(lower) ? text.replace(token, "[redacted]") : text;
+    return redactCutKey(whole, lower);
+  };
+}
+
+/** The shortest start of the key that is redacted where an excerpt was cut (see redactCutKey). */
+const MIN_CUT_KEY_LENGTH = 8;
+
+/**
+ * Redacts the start of the key where an excerpt of someone else's text was cut short: at the end of the text, or
+ * before a "…". An answer that echoes the key, shortened to 80 characters for an error message, can end inside it;
+ * the whole-key rule does not see those first characters, but they are a piece of the secret all the same. Unlike
+ * a whole key, the piece needs no boundary before it: an echo may glue the key to whatever the server put first.
+ */
+function redactCutKey(text: string, lowerSecret: string): string {
+  let out = text;
+  let cut = out.length;
+  for (;;) {
+    const before = out.slice(Math.max(0, cut - lowerSecret.length), cut).toLowerCase();
+    for (let n = Math.min(lowerSecret.length - 1, before.length); n >= MIN_CUT_KEY_LENGTH; n--) {
+      const start = cut - n;
+      if (before.endsWith(lowerSecret.slice(0, n))) {
+        out = `${out.slice(0, start)}[redacted]${out.slice(cut)}`;
+        cut = start;
+        break;
+      }
+    }
+    if (cut === 0) return out;
+    cut = out.lastIndexOf("…", cut - 1);
+    if (cut < 0) return out;
+  }
 }

@@ -174,6 +174,25 @@ describe("every method", () => {
 });
 
 describe("pagination", () => {
+  it("listAllJobs stops at its signal, also within a page already fetched", async () => {
+    const { client } = await setup({ jobDelayMs: 10 });
+    for (let i = 0; i < 5; i++) {
+      await client.createJob({ policyId: SAMPLE_POLICY_IDS.spam, contentData: [textContent(`m ${String(i)}`)] });
+    }
+    const controller = new AbortController();
+    const seen: string[] = [];
+    const error = await thrown(
+      (async () => {
+        for await (const job of client.listAllJobs({}, { pageSize: 100, signal: controller.signal })) {
+          seen.push(job.jobUuid);
+          controller.abort();
+        }
+      })(),
+    );
+    expect(error).toBeInstanceOf(AbortedError);
+    expect(seen).toHaveLength(1);
+  });
+
   it("listAllJobs walks every page; listJobs returns one page with its token", async () => {
     const { client, emu } = await setup({ jobDelayMs: 10 });
     const created: string[] = [];

@@ -131,6 +131,14 @@ describe("where the client connects", () => {
     rejected({ baseUrl: "gateway.example.com" });
     rejected({ baseUrl: "ftp://gateway.example.com" });
     rejected({ baseUrl: "https://user:pw@gateway.example.com" });
+    // A bare "?" or "#" has an empty query or fragment, but would still end up in every request's URL.
+    for (const baseUrl of [
+      "https://gateway.example.com?",
+      "https://gateway.example.com/#",
+      "https://gw.example.com?a=1",
+    ]) {
+      expect(rejected({ baseUrl }).message).toMatch(/must not carry credentials, a query or a fragment/);
+    }
     rejected({ host: "https://gateway.example.com" });
     rejected({ host: "" });
     rejected({ port: 0 });

@@ -32,6 +32,44 @@ describe("protocol: rest", () => {
   });
 });
 
+describe("proxy and fetch", () => {
+  it("refuses a proxy URL where it would be bypassed (REST, connect-node), and fetch outside REST", () => {
+    const field = (options: ConstructorParameters<typeof ClavataClient>[0]) => {
+      try {
+        new ClavataClient({ apiKey, ...options });
+      } catch (e) {
+        expect(e).toBeInstanceOf(InvalidRequestError);
+        return [(e as InvalidRequestError).field, (e as Error).message];
+      }
+      throw new Error("expected InvalidRequestError");
+    };
+    expect(field({ protocol: "rest", proxy: "http://proxy.internal:3128" })).toEqual([
+      "options.proxy",
+      expect.stringMatching(/pass a fetch that uses your proxy as the fetch option/),
+    ]);
+    expect(field({ transport: "connect-node", proxy: "http://proxy.internal:3128" })[0]).toBe("options.proxy");
+    expect(field({ fetch: globalThis.fetch })).toEqual(["options.fetch", 'fetch applies to protocol "rest" only']);
+    expect(field({ protocol: "rest", fetch: "fetch" as never })[0]).toBe("options.fetch");
+    expect(() => new ClavataClient({ apiKey, protocol: "rest", proxy: false })).not.toThrow();
+  });
+
+  it("sends REST calls and batch-job transfers through the fetch option", async () => {
+    await using emu = await startEmulator({ logger: false, restPort: 0, port: 0, apiKeys: [apiKey] });
+    const urls: string[] = [];
+    const fetch: typeof globalThis.fetch = (input, init) => {
+      urls.push(new URL(input instanceof Request ? input.url : String(input)).pathname);
+      return globalThis.fetch(input, init);
+    };
+    await using client = new ClavataClient({ apiKey, baseUrl: emu.restUrl, insecure: true, protocol: "rest", fetch });
+    await client.evaluateOne({ policyId: SAMPLE_POLICY_IDS.violence, contentData: textContent("hello") });
+    const batch = await client.createBatchJob({ policyId: SAMPLE_POLICY_IDS.violence });
+    await client.uploadBatchInput(batch.inputFileUploadUrl, [{ refId: "a", type: "text", content: "hello" }]);
+    expect(urls[0]).toBe("/v1/jobs/stream");
+    expect(urls[1]).toBe("/v1/batch-jobs");
+    expect(urls).toHaveLength(3);
+  });
+});
+
 describe("maxReceiveMessageBytes over REST", () => {
   it("limits each answer the REST client reads, as it does over gRPC", async () => {
     await using emu = await startEmulator({ logger: false, restPort: 0, port: 0, apiKeys: [apiKey] });

@@ -285,6 +285,18 @@ describe("redaction", () => {
     expect(redact("key abcdefghijklmnop.")).toBe("key [redacted].");
   });
 
+  it("replaces the start of the key where an excerpt was cut: at the end of the text or before a …", () => {
+    const redact = createRedactor(KEY);
+    expect(redact(`line: ${"x".repeat(60)}${KEY.slice(0, 20)}`)).toBe(`line: ${"x".repeat(60)}[redacted]`);
+    expect(redact(`a: ${KEY.slice(0, 12)}… (INTERNAL)`)).toBe("a: [redacted]… (INTERNAL)");
+    expect(redact(`a: ${KEY.slice(0, 9).toUpperCase()}…`)).toBe("a: [redacted]…");
+    // Shorter than 8 characters, or not at a cut: left alone.
+    expect(redact(`a: ${KEY.slice(0, 7)}…`)).toBe(`a: ${KEY.slice(0, 7)}…`);
+    expect(redact(`a: ${KEY.slice(0, 12)} b`)).toBe(`a: ${KEY.slice(0, 12)} b`);
+    expect(redact("…")).toBe("…");
+    expect(redact("")).toBe("");
+  });
+
   it("the client warns about a key too short to redact, and not about a real one", async () => {
     const warnings: string[] = [];
     const logger = { debug() {}, info() {}, warn: (l: string) => warnings.push(l), error() {} };

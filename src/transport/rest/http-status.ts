@@ -31,8 +31,8 @@ export function httpStatusForCode(code: Code): number {
 
 /**
  * The gRPC status code an HTTP error status stands for, used only when the body carries no code (a proxy's own
- * answer, for example): 400 → INVALID_ARGUMENT, 401 → UNAUTHENTICATED, 429 → RESOURCE_EXHAUSTED, 499 → CANCELLED,
- * 502/503 → UNAVAILABLE, 504 → DEADLINE_EXCEEDED, any other → UNKNOWN (4xx) or INTERNAL (5xx).
+ * answer, for example): 400, 413, 414, 431 → INVALID_ARGUMENT, 401 → UNAUTHENTICATED, 429 → RESOURCE_EXHAUSTED,
+ * 499 → CANCELLED, 502/503 → UNAVAILABLE, 504 → DEADLINE_EXCEEDED, any other → UNKNOWN (4xx) or INTERNAL (5xx).
  */
 export function codeForHttpStatus(status: number): Code {
   switch (status) {
@@ -49,6 +49,11 @@ export function codeForHttpStatus(status: number): Code {
       return Code.DeadlineExceeded;
     case 409:
       return Code.Aborted;
+    // Too large for the gateway or a proxy: the caller's request to change, not a fault to retry.
+    case 413:
+    case 414:
+    case 431:
+      return Code.InvalidArgument;
     case 429:
       return Code.ResourceExhausted;
     case 499:

@@ -21,6 +21,7 @@ import {
   type UnaryRequest,
   type UnaryResponse,
 } from "@connectrpc/connect";
+import { causeCodes } from "../../cause-chain.js";
 import { interceptedTransport } from "../intercepted.js";
 import { httpBindingOf, transcodeRequest } from "./http-rule.js";
 import { ndjsonLines } from "./ndjson.js";
@@ -49,11 +50,22 @@ const DEFAULT_MAX_RECEIVE_BYTES = 4 * 1024 * 1024;
 // Headers that belong to gRPC and mean nothing to a REST gateway; grpc-timeout is kept (grpc-gateway reads it).
 const droppedHeaders = ["te", "grpc-accept-encoding", "grpc-encoding", "content-type", "connect-protocol-version"];
 
-/** Turns anything fetch or a body read throws into the ConnectError it stands for. */
+/**
+ * Turns anything fetch or a body read throws into the ConnectError it stands for. An answer that arrived but cannot
+ * be read (its Content-Encoding does not decode, its headers are over fetch's limit) is a malformed answer: the
+ * request was sent and may have been processed, so it is not retried as a network failure would be.
+ */
 function wireError(error: unknown, signal: AbortSignal): ConnectError {
   // An aborted fetch may reject with a generic AbortError: the signal's own reason says why (a deadline, a close).
   if (signal.aborted) return ConnectError.from(signal.reason);
   if (error instanceof ConnectError) return error;
+  const codes = causeCodes(error);
+  if (codes.some((code) => /^Z_|BROTLI|ZSTD/.test(code))) {
+    return restFailure("malformed-response", "the gateway's answer could not be decompressed (its Content-Encoding)");
+  }
+  if (codes.includes("UND_ERR_HEADERS_OVERFLOW") || codes.includes("HPE_HEADER_OVERFLOW")) {
+    return restFailure("malformed-response", "the gateway's answer has headers larger than fetch accepts");
+  }
   // fetch rejects with TypeError("fetch failed") and the socket error as cause; keep it for provablyNeverSent.
   const message = error instanceof Error ? error.message : String(error);
   return new ConnectError(message, Code.Unavailable, undefined, undefined, error);
@@ -109,7 +121,7 @@ async function errorFromResponse(response: Response, maxBytes: number): Promise<
 function lineError(line: string, expected: string, headers: Headers): ConnectError {
   return restFailure(
     "malformed-response",
-    `the gateway sent a stream line that is not ${expected}: ${line.slice(0, 80)}`,
+    `the gateway sent a stream line that is not ${expected}: ${line.length > 80 ? `${line.slice(0, 80)}…` : line}`,
     headers,
   );
 }

@@ -62,14 +62,38 @@ function detailOf(json: JsonValue, code: Code): IncomingDetail | undefined {
   }
 }
 
-/** Seconds (or an HTTP date) in a Retry-After header, in ms; undefined when absent or unreadable. */
+/** The HTTP date formats of RFC 9110 (5.6.7): IMF-fixdate, and the obsolete RFC 850 and asctime forms. */
+const HTTP_DATE = [
+  /^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/,
+  /^[A-Z][a-z]+, \d{2}-[A-Z][a-z]{2}-\d{2} \d{2}:\d{2}:\d{2} GMT$/,
+  /^[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2} \d{4}$/,
+];
+
+/** The longest Retry-After read, in ms: about 285 years, so that any delay stays a finite, exact number. */
+const MAX_RETRY_AFTER_MS = 9e15;
+
+/**
+ * Seconds (or an HTTP date) in a Retry-After header, in ms; undefined when absent or unreadable. Anything else, such
+ * as two headers joined into "1, 2", is no hint at all (Date.parse would read that as a date in 2001).
+ */
 export function retryAfterMs(value: string | null, now = Date.now()): number | undefined {
-  if (value === null || value.trim() === "") return undefined;
+  if (value === null) return undefined;
   const trimmed = value.trim();
-  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.round(Number(trimmed) * 1000);
-  const at = Date.parse(trimmed);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.min(Math.round(Number(trimmed) * 1000), MAX_RETRY_AFTER_MS);
+  const form = HTTP_DATE.findIndex((f) => f.test(trimmed));
+  if (form < 0) return undefined;
+  // asctime has no zone; HTTP dates are all in GMT.
+  const at = Date.parse(form === 2 ? `${trimmed} GMT` : trimmed);
+  return Number.isNaN(at) ? undefined : Math.min(Math.max(0, at - now), MAX_RETRY_AFTER_MS);
 }
+
+/** What an HTTP status with no message of its own means, for the statuses a proxy in front of the gateway sends. */
+const STATUS_WITHOUT_MESSAGE: Record<number, string> = {
+  413: "HTTP 413 Content Too Large: the request is larger than the gateway, or a proxy in front of it, accepts; send fewer or smaller items per call",
+  414: "HTTP 414 URI Too Long: the request's query is longer than the gateway, or a proxy in front of it, accepts",
+  431: "HTTP 431 Request Header Fields Too Large: the request's headers are larger than the gateway, or a proxy in front of it, accepts; send fewer or shorter extra headers",
+  504: "HTTP 504 Gateway Timeout without an error message",
+};
 
 /** What an HTTP error answer carried, besides its body. */
 export interface HttpFailure {
@@ -93,7 +117,9 @@ export function connectErrorFromStatusJson(body: unknown, failure: HttpFailure):
   const message =
     typeof json.message === "string" && json.message !== ""
       ? json.message
-      : `HTTP ${String(failure.status)} without an error message`;
+      : typeof body === "string" && body !== ""
+        ? body
+        : (STATUS_WITHOUT_MESSAGE[failure.status] ?? `HTTP ${String(failure.status)} without an error message`);
   const details: ConnectError["details"] = [];
   if (Array.isArray(json.details)) {
     for (const d of json.details) {

@@ -2,6 +2,8 @@
 // character), results yielded as they arrive, cancellation of the response, the transcoding of query parameters,
 // and HTTP-level errors (Retry-After, bodies that are not JSON).
 import { once } from "node:events";
+import * as http2 from "node:http2";
+import type { AddressInfo } from "node:net";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, createClient } from "@connectrpc/connect";
 import { afterEach, describe, expect, it } from "vitest";
@@ -16,9 +18,11 @@ import {
   ClavataClient,
   ConnectionError,
   type EvaluateResponse,
+  InvalidRequestError,
   jobQuery,
   RateLimitError,
   ServerError,
+  TimeoutError,
   textContent,
   transportFailureOf,
 } from "../../../src/index.js";
@@ -30,6 +34,7 @@ import {
 } from "../../../src/transport/rest/http-rule.js";
 import { ndjsonLines } from "../../../src/transport/rest/ndjson.js";
 import { createRestTransport } from "../../../src/transport/rest/rest-transport.js";
+import { retryAfterMs } from "../../../src/transport/rest/status-body.js";
 import { drain, thrown } from "../../support/calls.js";
 import { json, type ScriptedServer, startScriptedServer } from "./http-server.js";
 
@@ -40,7 +45,7 @@ afterEach(async () => {
 
 async function serve(
   answer: Parameters<typeof startScriptedServer>[0],
-  options: { timeoutMs?: number; maxRetries?: number } = {},
+  options: { timeoutMs?: number; maxRetries?: number; attemptTimeoutMs?: number; apiKey?: string } = {},
 ): Promise<{ server: ScriptedServer; client: ClavataClient }> {
   const server = await startScriptedServer(answer);
   cleanup.push(() => server.close());
@@ -446,5 +451,138 @@ describe("transcoding by the google.api.http rules", () => {
     expect(route("GET", "/v1/jobs/abc")?.pathParams.get("job_uuid")).toBe("abc");
     expect(route("DELETE", "/v1/jobs/abc")).toBeUndefined();
     expect(EvaluateResponseSchema.typeName).toBe("clavata.gateway.v1.EvaluateResponse");
+  });
+});
+
+describe("answers a hostile server or a proxy gives", () => {
+  const KEY = "sk_live_Hostile0123456789abcdefXYZ";
+
+  it("a stream line cut for its error message leaves no piece of the API key in it", async () => {
+    const { client } = await serve(
+      (req, res) => {
+        res.writeHead(200);
+        res.end(`${"x".repeat(60)}${String(req.headers.authorization).slice("Bearer ".length)}\n`);
+      },
+      { apiKey: KEY },
+    );
+    const error = await thrown(drain(client.evaluate({ policyId: "p", contentData: [textContent("a")] })));
+    expect(error).toBeInstanceOf(ServerError);
+    expect(error.message).toMatch(/not JSON: x{60}\[redacted\]…/);
+    const pieces = Array.from({ length: KEY.length - 7 }, (_, i) => KEY.slice(i, i + 8));
+    for (const piece of pieces)
+      expect(JSON.stringify([error.message, error.rawMessage, String(error.cause)])).not.toContain(piece);
+  });
+
+  it("a body whose Content-Encoding does not decode is a malformed answer, not a network failure, and not sent again", async () => {
+    const { client, server } = await serve(
+      (_req, res) => {
+        res.writeHead(200, { "content-type": "application/x-ndjson", "content-encoding": "gzip" });
+        res.end("this is not gzip");
+      },
+      { maxRetries: 2 },
+    );
+    const error = await thrown(drain(client.evaluate({ policyId: "p", contentData: [textContent("a")] })));
+    expect(error).toBeInstanceOf(ServerError);
+    expect(transportFailureOf(error)?.kind).toBe("malformed-response");
+    expect(error.message).toMatch(/could not be decompressed/);
+    expect(server.requests).toHaveLength(1);
+  });
+
+  it("headers larger than fetch accepts are a malformed answer, and CreateJob is sent once", async () => {
+    const { client, server } = await serve((_req, res) => json(res, 200, {}, { "x-big": "a".repeat(100_000) }), {
+      maxRetries: 2,
+    });
+    const error = await thrown(client.createJob({ policyId: "p", contentData: [textContent("a")] }));
+    expect(error).toBeInstanceOf(ServerError);
+    expect(error.message).toMatch(/headers larger than fetch accepts/);
+    expect(server.requests).toHaveLength(1);
+  });
+
+  it("Retry-After: two values joined, a date in no HTTP form, or 400 digits are read safely", async () => {
+    const now = Date.UTC(2026, 0, 1);
+    expect(retryAfterMs("1, 2", now)).toBeUndefined();
+    expect(retryAfterMs("2026-01-01T00:00:05Z", now)).toBeUndefined();
+    expect(retryAfterMs("9".repeat(400), now)).toBe(9e15);
+    expect(retryAfterMs("Thu, 01 Jan 2026 00:00:05 GMT", now)).toBe(5000);
+    expect(retryAfterMs("Thursday, 01-Jan-26 00:00:05 GMT", now)).toBe(5000);
+    expect(retryAfterMs("Thu Jan  1 00:00:05 2026", now)).toBe(5000);
+    expect(retryAfterMs(" 1.5 ", now)).toBe(1500);
+    const { client } = await serve(
+      (_req, res) => json(res, 429, { code: 8, message: "slow down" }, { "retry-after": "9".repeat(400) }),
+      { maxRetries: 1 },
+    );
+    expect(await thrown(client.listJobs())).toBeInstanceOf(RateLimitError);
+  });
+
+  it("a proxy's 413 is an InvalidRequestError that says the request is too large", async () => {
+    const { client, server } = await serve(
+      (_req, res) => {
+        res.writeHead(413, { "content-type": "text/html" });
+        res.end("<html>413 Request Entity Too Large</html>");
+      },
+      { maxRetries: 2 },
+    );
+    const error = await thrown(client.createJob({ policyId: "p", contentData: [textContent("a")] }));
+    expect(error).toBeInstanceOf(InvalidRequestError);
+    expect(error.message).toMatch(/Content Too Large.*send fewer or smaller items/);
+    expect(server.requests).toHaveLength(1);
+  });
+
+  it("an error line that is a bare string keeps its text", async () => {
+    const { client } = await serve((_req, res) => {
+      res.writeHead(200);
+      res.end(`${JSON.stringify({ error: "kaboom" })}\n`);
+    });
+    const error = await thrown(drain(client.evaluate({ policyId: "p", contentData: [textContent("a")] })));
+    expect(error.message).toMatch(/kaboom/);
+  });
+
+  it("a 504 long before timeoutMs says the gateway or a proxy gave up, not that timeoutMs ran out", async () => {
+    const { client } = await serve(
+      (_req, res) => {
+        res.writeHead(504, { "content-type": "text/html" });
+        res.end("<html>504 Gateway Time-out</html>");
+      },
+      { maxRetries: 0, timeoutMs: 60_000 },
+    );
+    const error = await thrown(client.listJobs());
+    expect(error).toBeInstanceOf(TimeoutError);
+    expect(error.message).toMatch(/the gateway, or a proxy in front of it, gave up on the call/);
+    expect(error.message).not.toMatch(/raise timeoutMs/);
+  });
+
+  it("an attempt that runs out of attemptTimeoutMs is named so", async () => {
+    const { client } = await serve(() => {}, { maxRetries: 0, attemptTimeoutMs: 300, timeoutMs: 60_000 });
+    const listed = await thrown(client.listJobs());
+    expect(listed).toBeInstanceOf(TimeoutError);
+    expect(listed.message).toMatch(/its last attempt did not finish within attemptTimeoutMs \(300 ms\)/);
+    // CreateJob is never sent again once it may have reached the gateway: more retries would not help.
+    const created = await thrown(client.createJob({ policyId: "p", contentData: [textContent("a")] }));
+    expect(created.message).toMatch(/not sent again once it may have reached the gateway.*raise attemptTimeoutMs$/);
+  });
+
+  it("a REST client pointed at an HTTP/2-only (gRPC) port is told so", async () => {
+    const h2 = http2.createServer();
+    h2.listen(0, "127.0.0.1");
+    await once(h2, "listening");
+    cleanup.push(() => new Promise<void>((resolve) => h2.close(() => resolve())));
+    const client = new ClavataClient({
+      apiKey: "sk-test",
+      baseUrl: `http://127.0.0.1:${String((h2.address() as AddressInfo).port)}`,
+      insecure: true,
+      protocol: "rest",
+      maxRetries: 0,
+    });
+    cleanup.push(() => client.close());
+    const error = await thrown(client.listJobs());
+    expect(error).toBeInstanceOf(ConnectionError);
+    expect(error.message).toMatch(/did not answer HTTP\/1\.1 as the gateway's REST surface does.*protocol: "grpc"/);
+  });
+
+  it("createBatchJob refuses an answer without a batch job id or an upload URL", async () => {
+    const { client } = await serve((_req, res) => json(res, 200, {}));
+    const error = await thrown(client.createBatchJob({ policyId: "p" }));
+    expect(error).toBeInstanceOf(ServerError);
+    expect(error.message).toMatch(/answered without a batchJobId or an inputFileUploadUrl/);
   });
 });
