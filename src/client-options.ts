@@ -273,7 +273,10 @@ function checkString(value: unknown, field: string): void {
 function checkObjectOption(value: unknown, field: string, keys: readonly string[]): Record<string, unknown> {
   if (value === undefined) return {};
   if (!isPlainObject(value)) {
-    throw invalidOption(`${field} is ${describeType(value)}; pass a plain object with ${keys.join(", ")}`, field);
+    throw invalidOption(
+      `${field === "" ? "the options are" : `${field} is`} ${describeType(value)}; pass a plain object with ${keys.join(", ")}`,
+      field,
+    );
   }
   for (const key of Object.keys(value)) {
     if (!keys.includes(key)) {
@@ -605,7 +608,9 @@ export function resolveClientOptions(
   if (typeof apiKey === "string") apiKey = apiKey.trim();
   if (apiKey === undefined || apiKey === "") {
     throw new AuthenticationError(
-      `no API key: pass the apiKey option to ClavataClient, or set the ${API_KEY_ENV} environment variable`,
+      options.apiKey !== undefined
+        ? `the apiKey option is empty; pass your API key (an empty apiKey is not replaced by ${API_KEY_ENV})`
+        : `no API key: pass the apiKey option to ClavataClient, or set the ${API_KEY_ENV} environment variable`,
       { code: Code.Unauthenticated },
     );
   }
@@ -655,6 +660,12 @@ export function resolveClientOptions(
     if (url.username !== "" || url.password !== "" || /[?#]/.test(url.href)) {
       throw invalidOption(
         "baseUrl must not carry credentials, a query or a fragment; pass the key as apiKey",
+        "baseUrl",
+      );
+    }
+    if (!customTransport && protocol === "grpc" && url.pathname !== "/") {
+      throw invalidOption(
+        `baseUrl has a path (${url.pathname}), which gRPC does not use: its calls go to /<service>/<method> at the root of the host; drop the path (with protocol "rest", a path is a prefix of every URL)`,
         "baseUrl",
       );
     }

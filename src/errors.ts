@@ -57,10 +57,29 @@ export interface ClavataErrorInit {
 }
 
 /**
+ * The mark of an error made by this package, in any copy of it: its ESM and CommonJS builds are two copies with two
+ * sets of classes, and an application can load both (a CommonJS dependency of an ESM app).
+ */
+const CLAVATA_ERROR = Symbol.for("clavata-connect.ClavataError");
+
+/**
  * The base class of every error the SDK throws. Catch it to handle any failure; catch a subclass to handle one
  * kind (`RateLimitError`, `EvaluationRefusedError`, …).
  */
 export class ClavataError extends Error {
+  /**
+   * `instanceof` that also recognises the errors of another copy of this package (the CommonJS build's, seen from
+   * the ESM build, or the other way round): `ClavataError` matches any of them, a subclass those of its own name.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    // biome-ignore lint/complexity/noThisInStatic lint/complexity/noUselessThisAlias: `this` is the class asked about.
+    const cls = this;
+    if (Function.prototype[Symbol.hasInstance].call(cls, value)) return true;
+    if (typeof value !== "object" || value === null) return false;
+    if ((value as { [CLAVATA_ERROR]?: unknown })[CLAVATA_ERROR] !== true) return false;
+    return cls === ClavataError || (value as Error).name === cls.name;
+  }
+
   override readonly name: string = "ClavataError";
   /** The gRPC status code (`Code` from @connectrpc/connect). */
   readonly code: Code;
@@ -75,6 +94,7 @@ export class ClavataError extends Error {
   constructor(message: string, init: ClavataErrorInit) {
     super(message, init.cause === undefined ? undefined : { cause: init.cause });
     Object.setPrototypeOf(this, new.target.prototype);
+    Object.defineProperty(this, CLAVATA_ERROR, { value: true });
     this.code = init.code;
     this.codeName = grpcCodeName(init.code);
     this.rawMessage = init.rawMessage ?? "";
@@ -239,16 +259,24 @@ export function toClavataError(reason: unknown, context: ErrorContext = {}): Cla
     );
   }
 
+  // Closing the client also aborts the signals of the calls it ends (such as waitForJob's polls): say close().
+  if (context.clientClosed) {
+    return new AbortedError(`${what}: the client was closed while the call was running`, {
+      ...init,
+      code: Code.Canceled,
+    });
+  }
   const signal = context.signal;
   if (signal?.aborted && (cause.code === Code.Canceled || reason === signal.reason)) {
     const signalReason: unknown = signal.reason;
     if (signalReason instanceof Error && signalReason.name === "TimeoutError") {
-      return new TimeoutError(`${what}: your AbortSignal timed out (${redact(signalReason.message)})`, init);
+      return new TimeoutError(`${what}: your AbortSignal timed out (${redact(signalReason.message)})`, {
+        ...init,
+        code: Code.DeadlineExceeded,
+      });
     }
-    return new AbortedError(`${what}: aborted by your AbortSignal`, init);
-  }
-  if (context.clientClosed) {
-    return new AbortedError(`${what}: the client was closed while the call was running`, init);
+    // CANCELLED whatever the reason was (a string, an Error of the caller's), on every transport.
+    return new AbortedError(`${what}: aborted by your AbortSignal`, { ...init, code: Code.Canceled });
   }
 
   const failure = transportFailureOf(original);
@@ -316,6 +344,13 @@ export function toClavataError(reason: unknown, context: ErrorContext = {}): Cla
       );
     }
     case Code.Unavailable:
+      // An answer has headers (a gRPC status, or an HTTP response's); a connection that failed has none.
+      if ([...cause.metadata.keys()].length > 0) {
+        return new ConnectionError(
+          `${what}: the gateway answered that it is unavailable (${status}); it may be restarting or overloaded: try again later`,
+          init,
+        );
+      }
       return new ConnectionError(
         `${what}: could not reach the gateway (${status}); check the host, the port and the network`,
         init,

@@ -23,11 +23,20 @@ export interface TimeSpanOptions {
 
 const invalid = invalidField;
 
+/** Whether the calendar date an ISO 8601 string starts with exists: Date reads "2024-02-30" as 1 March. */
+function calendarDateExists(value: string): boolean {
+  const m = /^\s*(\d{4})-(\d{2})-(\d{2})/.exec(value);
+  if (m === null) return true;
+  const [year, month, day] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const date = new Date(Date.UTC(year, month - 1, day));
+  return date.getUTCMonth() === month - 1 && date.getUTCDate() === day;
+}
+
 function toDate(value: unknown, field: string): Date {
   let date: Date | undefined;
   if (value instanceof Date) date = new Date(value.getTime());
   else if (typeof value === "string" || (typeof value === "number" && Number.isFinite(value))) date = new Date(value);
-  if (date === undefined || Number.isNaN(date.getTime())) {
+  if (date === undefined || Number.isNaN(date.getTime()) || (typeof value === "string" && !calendarDateExists(value))) {
     throw invalid(
       `${field} is ${describeType(value)}${date === undefined ? "" : " that is not a valid date"}; pass a Date, an ISO 8601 string or epoch milliseconds`,
       field,

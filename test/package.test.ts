@@ -60,6 +60,28 @@ describe("the built package", () => {
     expect(JSON.parse(stdout)).toEqual(expected);
   });
 
+  it("recognises its errors across the ESM and CommonJS builds loaded in one process", async () => {
+    const script = `
+      import { createRequire } from "node:module";
+      const esm = await import(${JSON.stringify(pkg.name)});
+      const cjs = createRequire(process.cwd() + "/")(${JSON.stringify(pkg.name)});
+      const fromCjs = new cjs.NotFoundError("gone", { code: 5 });
+      const fromEsm = new esm.RateLimitError("slow", { code: 8 });
+      console.log(JSON.stringify([
+        esm.ClavataError === cjs.ClavataError,
+        fromCjs instanceof esm.NotFoundError,
+        fromCjs instanceof esm.ClavataError,
+        fromCjs instanceof esm.RateLimitError,
+        fromEsm instanceof cjs.RateLimitError,
+        esm.toClavataError(fromCjs) === fromCjs,
+        new Error("x") instanceof esm.ClavataError,
+        { name: "NotFoundError" } instanceof esm.NotFoundError,
+      ]));
+    `;
+    const { stdout } = await run(process.execPath, ["--input-type=module", "-e", script], { cwd: root });
+    expect(JSON.parse(stdout)).toEqual([false, true, true, false, true, true, false, false]);
+  });
+
   it("packs only what a user needs", async () => {
     const { stdout } = await run("npm", ["pack", "--dry-run", "--json", "--ignore-scripts"], { cwd: root });
     const files = (JSON.parse(stdout) as [{ files: { path: string }[] }])[0].files.map((f) => f.path);

@@ -150,6 +150,35 @@ export function checkMessageShape(desc: DescMessage, value: unknown, path: Path,
       text(at),
     );
   }
+  if (desc.typeName === "google.protobuf.Timestamp") checkTimestampRange(value, path);
+}
+
+/** google.protobuf.Timestamp's range: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999999Z. */
+const MIN_TIMESTAMP_SECONDS = -62_135_596_800n;
+const MAX_TIMESTAMP_SECONDS = 253_402_300_799n;
+
+/**
+ * A Timestamp that its type declares invalid (nanos outside 0 to 999 999 999, seconds outside years 1 to 9999) is
+ * refused here; the gateway would reject it anyway. Its fields' types were checked before.
+ */
+function checkTimestampRange(value: Record<string, unknown>, path: Path): void {
+  const nanos = value.nanos;
+  if (typeof nanos === "number" && (nanos < 0 || nanos > 999_999_999)) {
+    throw invalidField(
+      `${text(new PathNode(path, "nanos"))} is ${String(nanos)}; a Timestamp's nanos are 0 to 999 999 999 (carry whole seconds into seconds)`,
+      text(new PathNode(path, "nanos")),
+    );
+  }
+  const seconds = value.seconds;
+  if (seconds !== undefined && seconds !== null) {
+    const s = BigInt(seconds as bigint | number | string);
+    if (s < MIN_TIMESTAMP_SECONDS || s > MAX_TIMESTAMP_SECONDS) {
+      throw invalidField(
+        `${text(new PathNode(path, "seconds"))} is outside what a Timestamp can hold (years 1 to 9999)`,
+        text(new PathNode(path, "seconds")),
+      );
+    }
+  }
 }
 
 const oneofCases = new WeakMap<DescOneof, Map<string, DescField>>();

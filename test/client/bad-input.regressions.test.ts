@@ -95,6 +95,11 @@ describe("1. bad input that used to escape as a TypeError", () => {
   it("waitForJob(id, null) and listAllJobs(q, null)", async () => {
     await rejected(() => client.waitForJob(JOB, null as never), "options");
     await rejected(() => client.listAllJobs({}, null as never), "options");
+    const error = await rejected(
+      () => client.evaluateOne({ policyId, contentData: textContent("x") }, null as never),
+      "options",
+    );
+    expect(error.message).toMatch(/^the options are null; pass a plain object with signal/);
   });
   it("jobQuery().createdBetween(1n)", async () => {
     await rejected(() => jobQuery().createdBetween(1n as never, undefined), "createdBetween.start");

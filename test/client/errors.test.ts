@@ -140,11 +140,43 @@ describe("toClavataError", () => {
     expect(toClavataError(cause)).toBeInstanceOf(ConnectionError);
   });
 
-  it("makes an abort with the caller's own reason an AbortedError, whatever that reason is", () => {
+  it("makes an abort with the caller's own reason an AbortedError, whatever that reason is, always CANCELLED", () => {
+    for (const reason of [new Error("user pressed stop"), "shutdown", 42]) {
+      const controller = new AbortController();
+      controller.abort(reason);
+      const error = toClavataError(reason, { signal: controller.signal });
+      expect(error).toBeInstanceOf(AbortedError);
+      expect(error.code).toBe(Code.Canceled);
+    }
+  });
+
+  it("says close() when the client was closed, even if the call's signal fired with it", () => {
     const controller = new AbortController();
-    const reason = new Error("user pressed stop");
-    controller.abort(reason);
-    expect(toClavataError(reason, { signal: controller.signal })).toBeInstanceOf(AbortedError);
+    const closed = new ConnectError("the client was closed", Code.Canceled);
+    controller.abort(closed);
+    const error = toClavataError(closed, { method: "GetJob", signal: controller.signal, clientClosed: true });
+    expect(error).toBeInstanceOf(AbortedError);
+    expect(error.message).toBe("GetJob failed: the client was closed while the call was running");
+    expect(error.code).toBe(Code.Canceled);
+  });
+
+  it("tells an UNAVAILABLE the gateway answered from a connection that failed", () => {
+    const answered = toClavataError(new ConnectError("draining", Code.Unavailable, { "grpc-status": "14" }));
+    expect(answered).toBeInstanceOf(ConnectionError);
+    expect(answered.message).toMatch(/the gateway answered that it is unavailable \(UNAVAILABLE: draining\)/);
+    expect(answered.message).not.toMatch(/check the host/);
+    const unreached = toClavataError(new ConnectError("connect ECONNREFUSED", Code.Unavailable));
+    expect(unreached.message).toMatch(/could not reach the gateway.*check the host, the port and the network/);
+  });
+
+  it("says whose time ran out in a DEADLINE_EXCEEDED", () => {
+    const deadline = new ConnectError("deadline", Code.DeadlineExceeded, { "grpc-status": "4" });
+    const early = toClavataError(deadline, { timeoutMs: 60_000, deadlineAt: Date.now() + 30_000 });
+    expect(early.message).toMatch(/the gateway, or a proxy in front of it, gave up on the call/);
+    const late = toClavataError(deadline, { timeoutMs: 60_000, deadlineAt: Date.now() - 1 });
+    expect(late.message).toMatch(/it did not finish within timeoutMs \(60000 ms\).*raise timeoutMs/);
+    const legacy = toClavataError(deadline, { timeoutMs: 60_000 });
+    expect(legacy.message).toMatch(/raise timeoutMs/);
   });
 
   it("makes an AbortSignal.timeout() firing a TimeoutError", async () => {

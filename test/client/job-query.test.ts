@@ -39,5 +39,31 @@ describe("jobQuery", () => {
     expect(() => jobQuery().createdBetween(undefined, undefined)).toThrow(/needs a start, an end, or both/);
     expect(() => jobQuery().status(17 as JobStatus)).toThrow(/not a JobStatus/);
     expect(() => jobQuery().policy(" ")).toThrow(/non-empty policy id/);
+    // A date that does not exist is not moved to the next month.
+    expect(() => jobQuery().createdBetween("2024-02-30", undefined)).toThrow(/not a valid date/);
+    expect(() => jobQuery().createdBetween("2023-02-29T10:00:00Z", undefined)).toThrow(InvalidRequestError);
+    expect(() => jobQuery().createdBetween("2024-02-29T23:30:00-05:00", undefined)).not.toThrow();
+  });
+
+  it("refuses a Timestamp its type declares invalid before anything is sent", async () => {
+    const { ClavataClient } = await import("../../src/index.js");
+    await using client = new ClavataClient({
+      apiKey: "sk-query-test-0123456789",
+      baseUrl: "http://127.0.0.1:9",
+      insecure: true,
+    });
+    const bad = [
+      [{ seconds: 1n, nanos: 2_000_000_000 }, /nanos.*0 to 999 999 999/],
+      [{ seconds: 1n, nanos: -1 }, /nanos/],
+      [{ seconds: -99_999_999_999_999n, nanos: 0 }, /years 1 to 9999/],
+      [{ seconds: "253402300800" }, /years 1 to 9999/],
+    ] as const;
+    for (const [start, message] of bad) {
+      const error = await client
+        .listJobs({ query: { createdTimeRange: { start: start as never } } })
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(InvalidRequestError);
+      expect((error as Error).message).toMatch(message);
+    }
   });
 });

@@ -63,6 +63,8 @@ describe("the API key", () => {
     expect(resolveClientOptions({}).apiKey).toBe(KEY);
     expect(resolveClientOptions({ apiKey: "other" }).apiKey).toBe("other");
     expect(resolveClientOptions({}, { CLAVATA_API_KEY: ` ${KEY}\n` }).apiKey).toBe(KEY);
+    // An empty option is a mistake to point at, not a cue to read the variable.
+    expect(() => resolveClientOptions({ apiKey: "" }, { CLAVATA_API_KEY: KEY })).toThrow(/the apiKey option is empty/);
   });
 
   it("with line breaks or spaces inside is refused without repeating it", () => {
@@ -131,6 +133,11 @@ describe("where the client connects", () => {
     rejected({ baseUrl: "gateway.example.com" });
     rejected({ baseUrl: "ftp://gateway.example.com" });
     rejected({ baseUrl: "https://user:pw@gateway.example.com" });
+    // gRPC has no path prefix: one transport dropped it silently, the other sent it (and got 404).
+    expect(rejected({ baseUrl: "https://gateway.example.com/prefix" }).message).toMatch(
+      /baseUrl has a path \(\/prefix\)/,
+    );
+    expect(() => build({ baseUrl: "https://gateway.example.com/prefix", protocol: "rest" })).not.toThrow();
     // A bare "?" or "#" has an empty query or fragment, but would still end up in every request's URL.
     for (const baseUrl of [
       "https://gateway.example.com?",
