@@ -288,10 +288,16 @@ export class ClavataClient implements AsyncDisposable {
    * the rest sent again, and after a failure only unanswered items are resent, up to `maxAttempts` sends each (a
    * resent item may be evaluated, and billed, twice: `resend: false` turns that off). See EvaluateBatchOptions.
    * Read `.summary` for the counts. Throws InvalidRequestError at once for a bad option; while iterating, throws
-   * only AbortedError (your signal) or an error that dooms every item (authentication, unknown policy).
+   * only AbortedError (your signal, or close(); TimeoutError for `AbortSignal.timeout`) or an error that dooms every
+   * item (authentication, unknown policy).
    */
   evaluateBatch(items: BatchItems, options: EvaluateBatchOptions): BatchEvaluation {
-    return new BatchEvaluation(this, items, options);
+    // While the batch runs, a call of its own stands in #calls, so that close() ends it also when no stream runs.
+    const watchClose = () => {
+      const watch = this.#begin("evaluateBatch", { timeoutMs: Infinity }, true);
+      return { signal: watch.call.signal, dispose: watch.dispose };
+    };
+    return new BatchEvaluation(this, items, options, { watchClose });
   }
 
   /**

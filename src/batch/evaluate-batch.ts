@@ -11,8 +11,8 @@
 // - with `resend: false`, nothing of a stream that has had any answer, matched to an item or not, is sent again;
 // - an answer that matches no item is dropped, but never silently: `summary.unmatchedAnswers` counts it, and the
 //   items its stream leaves unanswered fail with an error that says so;
-// - only the caller's abort, or an error that dooms every item (authentication, permission, unknown policy), ends
-//   the iteration at once, by throwing;
+// - only the caller's abort, the client's close(), or an error that dooms every item (authentication, permission,
+//   unknown policy), ends the iteration at once, by throwing;
 // - when the caller's items throw, reading stops there: every item already read is still sent and gets its
 //   outcome, and only then does the iteration throw what the items threw.
 //
@@ -33,6 +33,7 @@ import {
   PermissionDeniedError,
   RateLimitError,
   ServerError,
+  TimeoutError,
   toClavataError,
 } from "../errors.js";
 import type { RefusedContent } from "../refusals.js";
@@ -56,6 +57,26 @@ export interface BatchEvaluator {
    */
   evaluateChecked?(request: CheckedEvaluateRequest, options?: CallOptions): AsyncIterable<EvaluateResponse>;
   readonly closed?: boolean;
+}
+
+/** How a batch learns that its client was closed, for as long as it runs. @private */
+export interface CloseWatch {
+  /** Aborts when the client is closed (with close()'s reason), and when the watch is disposed. */
+  readonly signal: AbortSignal;
+  /** Stops watching: the batch is over. */
+  dispose(): void;
+}
+
+/** What a batch gets besides its evaluator, items and options. @private */
+export interface BatchHooks {
+  /** The pacer's clock; default the real one. */
+  clock?: PacerClock;
+  /**
+   * Starts watching for the client's close() when the iteration starts (ClavataClient gives it), so that close()
+   * ends the batch also while it waits for the items or for a pause, when no stream runs. Throws when the client is
+   * closed already.
+   */
+  watchClose?: () => CloseWatch;
 }
 
 /** Wakes everyone waiting on it. */
@@ -118,15 +139,13 @@ export class BatchEvaluation implements AsyncIterable<BatchOutcome> {
   /** The chunks being sent now, each until every item of it has its outcome. */
   readonly #processing = new Set<Promise<void>>();
   #started = false;
+  readonly #watchClose: (() => CloseWatch) | undefined;
 
   /** @private Use `client.evaluateBatch`. Throws InvalidRequestError for a bad option or items that are not iterable. */
-  constructor(
-    evaluator: BatchEvaluator,
-    items: BatchItems,
-    options: EvaluateBatchOptions,
-    clock: PacerClock = { now: () => Date.now(), sleep },
-  ) {
+  constructor(evaluator: BatchEvaluator, items: BatchItems, options: EvaluateBatchOptions, hooks: BatchHooks = {}) {
+    const { clock = { now: () => Date.now(), sleep }, watchClose } = hooks;
     this.#evaluator = evaluator;
+    this.#watchClose = watchClose;
     this.#options = resolveBatchOptions(options);
     this.#input = new BatchInput(items);
     this.#pacer = new BatchPacer(this.#options.rateLimit, clock);
@@ -140,10 +159,11 @@ export class BatchEvaluation implements AsyncIterable<BatchOutcome> {
 
   /**
    * Starts the batch and yields one outcome per input item. Can be iterated once. Leaving the loop early cancels the
-   * streams in flight and stops reading the input. Throws AbortedError when your signal fires, the error when one
-   * dooms every item (AuthenticationError, PermissionDeniedError, NotFoundError for an unknown policy), and what
-   * your items iterator throws (InvalidRequestError for an iterator that breaks the iteration protocol), once every
-   * item read before it has been sent and its outcome yielded. Returns the summary.
+   * streams in flight and stops reading the input. Throws AbortedError when your signal fires (TimeoutError for
+   * `AbortSignal.timeout`) or the client is closed, the error when one dooms every item (AuthenticationError,
+   * PermissionDeniedError, NotFoundError for an unknown policy), and what your items iterator throws
+   * (InvalidRequestError for an iterator that breaks the iteration protocol), once every item read before it has
+   * been sent and its outcome yielded. Returns the summary.
    */
   [Symbol.asyncIterator](): AsyncGenerator<BatchOutcome, BatchSummary, undefined> {
     if (this.#started) throw new TypeError("evaluateBatch: a batch can be iterated once; call evaluateBatch again");
@@ -156,17 +176,22 @@ export class BatchEvaluation implements AsyncIterable<BatchOutcome> {
     const onAbort = () => this.#stop(callerSignal?.reason);
     if (callerSignal?.aborted) onAbort();
     else callerSignal?.addEventListener("abort", onAbort, { once: true });
+    // close() ends the batch as it ends a call in flight, also while no stream runs (a quiet queue, a pause).
+    let closeWatch: CloseWatch | undefined;
+    const onClose = () => this.#fail(clientClosedError(closeWatch?.signal.reason));
+    try {
+      closeWatch = this.#watchClose?.();
+      if (closeWatch?.signal.aborted) onClose();
+      else closeWatch?.signal.addEventListener("abort", onClose, { once: true });
+    } catch (error) {
+      this.#fail(error);
+    }
     this.#tally.start();
     this.#workersLeft = this.#options.concurrency;
     for (let i = 0; i < this.#options.concurrency; i++) void this.#worker();
     try {
       for (;;) {
-        if (callerSignal?.aborted) {
-          throw new AbortedError("evaluateBatch: aborted by your AbortSignal", {
-            code: Code.Canceled,
-            cause: callerSignal.reason,
-          });
-        }
+        if (callerSignal?.aborted) throw signalError(callerSignal.reason);
         if (this.#failure !== undefined) throw this.#failure.error;
         const outcome = this.#takeReady();
         if (outcome !== undefined) {
@@ -182,6 +207,8 @@ export class BatchEvaluation implements AsyncIterable<BatchOutcome> {
       if (this.#sourceFailure !== undefined) throw this.#sourceFailure.error;
     } finally {
       callerSignal?.removeEventListener("abort", onAbort);
+      closeWatch?.signal.removeEventListener("abort", onClose);
+      closeWatch?.dispose();
       this.#stop(new ConnectionError("the batch is over", { code: Code.Canceled }));
       // Wait for the streams to end, not for a read of your items: an idle queue may not yield for a long time.
       await Promise.allSettled(this.#processing);
@@ -548,6 +575,25 @@ function unmatchedAnswersError(error: ClavataError, answers: StreamAnswers): Ser
       `ended: ${error.message}`,
     { code: Code.Internal, cause: error },
   );
+}
+
+/** What ends a batch your signal stopped: TimeoutError for `AbortSignal.timeout` (as any call), else AbortedError. */
+function signalError(reason: unknown): ClavataError {
+  if (reason instanceof Error && reason.name === "TimeoutError") {
+    return new TimeoutError(`evaluateBatch: your AbortSignal timed out (${reason.message})`, {
+      code: Code.DeadlineExceeded,
+      cause: reason,
+    });
+  }
+  return new AbortedError("evaluateBatch: aborted by your AbortSignal", { code: Code.Canceled, cause: reason });
+}
+
+/** What ends a batch whose client was closed under it. */
+function clientClosedError(reason: unknown): AbortedError {
+  return new AbortedError("evaluateBatch: the client was closed while the batch was running", {
+    code: Code.Canceled,
+    cause: reason,
+  });
 }
 
 /** Resolves after timers and I/O that are due have had their turn. */
