@@ -121,7 +121,8 @@ export class FastPath implements CallRunner {
 /**
  * A server-streaming call on the fast path: the first `next()` starts it and retries it until its first message
  * arrives (a stream is retried only before that); later ones read on. The attempt's time limit covers the whole
- * stream, and ends with it.
+ * stream, and ends with it. `return()` stops whatever runs, also before the first message: the attempt, or the
+ * wait before a retry.
  */
 class FastStream<I extends DescMessage, O extends DescMessage> implements AsyncIterator<MessageShape<O>> {
   readonly #path: FastPath;
@@ -132,6 +133,8 @@ class FastStream<I extends DescMessage, O extends DescMessage> implements AsyncI
   #attempt: GrpcCall<MessageShape<O>> | undefined;
   #disarm: (() => void) | undefined;
   #over = false;
+  /** Set by `return()`: the reader left, so nothing is tried again. */
+  #left = false;
 
   constructor(path: FastPath, channel: GrpcChannel, plan: MethodPlan<I, O>, input: MessageShape<I>, call: ClientCall) {
     this.#path = path;
@@ -157,8 +160,12 @@ class FastStream<I extends DescMessage, O extends DescMessage> implements AsyncI
   }
 
   return(): Promise<IteratorResult<MessageShape<O>>> {
+    this.#left = true;
+    // The call's abort hook stops what runs now: the attempt (before its first message too) or the wait before a
+    // retry. #end() clears it, so it is taken first.
+    const stop = this.#call.onAbort;
     this.#end();
-    this.#attempt?.cancel(this.#call.reason ?? STREAM_LEFT);
+    stop?.(this.#call.reason ?? STREAM_LEFT);
     return Promise.resolve({ done: true, value: undefined });
   }
 
@@ -168,6 +175,7 @@ class FastStream<I extends DescMessage, O extends DescMessage> implements AsyncI
     const request = this.#plan.encode(this.#input);
     for (;;) {
       if (call.aborted) throw call.reason;
+      if (this.#left) throw STREAM_LEFT;
       const limitMs = attemptTimeoutMs(settings);
       const attempt = this.#channel.start(this.#plan.stream, this.#path.headers(this.#plan, call, limitMs), request);
       call.onAbort = (reason) => attempt.cancel(reason);
@@ -177,6 +185,7 @@ class FastStream<I extends DescMessage, O extends DescMessage> implements AsyncI
         first = await attempt.next();
       } catch (error) {
         this.#end();
+        if (this.#left) throw error;
         await this.#path.retryOrThrow(error, call, this.#plan.path.slice(this.#plan.path.lastIndexOf("/") + 1));
         continue;
       }
@@ -195,5 +204,5 @@ class FastStream<I extends DescMessage, O extends DescMessage> implements AsyncI
   }
 }
 
-/** Why a stream its reader left is cancelled; never reaches the reader. */
+/** Why a stream its reader left is cancelled; never reaches the reader (ResponseStream ends a pending read instead). */
 const STREAM_LEFT = new Error("the stream was left by its reader");

@@ -2,7 +2,7 @@
 // HTTP/2 session (the client's default before its own transport in grpc-channel.ts), with the client's interceptors.
 
 import { EventEmitter } from "node:events";
-import { constants, type SecureClientSessionOptions } from "node:http2";
+import { type ClientHttp2Stream, constants, type SecureClientSessionOptions } from "node:http2";
 import type { Interceptor, StreamResponse, Transport } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { causeChain } from "../cause-chain.js";
@@ -46,7 +46,9 @@ export function createConnectNodeTransport(
   const transport = createGrpcTransport({
     baseUrl: options.baseUrl,
     sessionManager,
-    interceptors: [...interceptors, streamResets],
+    // Innermost, in this order: a call already aborted stops before Connect-node opens a stream for it, and the
+    // stream of one that goes on is tied to its signal.
+    interceptors: [...interceptors, streamResets, refuseAborted, releaseStreamsOnAbort(sessionManager)],
     readMaxBytes: options.maxReceiveMessageBytes,
   });
   return { transport, sessionManager };
@@ -93,6 +95,67 @@ const streamResets: Interceptor = (next) => async (req) => {
     })(),
   } as StreamResponse;
 };
+
+/**
+ * Fails a call whose signal is already aborted before anything is sent. Connect-node opens the stream (HEADERS on
+ * the wire, and so a call the server sees and may bill) before it looks at the signal; the client's own transport
+ * sends nothing.
+ */
+const refuseAborted: Interceptor = (next) => (req) => {
+  if (req.signal.aborted) return Promise.reject(req.signal.reason);
+  return next(req);
+};
+
+/**
+ * Ties each call's HTTP/2 stream to the call's signal, so that a call that ends early (its reader left, its
+ * deadline passed, close()) lets go of its stream. Connect-node resets an aborted call's stream only while it is
+ * open on the wire, and leaves one the server has finished alone: a stream whose reader had stopped reading then
+ * keeps its unread answers buffered and never ends, holding that memory, its place in the session manager's
+ * stream count, and so the connection (and the process), forever. On abort the stream is now reset (CANCEL) if
+ * still open, and destroyed.
+ *
+ * Connect-node makes the stream from the innermost interceptor's `next(req)` synchronously (through its HTTP client
+ * and the session manager's `request()`), so the interceptor returned here hands the signal to the session
+ * manager's `request()` for that one call. Should a later Connect-node not call it then, no stream is tied to a
+ * signal and streams are left as Connect-node leaves them (test/client/stream-lifecycle.test.ts would notice).
+ */
+function releaseStreamsOnAbort(sessionManager: Http2SessionManager): Interceptor {
+  let opening: AbortSignal | undefined;
+  const request = sessionManager.request;
+  sessionManager.request = function (this: Http2SessionManager, ...args: Parameters<typeof request>) {
+    const signal = opening;
+    opening = undefined;
+    const stream = request.apply(this, args);
+    if (signal !== undefined) stream.then((s) => releaseOnAbort(s, signal), ignoreRequestError);
+    return stream;
+  };
+  return (next) => (req) => {
+    opening = req.signal;
+    try {
+      return next(req);
+    } finally {
+      opening = undefined;
+    }
+  };
+}
+
+/** Resets (if still open) and destroys `stream` when `signal` aborts; forgets the signal when the stream closes. */
+function releaseOnAbort(stream: ClientHttp2Stream, signal: AbortSignal): void {
+  const release = () => {
+    if (stream.destroyed) return;
+    if (!stream.closed) stream.close(constants.NGHTTP2_CANCEL);
+    stream.destroy();
+  };
+  if (signal.aborted) {
+    release();
+    return;
+  }
+  signal.addEventListener("abort", release, { once: true });
+  stream.once("close", () => signal.removeEventListener("abort", release));
+}
+
+/** A failed `request()` reaches the call through Connect-node's own handler; nothing is left to release. */
+function ignoreRequestError(): void {}
 
 /** What the guard needs of the session manager's private state machine. */
 interface SessionStateMachine {

@@ -1,7 +1,7 @@
 // One gRPC call on one HTTP/2 stream: sends the request message, reads the response messages with backpressure,
 // and settles with the status the server sent, or with the transport failure that ended the stream. Unary calls
 // resolve `result`; server-streaming calls are read through `next()`. `cancel()` resets the stream with
-// RST_STREAM CANCEL at once.
+// RST_STREAM CANCEL at once, and lets go of it.
 
 import * as http2 from "node:http2";
 import { Code, ConnectError } from "@connectrpc/connect";
@@ -109,10 +109,9 @@ export class GrpcCall<O> implements AsyncIterator<O> {
     this.#queue = [];
     this.#head = 0;
     this.#settle({ error: reason });
-    const stream = this.#stream;
-    if (stream !== undefined && !stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
     // A call still waiting for its connection (a proxy tunnel) lets go of it now, not when the tunnel opens.
-    else if (stream === undefined) this.#release();
+    if (this.#stream === undefined) this.#release();
+    else this.#drop();
   }
 
   /** The next response message; throws the call's error after the messages that came before it. */
@@ -305,13 +304,31 @@ export class GrpcCall<O> implements AsyncIterator<O> {
   #fail(error: unknown): void {
     if (this.#outcome !== undefined) return;
     this.#settle({ error });
+    this.#drop();
+  }
+
+  /**
+   * Lets go of the stream of a call that is over before its stream: resets it (RST_STREAM CANCEL) if it is still
+   * open on the wire, and destroys it. A stream paused for a slow reader never ends while its data is buffered, even
+   * once it is closed on the wire, so without the destroy it would keep that data, never emit 'close', and hold its
+   * connection's slot (and the connection, and the process) forever.
+   */
+  #drop(): void {
     const stream = this.#stream;
-    if (stream !== undefined && !stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
+    if (stream === undefined || stream.destroyed) return;
+    if (!stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
+    // The RST_STREAM queued above still goes out: Node flushes it when it destroys the stream.
+    stream.destroy();
   }
 
   #onClose(): void {
     this.#release();
-    if (this.#outcome !== undefined) return;
+    if (this.#outcome !== undefined) {
+      // A call ended before its stream (cancelled, or failed) lets go of it: a destroyed stream still holds the data
+      // it had buffered, and the reader may hold the call for long.
+      this.#stream = undefined;
+      return;
+    }
     // When the connection itself failed, Node may close its streams before it reports why (the session's 'error'
     // comes on a later tick): give it that tick, so the call fails with the reason, not just "closed".
     if (this.trailer === undefined && this.#streamError === undefined && this.#pooled!.failure === undefined) {
