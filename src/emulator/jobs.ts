@@ -13,6 +13,7 @@ import {
 } from "../../gen/clavata/gateway/v1/gateway_pb.js";
 import {
   type ContentData,
+  ContentDataSchema,
   type Job,
   type JobResult,
   JobResultSchema,
@@ -34,7 +35,8 @@ export interface JobStoreOptions {
   delayMs?: number;
   /**
    * Evaluates a job's content: resolves with one JobResult per content item (in input order), or rejects, which makes
-   * the job FAILED. Supplied by the server (it uses the policy engine). It gets a copy of the RUNNING job. A result
+   * the job FAILED. Supplied by the server (it uses the policy engine). It gets a copy of the RUNNING job with its
+   * content in `contentData` (the only Job the store hands out with its content). A result
    * count that differs from the number of content items also makes the job FAILED. The store sets each result's
    * job_uuid, and its created time when the result has none.
    */
@@ -57,7 +59,10 @@ export interface NewJob {
   policyId: string;
   /** The policy version the job evaluates against. */
   policyVersionId: string;
-  /** The content to evaluate, as sent in CreateJob; stored and returned as given. */
+  /**
+   * The content to evaluate, as sent in CreateJob; stored for the run, but never returned: the contract marks
+   * Job.content_data input only, so every Job the store hands out has it empty.
+   */
   contentData: ContentData[];
   /** The effective threshold, already resolved by the server. */
   threshold: number;
@@ -79,8 +84,10 @@ interface Span {
 }
 
 interface JobRecord {
-  /** The stored job; never handed out, only copies of it. */
+  /** The stored job, without its content; never handed out, only copies of it. */
   job: Job;
+  /** The job's content, kept apart from the job: it is input only, for the run (see NewJob.contentData). */
+  content: ContentData[];
   webhook: CreateJobRequest_Webhook | undefined;
   /** `created` as nanoseconds, the primary sort key of ListJobs. */
   createdNanos: bigint;
@@ -104,7 +111,9 @@ const NANOS_PER_SECOND = 1_000_000_000n;
  * The emulator's in-memory store of jobs. A job is created PENDING; after `delayMs` it becomes RUNNING and `run`
  * evaluates it; once `run` has settled and it has run for at least `delayMs`, it becomes COMPLETED (with one result per
  * content item, and `completed` set) or FAILED (`run` rejected: no results, and `completed` is set to the time it
- * failed). Every status change sets `updated`. Each customer sees only its own jobs. Everything handed out is a copy.
+ * failed). Every status change sets `updated`. Each customer sees only its own jobs. Everything handed out is a copy,
+ * and without the job's content (Job.content_data is input only, and echoing it made every answer as large as the
+ * request: a job of 5 MiB could be created, but not read back by a client with gRPC's usual 4 MiB receive limit).
  */
 export class JobStore {
   readonly #delayMs: number;
@@ -135,7 +144,8 @@ export class JobStore {
 
   /**
    * Stores a new PENDING job (a fresh random UUID v4, created = updated = now, job_type STANDARD) and schedules
-   * PENDING → RUNNING → COMPLETED/FAILED in the background. The content and webhook are copied.
+   * PENDING → RUNNING → COMPLETED/FAILED in the background. The content and webhook are copied; the content is kept
+   * for the run only.
    *
    * @returns a copy of the new job.
    * @throws ConnectError(Code.Unavailable) after {@link JobStore.close}.
@@ -154,7 +164,6 @@ export class JobStore {
         jobUuid: randomUUID(),
         customerId: init.customerId,
         status: JobStatus.PENDING,
-        contentData: init.contentData,
         created: timestampFromDate(now),
         updated: timestampFromDate(now),
         policyId: init.policyId,
@@ -165,6 +174,7 @@ export class JobStore {
     );
     const record: JobRecord = {
       job,
+      content: init.contentData.map((item) => clone(ContentDataSchema, item)),
       webhook: init.webhook === undefined ? undefined : clone(CreateJobRequest_WebhookSchema, init.webhook),
       createdNanos: nanosOf(job.created),
       ended: false,
@@ -325,7 +335,11 @@ export class JobStore {
     });
     // Through a promise, so that a `run` that throws synchronously fails the job like one that rejects.
     Promise.resolve()
-      .then(() => this.#run(clone(JobSchema, record.job)))
+      .then(() => {
+        const running = clone(JobSchema, record.job);
+        running.contentData = record.content.map((item) => clone(ContentDataSchema, item));
+        return this.#run(running);
+      })
       .then(
         (results) => {
           outcome = { results };
@@ -344,9 +358,9 @@ export class JobStore {
     let reason: string | undefined;
     if ("error" in outcome) {
       reason = outcome.error instanceof Error ? outcome.error.message : String(outcome.error);
-    } else if (!Array.isArray(outcome.results) || outcome.results.length !== job.contentData.length) {
+    } else if (!Array.isArray(outcome.results) || outcome.results.length !== record.content.length) {
       const count = Array.isArray(outcome.results) ? outcome.results.length : "no array of";
-      reason = `run() returned ${count} results for ${job.contentData.length} content items; it must return one per item`;
+      reason = `run() returned ${count} results for ${record.content.length} content items; it must return one per item`;
     }
     if (reason === undefined && "results" in outcome) {
       job.results = outcome.results.map((result) => {

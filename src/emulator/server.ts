@@ -22,6 +22,7 @@ import {
 } from "./interceptors.js";
 import { JobStore } from "./jobs.js";
 import { EMULATOR_LOCAL_API_KEY } from "./local-api-key.js";
+import { didYouMean } from "./nearest-word.js";
 import { loadPolicyFile, type Policy } from "./policy.js";
 import { type RateLimit, RateLimiter } from "./rate-limit.js";
 import { clampDeadlineHeaders, limitDecompressedSize, limitRequestBody } from "./request-limits.js";
@@ -127,6 +128,26 @@ const MiB = 1024 * 1024;
 const PROBE_INTERVAL_MS = 5000;
 
 /**
+ * The largest request header block accepted, in RFC 9113's measure (section 6.5.2: each field's name and value
+ * octets, plus 32), advertised as SETTINGS_MAX_HEADER_LIST_SIZE. Without it a server advertises no limit, yet Node
+ * still had two: 128 fields (maxHeaderListPairs), past which it resets the stream with ENHANCE_YOUR_CALM, which gRPC
+ * clients report as RESOURCE_EXHAUSTED (the rate-limit code, which they retry); and nghttp2's HPACK decoder takes no
+ * name or value longer than 64 KiB, and fails the whole connection (COMPRESSION_ERROR) on a longer one, killing every
+ * call on it (RFC 9113 makes a field block that cannot be decoded a connection error). 64 KiB is the most that keeps
+ * every field under that ceiling (grpc-go advertises 16 MiB, grpc-java 8 KiB). A client that honours the setting
+ * (grpc-go) refuses an oversized call itself, with a clear message; one that does not (grpcio 1.51, grpc-js) gets
+ * only its stream reset (ENHANCE_YOUR_CALM: Node resets it before the application sees it, so no status can be
+ * sent), unless one field alone is over 64 KiB as sent, which no server setting can save.
+ * @internal
+ */
+export const MAX_HEADER_LIST_SIZE = 64 * 1024;
+/** Every field counts at least 32 octets, so this many never fit in MAX_HEADER_LIST_SIZE: the size is the limit. */
+const MAX_HEADER_LIST_PAIRS = MAX_HEADER_LIST_SIZE / 32;
+
+/** The request encodings accepted, for grpc-accept-encoding. */
+const ACCEPT_COMPRESSION = [compressionGzip, compressionBrotli];
+
+/**
  * Starts a local stand-in for the Clavata gateway: GatewayService and LabelsService over HTTP/2, speaking the gRPC,
  * gRPC-Web and Connect protocols, with a deterministic policy engine, background jobs, webhooks, a rate limit and
  * fault injection. It never contacts an address outside the loopback range.
@@ -199,7 +220,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     grpcWeb: true,
     connect: true,
     readMaxBytes,
-    acceptCompression: [compressionGzip, compressionBrotli].map((c) => limitDecompressedSize(c, maxMessageBytes)),
+    acceptCompression: ACCEPT_COMPRESSION.map((c) => limitDecompressedSize(c, maxMessageBytes)),
     shutdownSignal: shutdown.signal,
     interceptors,
   });
@@ -211,9 +232,18 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     // The answer ends with its trailers, which Node's compatibility layer sends when the stream asks for them. The
     // reset waits a turn of the event loop: submitted in the same turn it went out first, and the trailers were lost.
     if ("stream" in req) req.stream.once("wantTrailers", () => setImmediate(endUnreadRequest, req));
-    const handler = handlers.get(req.url.split("?", 1)[0] ?? "");
+    const path = req.url.split("?", 1)[0] ?? "";
+    const grpc = isGrpcContentType(req.headers["content-type"]);
+    // The gRPC compression spec: a server says which request encodings it takes, at the least when it refuses one
+    // with UNIMPLEMENTED. Connect puts it only in that error's metadata, which it then drops (a protocol header is
+    // not copied into trailers); here it goes on every gRPC and gRPC-Web answer, as grpc-go and grpc-java send it.
+    if (grpc) res.setHeader("grpc-accept-encoding", ACCEPT_COMPRESSION.map((c) => c.name).join(","));
+    const handler = handlers.get(path);
     if (handler === undefined) {
-      res.writeHead(404).end();
+      // A gRPC server answers an unknown method with status UNIMPLEMENTED (HTTP 200, trailers only); a bare 404
+      // reaches gRPC clients as a transport error, with nothing from the server to say what was wrong.
+      if (grpc) unknownGrpcMethod(req, res, path, handlers.keys());
+      else res.writeHead(404).end();
       return;
     }
     const contextValues = createContextValues().set(kHttp2Stream, "stream" in req ? req.stream : undefined);
@@ -230,13 +260,19 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   };
   // nghttp2's rapid-reset protection (CVE-2023-44487) at its own defaults, given here so that the emulator's count
   // of resets (watchStreamResets) uses the same numbers. Raising them would weaken the protection.
-  const resetLimits = { streamResetBurst: STREAM_RESET_BURST, streamResetRate: STREAM_RESET_RATE };
+  // The request header limits (see MAX_HEADER_LIST_SIZE) are the same for both.
+  const limits = {
+    streamResetBurst: STREAM_RESET_BURST,
+    streamResetRate: STREAM_RESET_RATE,
+    maxHeaderListPairs: MAX_HEADER_LIST_PAIRS,
+    settings: { maxHeaderListSize: MAX_HEADER_LIST_SIZE },
+  };
   const server = options.tls
     ? http2.createSecureServer(
-        { cert: options.tls.cert, key: options.tls.key, allowHTTP1: true, ...resetLimits } as http2.SecureServerOptions,
+        { cert: options.tls.cert, key: options.tls.key, allowHTTP1: true, ...limits } as http2.SecureServerOptions,
         serve,
       )
-    : http2.createServer(resetLimits as http2.ServerOptions, serve);
+    : http2.createServer(limits as http2.ServerOptions, serve);
   const sessionTimeoutMs = options.sessionTimeoutMs ?? 120_000;
   /** Sessions that nghttp2 ended for resetting too many streams, already logged as such. */
   const resetFloods = new WeakSet<http2.ServerHttp2Session>();
@@ -434,6 +470,49 @@ function reencodeGrpcMessage(headers: unknown): void {
   } catch {
     // Not valid percent-encoding: leave it as Connect wrote it.
   }
+}
+
+/** Whether a request's content type is gRPC's or gRPC-Web's ("application/grpc", "application/grpc-web+proto", …). */
+function isGrpcContentType(contentType: string | undefined): boolean {
+  return contentType !== undefined && /^application\/grpc(?:-web(?:-text)?)?(?:[+;]|$)/i.test(contentType);
+}
+
+/** BatchJobService's methods: the gateway serves them on its REST surface only. */
+const BATCH_SERVICE_PREFIX = `/${BatchJobService.typeName}/`;
+
+/**
+ * Answers a gRPC (or gRPC-Web) request for a method the emulator does not serve as a gRPC server does: HTTP 200,
+ * trailers only, grpc-status UNIMPLEMENTED (12) and a message that says what is served.
+ */
+function unknownGrpcMethod(
+  req: http2.Http2ServerRequest,
+  res: http2.Http2ServerResponse,
+  path: string,
+  served: Iterable<string>,
+): void {
+  const known = [...served];
+  // The path is the client's: shown shortened, and compared with the served ones only when it is short enough.
+  const shown = path.length > 200 ? `${path.slice(0, 197)}...` : path;
+  const hint = path.length > 200 ? "" : didYouMean(path, known);
+  const message = path.startsWith(BATCH_SERVICE_PREFIX)
+    ? `${shown}: ${BatchJobService.typeName} exists only on the gateway's REST surface (/v1/batch-jobs), not over gRPC; start the emulator with restPort and call it there`
+    : `unknown method ${shown}${hint}; this emulator serves ${known.join(", ")}`;
+  const headers = {
+    "content-type": req.headers["content-type"] ?? "application/grpc",
+    "grpc-accept-encoding": res.getHeader("grpc-accept-encoding") ?? "",
+    "grpc-status": String(Code.Unimplemented),
+    "grpc-message": encodeGrpcMessage(message),
+  };
+  if ("stream" in req) {
+    // Trailers-Only, as the gRPC spec has it: one HEADERS frame that ends the stream. Node's compatibility layer
+    // would end the stream with an empty DATA frame instead, and grpcio takes a status in headers followed by that
+    // for a broken stream ("Stream removed", UNKNOWN). The body, unread, is cut off as in endUnreadRequest.
+    if (!req.stream.destroyed) req.stream.respond({ ":status": 200, ...headers }, { endStream: true });
+    setImmediate(endUnreadRequest, req);
+    return;
+  }
+  // gRPC-Web over HTTP/1.1 (with TLS): a status in the headers and no body is its trailers-only answer.
+  res.writeHead(200, headers).end();
 }
 
 /**

@@ -104,7 +104,8 @@ export function gatewayService(deps: ServiceDeps): ServiceImpl<typeof GatewaySer
 
     getJob(req: GetJobRequest, ctx: HandlerContext) {
       checkJobUuid(req.jobUuid);
-      const job = jobs.get(ctx.values.get(kCustomerId), req.jobUuid);
+      // UUIDs are case-insensitive on input (RFC 9562, section 4); the job keeps its lower-case id, as generated.
+      const job = jobs.get(ctx.values.get(kCustomerId), req.jobUuid.toLowerCase());
       if (!job) throw new ConnectError(`job ${req.jobUuid} not found`, Code.NotFound);
       return { job };
     },
@@ -122,7 +123,7 @@ export function labelsService(deps: ServiceDeps): ServiceImpl<typeof LabelsServi
     async evaluateLabels(req: EvaluateLabelsRequest) {
       const item = req.contentData;
       if (!item) throw new ConnectError("content_data is missing: send the content to evaluate", Code.InvalidArgument);
-      const [prepared] = await prepareItems(engine, [item], deps.maxMessageBytes, "content_data");
+      const prepared = (await prepareItems(engine, [item], deps.maxMessageBytes, "content_data"))[0]!;
       const ids = req.labelVersionIds;
       if (ids.length === 0) {
         throw new ConnectError("label_version_ids is empty: send 1 to 10 label version ids", Code.InvalidArgument);
@@ -139,21 +140,21 @@ export function labelsService(deps: ServiceDeps): ServiceImpl<typeof LabelsServi
       const threshold =
         checkThreshold(req.threshold, "threshold") ??
         checkThreshold(req.labelEvalOptions?.threshold, "label_eval_options.threshold");
+      // The content is prechecked once, whatever the ids: refused content is refused even when no id is known (the
+      // refusal is about the content, not a label), and the answer's content_hash is the content's in every case.
+      const failure = engine.precheck(prepared);
+      if (failure) throw refusalError([failure]);
       const verdicts = await Promise.all(
         ids.map(async (id) =>
-          engine.findLabel(id) ? { id, verdict: await engine.evaluateLabel(id, prepared!, threshold) } : { id },
+          engine.findLabel(id) ? { id, verdict: await engine.evaluateLabel(id, prepared, threshold) } : { id },
         ),
       );
-      const refusals = verdicts.flatMap((v) => (v.verdict?.kind === "refused" ? [v.verdict.failure] : []));
-      // One content item: report its refusal once, however many labels it was sent for.
-      if (refusals.length > 0) throw refusalError([refusals[0]!]);
-      let contentHash = "";
       const results: LabelResult[] = verdicts.map(({ id, verdict }) => {
         if (!verdict) {
           return create(LabelResultSchema, { labelVersionId: id, error: `unknown label version id "${id}"` });
         }
-        contentHash = verdict.contentHash;
-        if (verdict.kind !== "evaluated") throw new Error("unreachable: refusals were handled above");
+        // Prechecked above; a hash blocked at run time since then is refused all the same.
+        if (verdict.kind !== "evaluated") throw refusalError([verdict.failure]);
         return create(LabelResultSchema, {
           labelId: verdict.labelId,
           labelVersionId: id,
@@ -161,7 +162,7 @@ export function labelsService(deps: ServiceDeps): ServiceImpl<typeof LabelsServi
           evaluation: verdict.evaluation,
         });
       });
-      return create(EvaluateLabelsResponseSchema, { contentHash, results });
+      return create(EvaluateLabelsResponseSchema, { contentHash: prepared.contentHash, results });
     },
   };
 }

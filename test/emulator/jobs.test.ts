@@ -108,19 +108,43 @@ describe("JobStore create and get", () => {
     expect(job.policyId).toBe("policy-1");
     expect(job.policyVersionId).toBe("version-1");
     expect(job.threshold).toBe(0.7);
-    expect(job.contentData).toEqual(content);
+    // Job.content_data is input only: the store keeps the content for the run and never hands it out.
+    expect(job.contentData).toEqual([]);
     expect(job.results).toEqual([]);
     expect(timestampDate(job.created!)).toEqual(now);
     expect(timestampDate(job.updated!)).toEqual(now);
     expect(job.completed).toBeUndefined();
 
-    // Neither the returned job nor the caller's input can reach into the store.
+    // The returned job cannot reach into the store.
     job.status = JobStatus.FAILED;
-    job.contentData[0]!.metadata.id = "changed";
-    content[1]!.metadata.id = "changed";
     const again = store.get("cust-a", job.jobUuid)!;
     expect(again.status).toBe(JobStatus.PENDING);
-    expect(again.contentData.map((item) => item.metadata.id)).toEqual(["1", "2"]);
+    expect(again.contentData).toEqual([]);
+  });
+
+  it("keeps the content for the run only: run gets a copy of it, and no job handed out carries it", async () => {
+    const seenByRun: Job[] = [];
+    const finished: Job[] = [];
+    const store = makeStore({
+      delayMs: 1,
+      run: (job) => {
+        seenByRun.push(job);
+        return echoResults(job);
+      },
+      onFinished: (job) => finished.push(job),
+    });
+    const content = [text("one", { id: "1" }), text("two", { id: "2" })];
+    const created = store.create(newJob({ contentData: content }));
+    // The caller's input cannot reach into the store.
+    content[1]!.metadata.id = "changed";
+    const ended = await store.waitForEnd(created.jobUuid);
+    expect(seenByRun).toHaveLength(1);
+    expect(seenByRun[0]!.contentData.map((item) => item.metadata.id)).toEqual(["1", "2"]);
+    expect(ended.results.map((r) => r.report?.contentMetadata.id)).toEqual(["1", "2"]);
+    for (const job of [created, ended, store.get("cust-a", created.jobUuid)!, ...finished]) {
+      expect(job.contentData).toEqual([]);
+    }
+    expect(store.list("cust-a", listRequest()).jobs.map((j) => j.contentData)).toEqual([[]]);
   });
 
   it("gives every job a fresh id", () => {

@@ -613,7 +613,8 @@ export type Job = Message<"clavata.shared.v1.Job"> & {
   status: JobStatus;
 
   /**
-   * The content the job evaluates, as sent in CreateJob.
+   * Input only: the content CreateJob sends. A Job the gateway returns does not
+   * carry it (each result has its content_hash instead).
    *
    * @generated from field: repeated clavata.shared.v1.ContentData content_data = 5;
    */
