@@ -385,7 +385,10 @@ export function clientSideFailure(
     // the connection, as the client's own transport says (session-pool.ts), not a peer that is not HTTP/2.
     return { kind: "connection-lost", explanation: "the gateway closed the connection with an error (GOAWAY)" };
   }
-  if (protocol === "rest" && codes.some((c) => c.startsWith("HPE_"))) {
+  // fetch's HTTP/1.1 parser failed: Node 22's undici names it with an HPE_ code, later ones only by the error's name.
+  const parserFailed =
+    codes.some((c) => c.startsWith("HPE_")) || causeChain(error).some((e) => e.name === "HTTPParserError");
+  if (protocol === "rest" && parserFailed) {
     return {
       kind: "not-http2",
       explanation:
