@@ -45,6 +45,8 @@ export interface InputSources {
   stdin: NodeJS.ReadableStream & { isTTY?: boolean };
   /** The directory relative paths are read from; default: the process's working directory. */
   cwd?: string | undefined;
+  /** Stops reading standard input (Ctrl-C). */
+  signal?: AbortSignal | undefined;
 }
 
 /** The items of a command, and whether they came from a batch file. */
@@ -92,7 +94,7 @@ export async function readInputItems(sources: InputSources, command: string): Pr
       );
     }
     const text = fromStdin
-      ? (await readStdin(sources.stdin)).toString("utf8")
+      ? await readStdinBatchText(sources.stdin, command, sources.signal)
       : await readBatchText(sources.batch, cwd, command);
     const name = fromStdin ? "<stdin>" : sources.batch;
     const baseDir = fromStdin ? cwd : dirname(resolve(cwd, sources.batch));
@@ -111,7 +113,7 @@ export async function readInputItems(sources: InputSources, command: string): Pr
         command,
       );
     }
-    const bytes = await readStdin(sources.stdin);
+    const bytes = await readStdin(sources.stdin, sources.signal);
     if (bytes.byteLength === 0) throw new UsageError("standard input is empty; there is nothing to evaluate", command);
     if (looksLikeImage(bytes)) {
       add("stdin", { case: "image", value: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) });
@@ -152,6 +154,18 @@ async function readBatchText(path: string, cwd: string, command: string): Promis
   const text = asText(bytes);
   if (text === undefined)
     throw new UsageError(`--input: ${path} is not UTF-8 text; a batch file is JSON Lines or CSV`, command);
+  return text;
+}
+
+// Decoded like a batch file: strictly, without a byte order mark, so that a bad byte is an error, not a U+FFFD.
+async function readStdinBatchText(
+  stdin: NodeJS.ReadableStream,
+  command: string,
+  signal: AbortSignal | undefined,
+): Promise<string> {
+  const text = asText(await readStdin(stdin, signal));
+  if (text === undefined)
+    throw new UsageError("--input -: standard input is not UTF-8 text; a batch file is JSON Lines or CSV", command);
   return text;
 }
 

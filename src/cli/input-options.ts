@@ -27,7 +27,7 @@ export const INPUT_OPTIONS_HELP = `Content (any mix; with none of these, standar
 export function inputSources(
   values: ParsedValues,
   positionals: string[],
-  io: Pick<CliIo, "stdin" | "cwd">,
+  io: Pick<CliIo, "stdin" | "cwd"> & Partial<Pick<CliIo, "signal">>,
 ): InputSources {
   return {
     texts: positionals,
@@ -37,5 +37,6 @@ export function inputSources(
     format: stringValue(values, "format"),
     stdin: io.stdin,
     cwd: io.cwd,
+    signal: io.signal,
   };
 }

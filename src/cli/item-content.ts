@@ -106,11 +106,38 @@ export async function readContentFile(path: string, cwd: string, command: string
   return bytes;
 }
 
-/** Reads a stream (standard input) to its end. */
-export async function readStdin(stdin: NodeJS.ReadableStream): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stdin) chunks.push(typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer));
-  return Buffer.concat(chunks);
+/**
+ * Reads a stream (standard input) to its end. Rejects when `signal` fires first (Ctrl-C while waiting for a pipe
+ * that never closes), so that the command stops at once instead of on a second Ctrl-C.
+ */
+export function readStdin(stdin: NodeJS.ReadableStream, signal?: AbortSignal): Promise<Buffer> {
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const stop = () => {
+      stdin.off("data", onData);
+      stdin.off("end", onEnd);
+      stdin.off("error", onError);
+      signal?.removeEventListener("abort", onAbort);
+      stdin.pause();
+    };
+    const onData = (chunk: Buffer | string) => {
+      chunks.push(typeof chunk === "string" ? Buffer.from(chunk) : chunk);
+    };
+    const onEnd = () => {
+      stop();
+      resolve(Buffer.concat(chunks));
+    };
+    const onError = (error: unknown) => {
+      stop();
+      reject(error);
+    };
+    const onAbort = () => onError(new Error("interrupted while reading standard input"));
+    if (signal?.aborted) return onAbort();
+    stdin.on("data", onData);
+    stdin.on("end", onEnd);
+    stdin.on("error", onError);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
 }
 
 /** Returns `url` when it is an absolute http(s) URL; throws UsageError, prefixed with `where`, otherwise. */

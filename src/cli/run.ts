@@ -50,6 +50,19 @@ function unknownCommand(words: readonly string[]): UsageError {
   );
 }
 
+/**
+ * When the word taken for a command follows an unknown option (`clavata --apikey KEY evaluate`), the word is most
+ * likely that option's value, which may be a secret: the unknown option is reported instead, and the word is not
+ * repeated. Throws UsageError.
+ */
+function checkOptionBefore(argv: readonly string[], word: string): void {
+  const before = argv[argv.indexOf(word) - 1];
+  if (before === undefined || !before.startsWith("-") || before === "--" || before.includes("=")) return;
+  parseCommandArgs([before], { ...GLOBAL_OPTIONS, version: { type: "boolean", short: "V" } }, "", {
+    positionals: false,
+  });
+}
+
 /** Finds the command argv names and runs it; prints help and version itself. Throws UsageError. */
 async function dispatch(argv: readonly string[], io: CliIo): Promise<number> {
   const top = findCommandWords(argv, 1);
@@ -89,11 +102,17 @@ async function dispatch(argv: readonly string[], io: CliIo): Promise<number> {
       }
       throw unknownCommand([first]);
     }
-    rest = sub.rest;
     entry = group.commands[second];
-    if (entry === undefined) throw unknownCommand([first, second]);
+    if (entry === undefined) {
+      checkOptionBefore(rest, second);
+      throw unknownCommand([first, second]);
+    }
+    rest = sub.rest;
   }
-  if (entry === undefined) throw unknownCommand([first]);
+  if (entry === undefined) {
+    checkOptionBefore(argv, first);
+    throw unknownCommand([first]);
+  }
   if (wantsHelp(rest)) {
     io.stdout.write(`${entry.help}\n`);
     return ExitCode.OK;
@@ -125,6 +144,11 @@ export async function run(argv: readonly string[], options: RunOptions = {}): Pr
       const where = error.command === "" ? "clavata" : `clavata ${error.command}`;
       io.stderr.write(`${where}: ${error.message}\nRun "${where} --help" for usage.\n`);
       return ExitCode.USAGE;
+    }
+    // Ctrl-C before the command's calls began (while it read standard input, say): stopped, not failed.
+    if (io.signal.aborted) {
+      io.stderr.write("clavata: interrupted\n");
+      return ExitCode.INTERRUPTED;
     }
     io.stderr.write(
       `clavata: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,

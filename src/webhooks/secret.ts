@@ -73,6 +73,14 @@ export function webhookWithSecret(
     asInvalidRequest("options.header"),
   );
   checkSecret(secret, "the webhook secret", asInvalidRequest("secret"));
+  // Spreading would let the secret silently replace an extra header of the same name; say so instead.
+  const clash = Object.keys(options.extraHeaders ?? {}).find((name) => name.toLowerCase() === header.toLowerCase());
+  if (clash !== undefined) {
+    throw invalidField(
+      `options.extraHeaders[${JSON.stringify(clash)}]: the secret travels in the "${header}" header, so it would be given twice; leave it out, or send the secret under another name with options.header`,
+      `options.extraHeaders[${JSON.stringify(clash)}]`,
+    );
+  }
   const extraHeaders = { ...options.extraHeaders, [header]: secret };
   // The sending side's own checks, so that a webhook built here obeys the same rules as one built by hand.
   createWebhook(url, extraHeaders);

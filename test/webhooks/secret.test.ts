@@ -205,6 +205,13 @@ describe("webhookWithSecret", () => {
     expect(() => webhookWithSecret("https://example.com/h", SECRET, { extraHeaders: { secret: "other" } })).toThrow(
       /twice/,
     );
+    // The same name in the same case too: the secret must not silently replace the caller's header.
+    const clash = thrown(() =>
+      webhookWithSecret("https://example.com/h", SECRET, { extraHeaders: { Secret: "the caller's own value" } }),
+    );
+    expect(clash).toBeInstanceOf(InvalidRequestError);
+    expect(clash.message).toMatch(/twice/);
+    expect(clash.message).not.toContain(SECRET);
     const error = thrown(() => webhookWithSecret("https://example.com/h", `${SECRET}\r\nInjected: yes`));
     expect(error).toBeInstanceOf(InvalidRequestError);
     expect((error as InvalidRequestError).field).toBe("secret");

@@ -164,13 +164,23 @@ async function readInput(path: string, command: string): Promise<Iterable<BatchI
   if (/\.csv$/i.test(path)) return { stream: createReadStream(path), size };
   if (!/\.jsonl$/i.test(path)) throw new UsageError("--input must be a .csv or .jsonl file", command);
   const items: BatchInputItem[] = [];
-  for (const [i, line] of (await readFile(path, "utf8")).split(/\r?\n/).entries()) {
+  // A leading byte order mark is not part of the first row.
+  for (const [i, line] of (await readFile(path, "utf8"))
+    .replace(/^\uFEFF/, "")
+    .split(/\r?\n/)
+    .entries()) {
     if (line.trim() === "") continue;
     let row: Record<string, unknown>;
     try {
       row = JSON.parse(line) as Record<string, unknown>;
     } catch {
       throw new UsageError(`--input: line ${i + 1} is not JSON`, command);
+    }
+    if (row === null || typeof row !== "object" || Array.isArray(row)) {
+      throw new UsageError(
+        `--input: line ${i + 1} is not a JSON object such as {"ref_id": "1", "content": "…"}`,
+        command,
+      );
     }
     items.push({
       refId: String(row.ref_id ?? row.refId ?? ""),

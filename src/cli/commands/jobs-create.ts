@@ -127,7 +127,10 @@ function reportRefusedJob(items: readonly InputItem[], error: EvaluationRefusedE
   const { refused, unmatched } = attributeRefusals(items, error.refusals);
   const count = error.refusals.length === 1 ? "1 item" : `${error.refusals.length} items`;
   const lines = [`clavata jobs create: the gateway refused ${count}, so it created no job:`];
-  const width = Math.min(40, Math.max(2, ...refused.map((r) => r.item.id.length)));
+  const width = Math.min(
+    40,
+    refused.reduce((widest, r) => Math.max(widest, r.item.id.length), 2),
+  );
   for (const { item, refusal } of refused)
     lines.push(`  ${item.id.padEnd(width)}  ${refusal.reason}: ${refusal.message}`);
   for (const refusal of unmatched)
