@@ -444,7 +444,15 @@ describe("retries that are safe by construction", () => {
 describe("the host process survives", () => {
   const run = promisify(execFile);
   const child = fileURLToPath(new URL("../fixtures/hostile-peer-child.mjs", import.meta.url));
-  for (const variant of ["http1", "random", "continuation-flood", "headers-10mb", "goaway-garbage", "push-promise", "push-promise-early"]) {
+  for (const variant of [
+    "http1",
+    "random",
+    "continuation-flood",
+    "headers-10mb",
+    "goaway-garbage",
+    "push-promise",
+    "push-promise-early",
+  ]) {
     it(`four calls in a row against a ${variant} peer each fail, and the process exits 0`, async () => {
       const { stdout } = await run(process.execPath, [child, variant, "grpc"], { timeout: 20_000 });
       expect(stdout).toContain("4 of 4 calls failed with a ClavataError");
