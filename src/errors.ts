@@ -395,7 +395,7 @@ export function clientSideFailure(
         'the peer did not answer HTTP/1.1 as the gateway\'s REST surface does; check the host and port (the REST gateway listens on 8443; a gRPC port speaks only HTTP/2: use protocol: "grpc" there)',
     };
   }
-  if (codes.some((c) => c === "ERR_HTTP2_ERROR" || c.startsWith("HPE_"))) {
+  if (codes.includes("ERR_HTTP2_ERROR") || parserFailed) {
     return {
       kind: "not-http2",
       explanation:
